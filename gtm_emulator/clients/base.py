@@ -1,0 +1,54 @@
+"""The client contract: claim a request, turn it into events, build the response."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..report import EventReport
+from ..request import Request, Response
+
+
+@dataclass
+class Claim:
+    """A client's answer to "is this request yours?"; ``reason`` says why not."""
+
+    claimed: bool
+    reason: str = ""
+
+
+@dataclass
+class ClientRun:
+    """What a client may use while it handles one request: the clock, randomness, notes."""
+
+    now: float
+    rng: random.Random
+    warnings: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Client:
+    """Base class of clients. Subclasses set ``type`` and implement the three steps."""
+
+    type: str = ""
+    default_name: str = ""
+
+    def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None):
+        self.name = name or self.default_name
+        self.priority = priority
+        self.settings = dict(settings or {})
+
+    def claim(self, request: Request) -> Claim:
+        raise NotImplementedError
+
+    def events(self, request: Request, run: ClientRun) -> list[dict[str, Any]]:
+        """The event data of every event in the request (raises RequestError for bad input)."""
+        raise NotImplementedError
+
+    def respond(self, request: Request, run: ClientRun, response: Response, events: list[EventReport]) -> None:
+        """Fill in the response (status, headers, body) after every event has run."""
+        response.status = 200
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, priority={self.priority})"

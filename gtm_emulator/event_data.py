@@ -1,0 +1,61 @@
+"""Event data: the dict a client builds for one event, and key paths into it.
+
+Key paths are GTM's: parts separated by ``.``; a part is an object key or, for an array, a decimal
+index (``items.0.item_id``). A missing step gives :data:`UNDEFINED`. A key that itself contains a
+dot cannot be reached, as in sGTM's ``getEventData``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from .js import UNDEFINED, is_undefined
+
+__all__ = ["UNDEFINED", "copy_event_data", "get_path", "is_undefined", "set_path", "split_path"]
+
+EventData = dict[str, Any]
+
+
+def split_path(key_path: str) -> tuple[str, ...]:
+    return tuple(key_path.split("."))
+
+
+def get_path(data: Any, key_path: str | tuple[str, ...]) -> Any:
+    """The value at ``key_path`` in ``data``, or UNDEFINED when any step is missing."""
+    parts = split_path(key_path) if isinstance(key_path, str) else key_path
+    current = data
+    for part in parts:
+        if isinstance(current, Mapping):
+            if part not in current:
+                return UNDEFINED
+            current = current[part]
+        elif isinstance(current, (list, tuple)):
+            if not part.isdigit():
+                return UNDEFINED
+            index = int(part)
+            if index >= len(current):
+                return UNDEFINED
+            current = current[index]
+        else:
+            return UNDEFINED
+    return current
+
+
+def set_path(data: dict[str, Any], key_path: str, value: Any) -> None:
+    """Set ``value`` at a dotted key path, creating intermediate objects."""
+    parts = split_path(key_path)
+    current = data
+    for part in parts[:-1]:
+        nxt = current.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            current[part] = nxt
+        current = nxt
+    current[parts[-1]] = value
+
+
+def copy_event_data(data: EventData) -> EventData:
+    """A deep copy, so that one tag cannot change what another tag sees."""
+    return copy.deepcopy(data)

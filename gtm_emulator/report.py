@@ -1,0 +1,280 @@
+"""The report of one request: what Google's Preview shows, as data (interfaces.md).
+
+Every decision is explained: a tag that did not fire carries each trigger it evaluated and every
+condition with both operands. Secrets are masked before a report leaves the container.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .js import UNDEFINED, drop_undefined
+from .request import Request, Response
+
+MASK = "****"
+
+# Tag statuses (interfaces.md).
+SUCCESS = "success"
+FAILURE = "failure"
+NOT_FIRED = "not_fired"
+PAUSED = "paused"
+BLOCKED = "blocked"
+
+
+def json_safe(value: Any) -> Any:
+    """Event data and operands as JSON can show them (undefined members dropped, NaN as text)."""
+    if value is UNDEFINED:
+        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in drop_undefined(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def operand_for_report(value: Any) -> Any:
+    """A trace operand: undefined shown as the string ``"undefined"`` (what the condition compared)."""
+    if value is UNDEFINED:
+        return "undefined"
+    return json_safe(value)
+
+
+@dataclass
+class ConditionTrace:
+    variable: str
+    operator: str
+    left: Any
+    right: Any
+    negate: bool
+    ignore_case: bool
+    result: bool
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "variable": self.variable,
+            "operator": self.operator,
+            "left": operand_for_report(self.left),
+            "right": operand_for_report(self.right),
+            "negate": self.negate,
+            "ignore_case": self.ignore_case,
+            "result": self.result,
+        }
+        if self.error:
+            out["error"] = self.error
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+    def describe(self) -> str:
+        op = ("does not " if self.negate else "") + self.operator.replace("_", " ")
+        mark = "✓" if self.result else "✗"
+        return f"{mark} {{{{{self.variable}}}}} {op} {self.right!r} (value: {operand_for_report(self.left)!r})"
+
+
+@dataclass
+class TriggerTrace:
+    name: str
+    role: str  # "firing" | "blocking"
+    matched: bool
+    conditions: list[ConditionTrace] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "matched": self.matched,
+            "conditions": [c.to_dict() for c in self.conditions],
+        }
+
+
+@dataclass
+class Outgoing:
+    """One outgoing HTTP request a tag made, with the vendor's answer."""
+
+    tag: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    response: dict[str, Any] | None = None
+    vendor_ok: bool | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    duration_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tag": self.tag,
+            "method": self.method,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": json_safe(self.body),
+            "response": json_safe(self.response),
+            "vendor_ok": self.vendor_ok,
+        }
+        if self.error:
+            out["error"] = self.error
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        if self.duration_ms is not None:
+            out["duration_ms"] = round(self.duration_ms, 3)
+        return out
+
+
+@dataclass
+class TagResult:
+    name: str
+    type: str
+    fired: bool
+    status: str
+    triggers: list[TriggerTrace] = field(default_factory=list)
+    vendor_rejected: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    duration_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "fired": self.fired,
+            "status": self.status,
+            "triggers": [t.to_dict() for t in self.triggers],
+            "vendor_rejected": self.vendor_rejected,
+            "error": self.error,
+        }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        if self.notes:
+            out["notes"] = list(self.notes)
+        if self.duration_ms is not None:
+            out["duration_ms"] = round(self.duration_ms, 3)
+        return out
+
+    def explain(self) -> str:
+        """A human sentence on why the tag did or did not fire."""
+        if self.status == PAUSED:
+            return f"{self.name}: paused"
+        lines = [f"{self.name}: {self.status}" + (f" ({self.error})" if self.error else "")]
+        for trig in self.triggers:
+            lines.append(f"  {trig.role} trigger {trig.name!r}: {'matched' if trig.matched else 'no match'}")
+            for cond in trig.conditions:
+                lines.append("    " + cond.describe())
+        if self.vendor_rejected:
+            lines.append("  the vendor rejected the data: " + "; ".join(self.warnings))
+        return "\n".join(lines)
+
+
+@dataclass
+class EventReport:
+    event_data: dict[str, Any]
+    tags: list[TagResult] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+    console: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "event_data": json_safe(self.event_data),
+            "tags": [t.to_dict() for t in self.tags],
+            "outgoing": [o.to_dict() for o in self.outgoing],
+            "variables": json_safe(self.variables),
+            "console": list(self.console),
+        }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+    @property
+    def event_name(self) -> Any:
+        return self.event_data.get("event_name")
+
+
+@dataclass
+class Report:
+    """What the container did with one request."""
+
+    request: Request
+    client: str | None
+    response: Response
+    events: list[EventReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        request = self.request.to_dict()
+        out: dict[str, Any] = {
+            "request": request,
+            "client": self.client,
+            "response": self.response.to_dict(),
+            "events": [e.to_dict() for e in self.events],
+        }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    # ------------------------------------------------------------------ queries
+
+    def tag_results(self, name: str) -> list[TagResult]:
+        return [t for e in self.events for t in e.tags if t.name == name]
+
+    def fired(self, name: str) -> bool:
+        """Whether the tag named ``name`` fired for any event of this request."""
+        return any(t.fired for t in self.tag_results(name))
+
+    @property
+    def outgoing(self) -> list[Outgoing]:
+        return [o for e in self.events for o in e.outgoing]
+
+    def iter_tags(self) -> Iterable[TagResult]:
+        for event in self.events:
+            yield from event.tags
+
+    def explain(self) -> str:
+        lines = [f"{self.request.method} {self.request.url} -> {self.response.status}, client: {self.client}"]
+        if self.reason:
+            lines.append(f"  {self.reason}")
+        for index, event in enumerate(self.events):
+            lines.append(f"event {index}: {event.event_name}")
+            for tag in event.tags:
+                lines.extend("  " + line for line in tag.explain().splitlines())
+        return "\n".join(lines)
+
+
+def mask_secrets(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace every occurrence of a secret inside strings of ``value`` with ``****``."""
+    secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    if not secrets:
+        return value
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            for s in secrets:
+                if s in v:
+                    v = v.replace(s, MASK)
+            return v
+        if isinstance(v, dict):
+            return {walk(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, tuple):
+            return tuple(walk(x) for x in v)
+        return v
+
+    return walk(value)

@@ -1,0 +1,156 @@
+"""What a tag implementation sees while it runs, and the registry of tag types.
+
+A tag type implements ``run(params, ctx)``: it reads its resolved parameters and the event, sends
+through ``ctx.send_http`` and sets cookies through ``ctx.set_cookie``. Returning means
+``gtmOnSuccess``; raising :class:`~gtm_emulator.errors.TagError` (or any exception) means
+``gtmOnFailure``. Every outgoing request is recorded for the report, with secrets masked.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..js import to_string
+from ..report import MASK, Outgoing
+from ..request import Request, Response, cookie_from_options
+from ..transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
+
+# A vendor's verdict on a 2xx answer: (accepted, warnings).
+Judge = Callable[[HttpResponse], tuple[bool, list[str]]]
+
+SECRET_HEADERS = {"access-token", "authorization", "x-api-key", "api-key"}
+
+
+@dataclass
+class TagContext:
+    """The sandbox a tag runs in for one event."""
+
+    tag_name: str
+    event_data: dict[str, Any]
+    request: Request
+    response: Response
+    transport: Transport
+    now: float
+    rng: random.Random
+    info: Any = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    outgoing: list[Outgoing] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+    vendor_rejected: bool = False
+
+    # ------------------------------------------------------------------ sandbox APIs
+
+    def log(self, *args: Any) -> None:
+        """``logToConsole``."""
+        self.console.append(" ".join(a if isinstance(a, str) else to_string(a) for a in args))
+
+    def cookie_values(self, name: str, decode: bool = True) -> list[str]:
+        return self.request.cookie_values(name, decode=decode)
+
+    def set_cookie(self, name: str, value: str, options: Mapping[str, Any] | None = None,
+                   no_encode: bool = False) -> None:
+        """``setCookie``: becomes part of the one response of this request."""
+        self.response.set_cookie(cookie_from_options(name, value, options, self.request, no_encode=no_encode))
+
+    def send_http(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str = b"",
+        *,
+        judge: Judge | None = None,
+        timeout: float | None = None,
+    ) -> HttpResponse | None:
+        """Send through the injected transport and record the call. Returns None when no HTTP
+        answer came (the failure is recorded on the outgoing entry)."""
+        headers = dict(headers or {})
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        try:
+            shown_body: Any = json.loads(raw) if raw else ""
+        except (ValueError, UnicodeDecodeError):
+            shown_body = raw.decode("utf-8", "replace")
+        entry = Outgoing(
+            tag=self.tag_name,
+            method=method,
+            url=url,
+            headers={k: (MASK if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()},
+            body=shown_body,
+        )
+        for k, v in headers.items():
+            if k.lower() in SECRET_HEADERS and v:
+                self.secrets.add(v)
+        self.outgoing.append(entry)
+        started = time.perf_counter()
+        try:
+            resp = self.transport.send(method, url, headers, raw, timeout or self.timeout)
+        except TransportError as exc:
+            entry.error = str(exc)
+            entry.vendor_ok = False
+            entry.duration_ms = (time.perf_counter() - started) * 1000
+            return None
+        entry.duration_ms = (time.perf_counter() - started) * 1000
+        try:
+            resp_body: Any = resp.json() if resp.body else ""
+        except (ValueError, UnicodeDecodeError):
+            resp_body = resp.text()
+        entry.response = {"status": resp.status, "headers": dict(resp.headers), "body": resp_body}
+        if 200 <= resp.status < 300:
+            if judge is not None:
+                ok, warnings = judge(resp)
+                entry.vendor_ok = ok
+                entry.warnings.extend(warnings)
+                if not ok:
+                    self.vendor_rejected = True
+                    self.warnings.extend(warnings)
+            else:
+                entry.vendor_ok = True
+        else:
+            entry.vendor_ok = False
+        return resp
+
+
+class TagType(Protocol):
+    """A tag implementation. ``run`` returns for success and raises for failure."""
+
+    type: str
+    secret_params: frozenset[str]
+
+    def run(self, params: dict[str, Any], ctx: TagContext) -> None: ...
+
+
+TAG_TYPES: dict[str, Callable[[], TagType]] = {}
+
+
+def register(cls: Callable[[], TagType]) -> Callable[[], TagType]:
+    TAG_TYPES[cls.type] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+class NotEmulatedTag:
+    """Google's built-in server tags (GA4, Ads): imported and traced, but no request is produced."""
+
+    secret_params: frozenset[str] = frozenset()
+
+    def __init__(self, type_name: str, fail: bool = False):
+        self.type = type_name
+        self.fail = fail
+
+    def run(self, params: dict[str, Any], ctx: TagContext) -> None:
+        message = f"tag type {self.type!r} is not emulated: no outgoing request produced"
+        ctx.warnings.append(message)
+        if self.fail:
+            from ..errors import TagError
+
+            raise TagError(message)
+
+
+GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket")
