@@ -39,6 +39,11 @@ class Client:
         self.priority = priority
         self.settings = dict(settings or {})
 
+    @classmethod
+    def check_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        """Problems with ``settings``, as (key, message) pairs; the loader adds file and JSON path."""
+        return []
+
     def claim(self, request: Request) -> Claim:
         raise NotImplementedError
 
