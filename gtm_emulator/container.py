@@ -1,0 +1,387 @@
+"""The container runtime: Request → clients → one run per event → triggers → tags → Report.
+
+Pure: no Flask, no sockets, no files. The clock (``now``), randomness and the vendor transport are
+inputs, so a run is reproducible (sgtm.md §1, §7).
+
+Order of work for one request:
+
+1. Clients are tried by priority (highest first; equal priorities keep config order). The first
+   that claims the request handles it; when none does, the answer is 400 naming each client's
+   reason.
+2. The client turns the request into events. Bad input is a 4xx with the client's reason.
+3. For each event, in order: every tag's firing and blocking triggers are evaluated (each trigger
+   once per event, every condition traced); tags that fire run in priority order (highest first,
+   equal priorities in config order), each with its setup tags before it and its cleanup tags
+   after it; each tag sees its own copy of the event data.
+4. The client builds the response; cookies set by tags during any event join it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clients.base import Client, ClientRun
+from .errors import RequestError, TagError
+from .event_data import copy_event_data
+from .report import (
+    BLOCKED,
+    FAILURE,
+    NOT_FIRED,
+    PAUSED,
+    SUCCESS,
+    EventReport,
+    Report,
+    TagResult,
+    TriggerTrace,
+    mask_secrets,
+)
+from .request import Request, Response
+from .tags.base import TagContext, TagType
+from .transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
+from .triggers import Trigger
+from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
+
+ALL_EVENTS = "All Events"  # the built-in trigger every container has
+ALL_EVENTS_ID = "2147479574"
+
+
+@dataclass
+class SequenceStep:
+    tag: str
+    stop_on_failure: bool = False
+
+
+@dataclass
+class TagConfig:
+    """One tag of the container, compiled."""
+
+    name: str
+    type: str
+    impl: TagType
+    params: dict[str, Template] = field(default_factory=dict)
+    firing_triggers: list[str] = field(default_factory=list)
+    blocking_triggers: list[str] = field(default_factory=list)
+    priority: int = 0
+    paused: bool = False
+    firing_option: str = "once_per_event"
+    setup_tags: list[SequenceStep] = field(default_factory=list)
+    teardown_tags: list[SequenceStep] = field(default_factory=list)
+    secret_params: frozenset[str] = frozenset()
+    id: str | None = None
+
+
+@dataclass
+class Settings:
+    debug_mode: bool = True
+    preview_mode: bool = True
+    environment_name: str = ""
+    tag_timeout_seconds: float = 30.0
+    http_timeout_seconds: float = DEFAULT_TIMEOUT_S
+    max_body_bytes: int = 1_048_576
+    report_all_variables: bool = True
+    not_emulated_tags_fail: bool = False
+
+
+class Container:
+    """A loaded container. Build one with :func:`gtm_emulator.load_container`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        clients: list[Client],
+        tags: list[TagConfig],
+        triggers: Mapping[str, Trigger] | None = None,
+        variables: Mapping[str, Variable] | None = None,
+        container_id: str = "GTM-EMULATOR",
+        version: str = "0",
+        settings: Settings | None = None,
+        transport: Transport | None = None,
+        secrets: set[str] | None = None,
+        source: str | None = None,
+        config: dict[str, Any] | None = None,
+        vendors: dict[str, Any] | None = None,
+    ):
+        self.name = name
+        self.clients = sorted(clients, key=lambda c: -c.priority)  # stable: equal keep file order
+        self.tags = tags
+        self.tags_by_name = {t.name: t for t in tags}
+        self.triggers = dict(triggers or {})
+        self.variables = dict(variables or {})
+        self.settings = settings or Settings()
+        self.info = ContainerInfo(
+            container_id=container_id,
+            version=version,
+            environment_name=self.settings.environment_name,
+            debug_mode=self.settings.debug_mode,
+            preview_mode=self.settings.preview_mode,
+        )
+        self.transport: Transport = transport or MockTransport()
+        self.secrets = set(secrets or ())
+        self.source = source
+        self.config = config or {}
+        self.vendors = vendors or {}
+        # Tags in firing order: priority high to low, ties in config order.
+        self._firing_order = sorted(range(len(tags)), key=lambda i: -tags[i].priority)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def tiktok_mock(self) -> Any:
+        """The in-process mock TikTok Events API (None when the container runs live)."""
+        return self.vendors.get("tiktok")
+
+    def simulate(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str = b"",
+        cookies: Mapping[str, str] | None = None,
+        remote_addr: str = "127.0.0.1",
+        now: float | None = None,
+    ) -> Report:
+        """Run one HTTP request through the container in-process and return its report."""
+        request = Request.build(method, url, headers=headers, body=body, cookies=cookies, remote_addr=remote_addr)
+        return self.handle(request, now=now)
+
+    def handle(self, request: Request, *, now: float | None = None, seed: Any = None) -> Report:
+        """The report of one request. ``now`` (epoch seconds) fixes the clock; randomness is seeded
+        from ``now`` and the request, so the same input gives the same report."""
+        now = time.time() if now is None else float(now)
+        rng = random.Random(seed if seed is not None else f"{now!r}|{request.method}|{request.url}")
+        response = Response()
+        secrets = set(self.secrets)
+
+        if len(request.body) > self.settings.max_body_bytes:
+            reason = (f"request body is {len(request.body)} bytes; the limit is "
+                      f"{self.settings.max_body_bytes} bytes")
+            return self._refuse(request, None, 413, reason)
+
+        client, reasons = self._claiming_client(request)
+        if client is None:
+            detail = "; ".join(f"{name}: {why}" for name, why in reasons) or "the container has no clients"
+            return self._refuse(request, None, 400, f"no client claimed the request ({detail})")
+
+        run = ClientRun(now=now, rng=rng)
+        try:
+            events = client.events(request, run)
+        except RequestError as exc:
+            return self._refuse(request, client.name, exc.status, exc.reason, run.warnings)
+
+        reports = [self.run_event(event, request, client.name, response, now, rng, secrets) for event in events]
+        client.respond(request, run, response, reports)
+        report = Report(request=request, client=client.name, response=response, events=reports,
+                        warnings=list(run.warnings))
+        return self._masked(report, secrets)
+
+    # ------------------------------------------------------------------ internals
+
+    def _claiming_client(self, request: Request) -> tuple[Client | None, list[tuple[str, str]]]:
+        reasons = []
+        for client in self.clients:
+            claim = client.claim(request)
+            if claim.claimed:
+                return client, reasons
+            reasons.append((client.name, claim.reason))
+        return None, reasons
+
+    def _refuse(self, request: Request, client: str | None, status: int, reason: str,
+                warnings: list[str] | None = None) -> Report:
+        response = Response(status=status, headers={"content-type": "text/plain; charset=utf-8"},
+                            body=(reason + "\n").encode("utf-8"))
+        return Report(request=request, client=client, response=response, events=[], reason=reason,
+                      warnings=list(warnings or []))
+
+    def _masked(self, report: Report, secrets: set[str]) -> Report:
+        if not secrets:
+            return report
+        for event in report.events:
+            event.event_data = mask_secrets(event.event_data, secrets)
+            event.variables = mask_secrets(event.variables, secrets)
+            event.console = mask_secrets(event.console, secrets)
+            event.warnings = mask_secrets(event.warnings, secrets)
+            for out in event.outgoing:
+                out.url = mask_secrets(out.url, secrets)
+                out.headers = mask_secrets(out.headers, secrets)
+                out.body = mask_secrets(out.body, secrets)
+                out.response = mask_secrets(out.response, secrets)
+                out.error = mask_secrets(out.error, secrets)
+                out.warnings = mask_secrets(out.warnings, secrets)
+            for tag in event.tags:
+                tag.error = mask_secrets(tag.error, secrets)
+                tag.warnings = mask_secrets(tag.warnings, secrets)
+        return report
+
+    def run_event(
+        self,
+        event_data: dict[str, Any],
+        request: Request,
+        client_name: str | None,
+        response: Response,
+        now: float,
+        rng: random.Random,
+        secrets: set[str],
+    ) -> EventReport:
+        """One container run (``runContainer``) for one event."""
+        ctx = EventContext(event_data=event_data, request=request, client_name=client_name,
+                           variables=self.variables, info=self.info, now=now, rng=rng)
+        report = EventReport(event_data=event_data)
+        trigger_traces: dict[str, TriggerTrace] = {}
+
+        def trace(name: str, role: str) -> TriggerTrace:
+            cached = trigger_traces.get(name)
+            if cached is None:
+                trigger = self.triggers.get(name)
+                if trigger is None:  # "All Events" (built in)
+                    cached = TriggerTrace(name, role, True, [])
+                else:
+                    try:
+                        cached = trigger.trace(ctx, role)
+                    except VariableCycleError as exc:
+                        report.warnings.append(f"trigger {name!r}: variable cycle {exc}")
+                        cached = TriggerTrace(name, role, False, [])
+                trigger_traces[name] = cached
+            if cached.role != role:
+                return TriggerTrace(cached.name, role, cached.matched, cached.conditions)
+            return cached
+
+        results: dict[str, TagResult] = {}
+        to_fire: list[TagConfig] = []
+        for tag in self.tags:
+            traces = [trace(n, "firing") for n in tag.firing_triggers]
+            traces += [trace(n, "blocking") for n in tag.blocking_triggers]
+            fires = any(t.matched for t in traces if t.role == "firing")
+            blocked = any(t.matched for t in traces if t.role == "blocking")
+            if tag.paused:
+                status = PAUSED
+            elif fires and blocked:
+                status = BLOCKED
+            elif fires:
+                status = NOT_FIRED  # until it runs
+                to_fire.append(tag)
+            else:
+                status = NOT_FIRED
+            results[tag.name] = TagResult(name=tag.name, type=tag.type, fired=False, status=status,
+                                          triggers=traces)
+
+        runner = _EventRunner(self, ctx, request, response, now, rng, results, report, secrets)
+        for index in self._firing_order:
+            tag = self.tags[index]
+            if tag in to_fire:
+                runner.run_sequence(tag, ())
+
+        report.tags = [results[t.name] for t in self._ordered_results(runner.start_order)]
+        if self.settings.report_all_variables:
+            for name in self.variables:
+                try:
+                    ctx.get(name)
+                except VariableCycleError as exc:
+                    report.warnings.append(f"variable {name!r}: cycle {exc}")
+        report.variables = dict(ctx.resolved)
+        report.warnings.extend(ctx.warnings)
+        return report
+
+    def _ordered_results(self, start_order: list[str]) -> list[TagConfig]:
+        """Report order: tags in the order they started, then the others in config order."""
+        started = [self.tags_by_name[n] for n in start_order]
+        return started + [t for t in self.tags if t.name not in set(start_order)]
+
+
+class _EventRunner:
+    """Runs the tags of one event with GTM's sequencing and firing options."""
+
+    def __init__(self, container: Container, ctx: EventContext, request: Request, response: Response,
+                 now: float, rng: random.Random, results: dict[str, TagResult], report: EventReport,
+                 secrets: set[str]):
+        self.container = container
+        self.ctx = ctx
+        self.request = request
+        self.response = response
+        self.now = now
+        self.rng = rng
+        self.results = results
+        self.report = report
+        self.secrets = secrets
+        self.start_order: list[str] = []
+        self.done: dict[str, str] = {}  # tag name -> final status of its (first) run
+
+    def run_sequence(self, tag: TagConfig, stack: tuple[str, ...], role: str | None = None) -> str:
+        """Fire ``tag`` with its setup and cleanup tags; returns the status it ended with."""
+        result = self.results[tag.name]
+        if tag.name in self.done and tag.firing_option != "unlimited":
+            return self.done[tag.name]
+        if role:
+            result.notes.append(role)
+        if tag.paused:
+            self.done[tag.name] = PAUSED
+            return PAUSED
+        for step in tag.setup_tags:
+            setup = self.container.tags_by_name[step.tag]
+            status = self.run_sequence(setup, (*stack, tag.name), f"fired as setup tag of {tag.name!r}")
+            if step.stop_on_failure and status != SUCCESS:
+                result.status = NOT_FIRED
+                result.error = f"setup tag {step.tag!r} ended with {status}; stop_on_failure is set"
+                self.done[tag.name] = NOT_FIRED
+                return NOT_FIRED
+        status = self.execute(tag)
+        for step in tag.teardown_tags:
+            if step.stop_on_failure and status == FAILURE:
+                result.notes.append(f"cleanup tag {step.tag!r} not fired: this tag failed")
+                continue
+            cleanup = self.container.tags_by_name[step.tag]
+            self.run_sequence(cleanup, (*stack, tag.name), f"fired as cleanup tag of {tag.name!r}")
+        return status
+
+    def execute(self, tag: TagConfig) -> str:
+        result = self.results[tag.name]
+        if tag.name not in self.start_order:
+            self.start_order.append(tag.name)
+        settings = self.container.settings
+        tctx = TagContext(
+            tag_name=tag.name,
+            event_data=copy_event_data(self.ctx.event_data),
+            request=self.request,
+            response=self.response,
+            transport=self.container.transport,
+            now=self.now,
+            rng=self.rng,
+            info=self.container.info,
+            timeout=settings.http_timeout_seconds,
+        )
+        started = time.perf_counter()
+        try:
+            params = {key: template.evaluate(self.ctx) for key, template in tag.params.items()}
+            for key in tag.secret_params:
+                value = params.get(key)
+                if isinstance(value, str) and value:
+                    self.secrets.add(value)
+            tag.impl.run(params, tctx)
+            status, error = SUCCESS, None
+        except TagError as exc:
+            status, error = FAILURE, str(exc)
+        except VariableCycleError as exc:
+            status, error = FAILURE, f"variable cycle: {exc}"
+        except Exception as exc:  # a tag that raises is a failed tag, never a crashed request
+            status, error = FAILURE, f"{type(exc).__name__}: {exc}"
+            tctx.console.append(f"uncaught exception in tag {tag.name!r}: {error}")
+        elapsed = time.perf_counter() - started
+        if status == SUCCESS and elapsed > settings.tag_timeout_seconds:
+            status, error = FAILURE, f"timed out after {elapsed:.1f} s (limit {settings.tag_timeout_seconds:g} s)"
+        self.secrets.update(tctx.secrets)
+        result.fired = True
+        result.status = status
+        result.error = error
+        result.duration_ms = elapsed * 1000
+        result.vendor_rejected = result.vendor_rejected or tctx.vendor_rejected
+        result.warnings.extend(tctx.warnings)
+        result.notes.extend(tctx.notes)
+        self.report.outgoing.extend(tctx.outgoing)
+        self.report.console.extend(tctx.console)
+        self.done[tag.name] = status
+        return status

@@ -1,0 +1,176 @@
+"""The Flask adapter: every path goes to the container, except the emulator's own endpoints.
+
+Reserved paths, answered before any client sees the request:
+
+- ``GET /healthz``: 200 ``ok`` (as the real tagging server image answers).
+- ``/_mock/tiktok/…``: the mock TikTok Events API (``POST /_mock/tiktok/open_api/v1.3/event/track/``
+  and ``GET /_mock/tiktok/_events``), when the container runs with the mock vendor.
+- ``/_emulator/…``: the inspection API and Preview UI, when a store is attached.
+
+Every other request becomes a :class:`~gtm_emulator.request.Request` for the container. Bodies over
+the container's ``max_body_bytes`` are refused with 413 before they are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+
+from ..container import Container
+from ..report import Report
+from ..request import Request
+
+log = logging.getLogger("gtm_emulator")
+
+ReportHook = Callable[[Report, float], None]
+RESERVED_PREFIXES = ("/_emulator", "/_mock", "/healthz")
+
+
+def request_from_environ(environ: dict[str, Any], body: bytes) -> Request:
+    """A container Request from a WSGI environ (raw query kept; bytes that are not UTF-8 kept as escapes)."""
+    def wsgi_text(value: str) -> str:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title()
+            headers.append((name, wsgi_text(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").title(), value))
+    return Request(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=wsgi_text(environ.get("PATH_INFO") or "/"),
+        query=wsgi_text(environ.get("QUERY_STRING", "")),
+        headers=tuple(headers),
+        body=body,
+        remote_addr=environ.get("REMOTE_ADDR") or "",
+        scheme=environ.get("wsgi.url_scheme", "http"),
+    )
+
+
+def summary_line(report: Report, elapsed_ms: float) -> str:
+    """One log line per request: client, events, tags fired, vendor status."""
+    req = report.request
+    parts = [f"{req.method} {req.path} {report.response.status}", f"client={report.client or '-'}",
+             f"events={len(report.events)}"]
+    fired = [t for t in report.iter_tags() if t.fired]
+    if fired:
+        tags = []
+        for tag in fired:
+            mark = tag.status
+            if tag.vendor_rejected:
+                mark += ",REJECTED_BY_VENDOR"
+            tags.append(f"{tag.name}[{mark}]")
+        parts.append("fired=" + " ".join(tags))
+    else:
+        parts.append("fired=none")
+    vendor = [o for o in report.outgoing]
+    if vendor:
+        statuses = []
+        for out in vendor:
+            status = out.response["status"] if out.response else (out.error or "no answer")
+            statuses.append(f"{status}{'' if out.vendor_ok else ' (vendor rejected)'}")
+        parts.append("vendor=" + ", ".join(str(s) for s in statuses))
+    if report.reason:
+        parts.append(f"reason={report.reason!r}")
+    parts.append(f"{elapsed_ms:.1f}ms")
+    return " ".join(parts)
+
+
+def create_app(
+    container: Container,
+    *,
+    on_report: list[ReportHook] | None = None,
+    max_body_bytes: int | None = None,
+    log_requests: bool = True,
+    now: Callable[[], float] | None = None,
+) -> Flask:
+    """The Flask app serving ``container``. ``on_report`` hooks receive each report (the store,
+    the recorder); they run before the response is returned, so results are there when it is."""
+    app = Flask("gtm_emulator")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or container.settings.max_body_bytes
+    # The container is looked up per request, so it can be swapped (``set_container``) after an edit.
+    state: dict[str, Any] = {"container": container, "hooks": list(on_report or [])}
+    app.extensions["gtm_emulator"] = state
+    hooks: list[ReportHook] = state["hooks"]
+
+    mock = container.tiktok_mock
+    if mock is not None:
+        from ..vendors.tiktok_mock import blueprint
+
+        app.register_blueprint(blueprint(mock), url_prefix="/_mock/tiktok")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.errorhandler(413)
+    def too_large(_error: Exception) -> Response:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return Response(f"request body too large; the limit is {limit} bytes\n", status=413, mimetype="text/plain")
+
+    @app.errorhandler(405)
+    def not_allowed(_error: Exception) -> Response:
+        return Response(f"method {request.method} not allowed on {request.path}\n", status=405, mimetype="text/plain")
+
+    def reserved_404(path: str) -> Response:
+        endpoints = sorted({str(rule) for rule in app.url_map.iter_rules()
+                            if str(rule).startswith(RESERVED_PREFIXES) and "static" not in rule.endpoint})
+        body = f"unknown emulator endpoint {path}; endpoints:\n" + "".join(f"  {e}\n" for e in endpoints)
+        return Response(body, status=404, mimetype="text/plain")
+
+    def handle(path: str = "") -> Response:
+        if request.path.startswith(("/_emulator", "/_mock")):
+            return reserved_404(request.path)
+        started = time.perf_counter()
+        length = request.content_length
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if length is not None and length > limit:
+            return too_large(Exception())
+        body = request.get_data(cache=False)
+        creq = request_from_environ(request.environ, body)
+        try:
+            report = state["container"].handle(creq, now=now() if now else None)
+        except Exception:  # a bug in the emulator: logged, answered without a traceback
+            log.error("internal error handling %s %s\n%s", creq.method, creq.path, traceback.format_exc())
+            return Response("internal error in the emulator (see the server log)\n", status=500,
+                            mimetype="text/plain")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        for hook in hooks:
+            try:
+                hook(report, elapsed_ms)
+            except Exception:
+                log.error("report hook failed:\n%s", traceback.format_exc())
+        if log_requests:
+            log.info(summary_line(report, elapsed_ms))
+        resp = Response(report.response.body, status=report.response.status)
+        for name, value in report.response.headers.items():
+            resp.headers[name] = value
+        for cookie in report.response.set_cookies:
+            resp.headers.add("Set-Cookie", cookie.header_value())
+        return resp
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    app.add_url_rule("/", "container_root", handle, methods=methods)
+    app.add_url_rule("/<path:path>", "container", handle, methods=methods)
+    return app
+
+
+def current_container(app: Flask) -> Container:
+    container: Container = app.extensions["gtm_emulator"]["container"]
+    return container
+
+
+def set_container(app: Flask, container: Container) -> None:
+    """Serve ``container`` from the next request on (after the user changed the configuration)."""
+    app.extensions["gtm_emulator"]["container"] = container
+
+
+def add_report_hook(app: Flask, hook: ReportHook) -> None:
+    app.extensions["gtm_emulator"]["hooks"].append(hook)
