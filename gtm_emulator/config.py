@@ -167,6 +167,18 @@ def substitute_env(data: Any, env: Mapping[str, str], file: str, problems: list[
     return data
 
 
+def unique(problems: list[Problem]) -> list[Problem]:
+    """One problem per (file, JSON path): the first one found (the schema's) is kept."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for problem in problems:
+        key = (problem.file, problem.path)
+        if key not in seen:
+            seen.add(key)
+            out.append(problem)
+    return out
+
+
 def detect_kind(data: Any) -> str:
     """Which kind of file a parsed JSON document is."""
     if isinstance(data, dict):
@@ -317,10 +329,14 @@ class _Loader:
             return RequestHeaderVariable(name, data["header"], format_value=format_value)
         raise ConfigError(Problem(self.file, "$", f"variable type {kind!r} is not supported yet"))
 
-    def build_trigger(self, data: dict[str, Any], file: str, path: tuple[Any, ...]) -> Trigger | None:
+    def build_trigger(self, data: dict[str, Any], file: str, path: tuple[Any, ...],
+                      variables: Mapping[str, Variable] | None = None) -> Trigger | None:
         conditions = []
-        for index, cond in enumerate(data.get("conditions") or []):
-            op = operator_name(cond["operator"])
+        raw_conditions = data.get("conditions")
+        for index, cond in enumerate(raw_conditions if isinstance(raw_conditions, list) else []):
+            if not isinstance(cond, dict) or not {"variable", "operator", "value"} <= cond.keys():
+                continue  # the schema check has reported it
+            op = operator_name(str(cond["operator"]))
             if op is None:
                 self.problem((*path, "conditions", index, "operator"),
                              f"unknown operator {cond['operator']!r}; expected one of: {', '.join(OPERATORS)}", file)
@@ -331,8 +347,12 @@ class _Loader:
             )
             if condition._regex_error:
                 self.problem((*path, "conditions", index, "value"), condition._regex_error, file)
+            if variables is not None:
+                assert condition.left is not None
+                self.check_refs(condition.left.refs, (*path, "conditions", index, "variable"), variables, file)
+                self.check_refs(condition.value.refs, (*path, "conditions", index, "value"), variables, file)
             conditions.append(condition)
-        return Trigger(name=data["name"], conditions=conditions, id=data.get("id"))
+        return Trigger(name=str(data.get("name", "")), conditions=conditions, id=data.get("id"))
 
     def load_trigger_file(self, ref: str, path: tuple[Any, ...]) -> tuple[dict[str, Any] | None, str]:
         file_path, display = self.resolve(ref)
@@ -343,10 +363,10 @@ class _Loader:
             return None, display
         data = substitute_env(data, self.env, display, self.problems, self.secrets)
         problems = schema_problems("trigger", data, display)
-        if problems:
-            self.problems.extend(problems)
+        self.problems.extend(problems)
+        if problems and not (isinstance(data, dict) and isinstance(data.get("name"), str)):
             return None, display
-        return data, display
+        return data, display  # built even with schema problems, so that every problem is reported
 
     # ---------------------------------------------------------------- the container
 
@@ -409,19 +429,17 @@ class _Loader:
             else:
                 tdata, tfile, tpath = entry, self.file, ("triggers", index)
                 problems = schema_problems("trigger", entry, self.file)
-                if problems:
-                    self.problems.extend(Problem(p.file, json_path(tpath) + p.path[1:], p.message) for p in problems)
+                self.problems.extend(Problem(p.file, json_path(tpath) + p.path[1:], p.message) for p in problems)
+                if problems and not isinstance(entry.get("name"), str):
                     tdata = None
             if tdata is None:
                 continue
-            trigger = self.build_trigger(tdata, tfile, tpath)
+            trigger = self.build_trigger(tdata, tfile, tpath, variables)
             if trigger is None:
                 continue
             if trigger.name in triggers or trigger.name == ALL_EVENTS:
                 self.problem((*tpath, "name"), f"duplicate trigger name {trigger.name!r}", tfile)
             triggers[trigger.name] = trigger
-            for cindex, condition in enumerate(trigger.conditions):
-                self.check_refs(condition.references, (*tpath, "conditions", cindex), variables, tfile)
         trigger_ids = {t.id: t.name for t in triggers.values() if t.id}
 
         # tags
@@ -438,7 +456,7 @@ class _Loader:
         vendors: dict[str, Any] = {}
         mock_cfg = (data.get("mock_vendors") or {}).get("tiktok") or {}
         if self.problems:
-            raise ConfigError(self.problems)
+            raise ConfigError(unique(self.problems))
 
         if reuse is not None:
             transport, vendors = reuse.transport, reuse.vendors
@@ -656,9 +674,9 @@ def validate_file(path: str | os.PathLike[str], env: Mapping[str, str] | None = 
     if kind == "trigger":
         loader = _Loader(display, Path(path).resolve().parent, env)
         problems = schema_problems("trigger", data, display)
-        if not problems:
+        if isinstance(data, dict):
             loader.build_trigger(data, display, ())
-        return problems + loader.problems
+        return unique(problems + loader.problems)
     if kind == "tag_template":
         return schema_problems("tag_template", data, display)
     if kind == "gtm_export":

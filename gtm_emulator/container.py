@@ -39,7 +39,7 @@ from .report import (
     TriggerTrace,
     mask_secrets,
 )
-from .request import Request, Response
+from .request import Request, Response, display_text
 from .tags.base import TagContext, TagType
 from .transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .triggers import Trigger
@@ -154,7 +154,9 @@ class Container:
         """The report of one request. ``now`` (epoch seconds) fixes the clock; randomness is seeded
         from ``now`` and the request, so the same input gives the same report."""
         now = time.time() if now is None else float(now)
-        rng = random.Random(seed if seed is not None else f"{now!r}|{request.method}|{request.url}")
+        if seed is None:
+            seed = f"{now!r}|{request.method}|{request.url}".encode("utf-8", "surrogateescape")
+        rng = random.Random(seed)
         response = Response()
         secrets = set(self.secrets)
 
@@ -193,6 +195,7 @@ class Container:
 
     def _refuse(self, request: Request, client: str | None, status: int, reason: str,
                 warnings: list[str] | None = None) -> Report:
+        reason = display_text(reason)
         response = Response(status=status, headers={"content-type": "text/plain; charset=utf-8"},
                             body=(reason + "\n").encode("utf-8"))
         return Report(request=request, client=client, response=response, events=[], reason=reason,

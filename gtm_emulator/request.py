@@ -192,15 +192,23 @@ class Request:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The report form; bytes that were not valid UTF-8 are shown as U+FFFD."""
         return {
             "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": headers_dict(self.headers),
-            "cookies": self.cookies(),
+            "path": display_text(self.path),
+            "query": display_text(self.query),
+            "headers": {k: display_text(v) for k, v in headers_dict(self.headers).items()},
+            "cookies": {k: display_text(v) for k, v in self.cookies().items()},
             "remote_addr": self.remote_addr,
             "body": self.body.decode("utf-8", "replace"),
         }
+
+
+def display_text(text: str) -> str:
+    """Text safe to print or store: surrogate escapes of invalid bytes become U+FFFD."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def headers_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from flask import Flask, Response, request
 
 from ..container import Container
 from ..report import Report
-from ..request import Request
+from ..request import Request, display_text
 
 log = logging.getLogger("gtm_emulator")
 
@@ -57,7 +57,7 @@ def request_from_environ(environ: dict[str, Any], body: bytes) -> Request:
 def summary_line(report: Report, elapsed_ms: float) -> str:
     """One log line per request: client, events, tags fired, vendor status."""
     req = report.request
-    parts = [f"{req.method} {req.path} {report.response.status}", f"client={report.client or '-'}",
+    parts = [f"{req.method} {display_text(req.path)} {report.response.status}", f"client={report.client or '-'}",
              f"events={len(report.events)}"]
     fired = [t for t in report.iter_tags() if t.fired]
     if fired:

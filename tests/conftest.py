@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def write_json(tmp_path: Path):
+    """Write a JSON document into the test's temporary folder and return its path."""
+
+    def write(name: str, data: Any) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2), "utf-8")
+        return path
+
+    return write

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from _support import PAGE_VIEW, PURCHASE, ROOT
+from click.testing import CliRunner
+
+from gtm_emulator.cli import cli
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_simulate_purchase_prints_report_with_masked_token() -> None:
+    code, out, _ = run("simulate", PURCHASE.replace("/g/collect", "/g/collect"), "--now", "1700000000")
+    assert code == 0
+    report = json.loads(out)
+    assert report["client"] == "GA4" and report["response"]["status"] == 204
+    (event,) = report["events"]
+    (tag,) = event["tags"]
+    assert tag["name"] == "TikTok - purchase" and tag["fired"] is True and tag["status"] == "success"
+    (outgoing,) = event["outgoing"]
+    assert outgoing["headers"]["Access-Token"] == "****"
+    assert outgoing["body"]["data"][0]["event_time"] == 1700000000
+    assert outgoing["vendor_ok"] is True
+    assert "3e0c3fd7f678648665e3b09eb2a045339905fd2b" not in out
+
+
+def test_simulate_page_view_shows_the_failed_condition_with_both_operands() -> None:
+    code, out, _ = run("simulate", PAGE_VIEW)
+    assert code == 0
+    (tag,) = json.loads(out)["events"][0]["tags"]
+    assert tag["fired"] is False and tag["status"] == "not_fired"
+    failed = [c for t in tag["triggers"] for c in t["conditions"] if not c["result"]]
+    assert failed == [{"variable": "Event Name", "operator": "equals", "left": "page_view", "right": "purchase",
+                       "negate": False, "ignore_case": False, "result": False}]
+
+
+def test_simulate_post_with_headers_cookies_and_full_url(tmp_path: Path) -> None:
+    body = tmp_path / "body.txt"
+    body.write_text("en=page_view\nen=purchase\n")
+    code, out, _ = run("simulate", "-X", "POST", "--data-file", str(body), "-H", "User-Agent: cli-test",
+                       "--cookie", "ttclid=E.C.P.abc", "--remote-addr", "203.0.113.7",
+                       "https://sgtm.shop.example/g/collect?v=2&tid=G-1&cid=1.2")
+    assert code == 0
+    report = json.loads(out)
+    assert [e["event_data"]["event_name"] for e in report["events"]] == ["page_view", "purchase"]
+    purchase = report["events"][1]
+    assert purchase["event_data"]["user_agent"] == "cli-test"
+    assert purchase["event_data"]["ip_override"] == "203.0.113.7"
+    assert purchase["outgoing"][0]["body"]["data"][0]["user"]["ttclid"] == "E.C.P.abc"
+    ttclid = [c for c in report["response"]["set_cookies"] if c["name"] == "ttclid"]
+    assert ttclid and ttclid[0]["domain"] == "shop.example"
+
+
+def test_simulate_explain() -> None:
+    code, out, _ = run("simulate", "--explain", PAGE_VIEW)
+    assert code == 0
+    assert "✗ {{Event Name}} equals 'purchase' (value: 'page_view')" in out
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    code, _, err = run("simulate", "--container", str(tmp_path / "missing.json"), PAGE_VIEW)
+    assert code == 2 and err.strip() == f"{tmp_path / 'missing.json'}: $: file not found"
+    code, _, err = run("simulate", "-H", "no colon here", PAGE_VIEW)
+    assert code == 2 and "expected 'Name: value'" in err
+    code, _, err = run("simulate", "--data-file", str(tmp_path / "nope.txt"), PAGE_VIEW)
+    assert code == 2 and "--data-file" in err and "Traceback" not in err
+
+
+def test_validate_ok_and_problems(tmp_path: Path) -> None:
+    code, out, _ = run("validate", str(ROOT / "containers" / "default.json"),
+                       str(ROOT / "triggers" / "ga4_purchase.json"))
+    assert code == 0 and out.count(": ok") == 2
+    bad = tmp_path / "trigger.json"
+    bad.write_text(json.dumps({"name": "t", "fires_on": "some_events",
+                               "conditions": [{"variable": "Event Name", "operator": "equal", "value": "x"}]}))
+    code, out, _ = run("validate", str(bad), str(tmp_path / "none.json"))
+    assert code == 2
+    assert f"{bad}: $.conditions[0].operator: 'equal' is not allowed; expected one of: equals" in out
+    assert f"{tmp_path / 'none.json'}: $: file not found" in out
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run([sys.executable, "-m", "gtm_emulator", "--version"], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0 and "gtm-emulator" in proc.stdout
