@@ -61,19 +61,29 @@ CONTAINER_OPTION = click.option(
 @CONTAINER_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
-@click.option("--vendor", type=click.Choice(["mock", "live"]), default="mock", show_default=True,
-              help="mock: TikTok requests go to the built-in mock TikTok API; live: to TikTok itself.")
+@click.option("--vendor", type=click.Choice(["mock", "live", "record"]), default="mock", show_default=True,
+              help="mock: TikTok requests go to the built-in mock TikTok API; live: to TikTok itself "
+                   "(or to --tiktok-url); record: nothing is sent, each call is answered as accepted.")
+@click.option("--tiktok-url", default=None, metavar="URL",
+              help="With --vendor live: send TikTok requests to this base URL instead of "
+                   "https://business-api.tiktok.com (e.g. a mock started with `gtm-emulator mock-tiktok`).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each keeps its own mock vendor state).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
-def serve(container: str | None, host: str, port: int, vendor: str, workers: int, threads: int) -> None:
+@click.option("--quiet", is_flag=True, help="No log line per request.")
+def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int,
+          threads: int, quiet: bool) -> None:
     """Run the container as an HTTP server (gunicorn)."""
+    from .config import make_transport
     from .server.app import create_app
     from .server.wsgi import configure_logging, run_gunicorn
 
     configure_logging()
-    loaded = load(container, vendor=vendor)
-    app = create_app(loaded)
+    if tiktok_url and vendor != "live":
+        fail("--tiktok-url goes with --vendor live")
+    transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
+    loaded = load(container, vendor=vendor, transport=transport)
+    app = create_app(loaded, log_requests=not quiet)
     where = container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
     click.echo(f"  clients: {', '.join(c.name for c in loaded.clients)}; tags: "
@@ -104,6 +114,33 @@ def validate(paths: tuple[str, ...]) -> None:
         else:
             click.echo(f"{path}: ok")
     sys.exit(2 if failed else 0)
+
+
+@cli.command("mock-tiktok")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--pixel", "pixels", multiple=True, metavar="PIXEL=TOKEN",
+              help="A pixel code and an access token the mock accepts for it (repeatable).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> None:
+    """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/)."""
+    from flask import Flask
+
+    from .server.wsgi import configure_logging, run_gunicorn
+    from .vendors.tiktok_mock import TikTokMock, blueprint
+
+    configure_logging()
+    config: dict[str, list[str]] = {}
+    for item in pixels:
+        code, sep, token = item.partition("=")
+        if not sep or not code or not token:
+            fail(f"--pixel {item!r}: expected PIXEL=TOKEN")
+        config.setdefault(code, []).append(token)
+    app = Flask("gtm_emulator_mock_tiktok")
+    app.register_blueprint(blueprint(TikTokMock.from_config({"pixels": config})))
+    click.echo(f"mock TikTok Events API on http://{host}:{port}/open_api/v1.3/event/track/ "
+               f"({len(config)} pixel(s))", err=True)
+    run_gunicorn(app, host, port, workers=1, threads=threads)
 
 
 def _parse_header(value: str) -> tuple[str, str]:

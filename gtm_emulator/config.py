@@ -650,6 +650,9 @@ def load_container(
     if isinstance(source, Mapping):
         loader = _Loader("<container>", Path(base_dir or "."), env)
         return loader.load(dict(source), vendor, transport, reuse)
+    if not isinstance(source, (str, os.PathLike)):
+        raise ConfigError(Problem("<container>", "$", f"a container is a JSON object or a file path, "
+                                                      f"not {type(source).__name__}"))
     path = Path(source)
     raw = read_json(path, str(source))
     loader = _Loader(str(source), Path(base_dir) if base_dir else path.resolve().parent, env)

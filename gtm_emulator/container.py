@@ -202,19 +202,33 @@ class Container:
                       warnings=list(warnings or []))
 
     def _masked(self, report: Report, secrets: set[str]) -> Report:
+        """Mask secrets in the report. A part is walked only when its raw text contains a secret
+        (a substring search), which keeps masking off the hot path."""
+        secrets = {s for s in secrets if s and len(s) >= 4}
         if not secrets:
             return report
+
+        def holds(text: str) -> bool:
+            return any(s in text for s in secrets)
+
+        request = report.request
+        request_text = request.query + request.path + repr(request.headers) + \
+            request.body.decode("utf-8", "replace")
         for event in report.events:
-            event.event_data = mask_secrets(event.event_data, secrets)
-            event.variables = mask_secrets(event.variables, secrets)
-            event.console = mask_secrets(event.console, secrets)
+            if holds(request_text):
+                event.event_data = mask_secrets(event.event_data, secrets)
+            event.variables = {k: mask_secrets(v, secrets) if isinstance(v, (str, dict, list)) else v
+                               for k, v in event.variables.items()}
+            if event.console and holds("\n".join(event.console)):
+                event.console = mask_secrets(event.console, secrets)
             event.warnings = mask_secrets(event.warnings, secrets)
             for out in event.outgoing:
-                out.url = mask_secrets(out.url, secrets)
-                out.headers = mask_secrets(out.headers, secrets)
-                out.body = mask_secrets(out.body, secrets)
-                out.response = mask_secrets(out.response, secrets)
-                out.error = mask_secrets(out.error, secrets)
+                if holds(out.raw_text) or holds(repr(out.headers)) or holds(out.error or ""):
+                    out.url = mask_secrets(out.url, secrets)
+                    out.headers = mask_secrets(out.headers, secrets)
+                    out.body = mask_secrets(out.body, secrets)
+                    out.response = mask_secrets(out.response, secrets)
+                    out.error = mask_secrets(out.error, secrets)
                 out.warnings = mask_secrets(out.warnings, secrets)
             for tag in event.tags:
                 tag.error = mask_secrets(tag.error, secrets)

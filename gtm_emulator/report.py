@@ -110,6 +110,8 @@ class Outgoing:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration_ms: float | None = None
+    # The raw texts that were sent and received, for a cheap "could this hold a secret?" check.
+    raw_text: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

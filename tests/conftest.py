@@ -18,3 +18,13 @@ def write_json(tmp_path: Path):
         return path
 
     return write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full", action="store_true", default=False,
+                     help="run the reliability suites at full size (100,000 generated inputs)")
+
+
+@pytest.fixture(scope="session")
+def full_size(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--full"))

@@ -90,6 +90,7 @@ class TagContext:
                 self.secrets.add(v)
         self.outgoing.append(entry)
         started = time.perf_counter()
+        entry.raw_text = url + "\n" + raw.decode("utf-8", "replace")
         try:
             resp = self.transport.send(method, url, headers, raw, timeout or self.timeout)
         except TransportError as exc:
@@ -98,6 +99,7 @@ class TagContext:
             entry.duration_ms = (time.perf_counter() - started) * 1000
             return None
         entry.duration_ms = (time.perf_counter() - started) * 1000
+        entry.raw_text += "\n" + resp.body.decode("utf-8", "replace") + "\n" + repr(resp.headers)
         try:
             resp_body: Any = resp.json() if resp.body else ""
         except (ValueError, UnicodeDecodeError):

@@ -1,0 +1,204 @@
+"""Served throughput and latency of GA4 hits through ``gtm-emulator serve``.
+
+Baseline: a bare Flask app answering 204 to every request, on the same gunicorn settings (workers,
+threads). Subjects: the default container with the vendor recorded (nothing sent), and with the
+mock TikTok API called over HTTP (a second process started with ``gtm-emulator mock-tiktok``).
+
+Load comes from ``wrk`` (Debian package ``wrk``) on loopback, bounded in time; without ``wrk`` a
+small threaded Python client is used instead (and says so: it saturates sooner, so its ratios are
+closer to 1 than the truth). The hit mix is 80 % page_view (no tag fires) and 20 % purchase with
+items (the TikTok tag fires).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row, format_table
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "3e0c3fd7f678648665e3b09eb2a045339905fd2b"
+PIXEL = "CEMULATOR0PIXEL00001"
+WORKERS, THREADS = 2, 4
+HITS = [
+    "/g/collect?v=2&tid=G-BENCH&cid=1{n}.17&sid=1700000000&sct=1&en=page_view&dl=https%3A%2F%2Fshop.example%2Fp{n}"
+    "&dt=Product%20{n}&ul=en-us&sr=1920x1080",
+] * 4 + [
+    "/g/collect?v=2&tid=G-BENCH&cid=1{n}.17&sid=1700000000&sct=1&en=purchase&cu=EUR&epn.value=25"
+    "&ep.transaction_id=T{n}&pr1=idSKU-1~nmMug~pr12.5~qt2&dl=https%3A%2F%2Fshop.example%2Fthanks",
+]
+
+BARE_APP = """
+import sys
+from flask import Flask, Response
+from gtm_emulator.server.wsgi import run_gunicorn
+app = Flask("bare")
+@app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
+@app.route("/<path:path>", methods=["GET", "POST"])
+def any_path(path):
+    return Response(status=204)
+run_gunicorn(app, "127.0.0.1", int(sys.argv[1]), workers=int(sys.argv[2]), threads=int(sys.argv[3]))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+@contextmanager
+def process(args: list[str], port: int, ready_path: str = "/healthz") -> Iterator[None]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        wait_ready(port, ready_path)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def lua_script(directory: str) -> str:
+    paths = [hit.format(n=n) for n in range(50) for hit in HITS]
+    lines = ",\n".join('  "' + p.replace('"', '\\"') + '"' for p in paths)
+    script = (
+        "local paths = {\n" + lines + "\n}\n"
+        "local i = 0\n"
+        "request = function()\n  i = i + 1\n  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
+    )
+    path = os.path.join(directory, "hits.lua")
+    Path(path).write_text(script)
+    return path
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port: int, seconds: float, script: str) -> tuple[float, float, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{max(1, int(seconds))}s", "--latency", "-s", script, f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True, timeout=seconds + 30,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} non-2xx answers during the load run")
+    return rate, _ms(*p50.groups()), _ms(*p99.groups())  # type: ignore[union-attr]
+
+
+def run_python_load(port: int, seconds: float) -> tuple[float, float, float]:
+    paths = [hit.format(n=n) for n in range(50) for hit in HITS]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        i = offset
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            conn.request("GET", paths[i % len(paths)])
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"answer {resp.status}")
+            mine.append((time.perf_counter() - start) * 1000)
+            i += 7
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    return len(latencies) / seconds, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+
+
+def measure(port: int, seconds: float, script: str | None) -> tuple[float, float, float]:
+    return run_wrk(port, seconds, script) if script else run_python_load(port, seconds)
+
+
+def run(quick: bool = False) -> list[Row]:
+    seconds = 1.0 if quick else 5.0
+    repeats = 1 if quick else 3
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        script = lua_script(tmp) if shutil.which("wrk") else None
+        bare_file = os.path.join(tmp, "bare.py")
+        Path(bare_file).write_text(BARE_APP)
+        ports = {name: free_port() for name in ("bare", "record", "mockhttp", "mock")}
+        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ("bare", "record", "mockhttp")}
+        serve = [py, "-m", "gtm_emulator", "serve", "--quiet", "--workers", str(WORKERS), "--threads", str(THREADS)]
+        with process([py, bare_file, str(ports["bare"]), str(WORKERS), str(THREADS)], ports["bare"], "/"), \
+                process([*serve, "--port", str(ports["record"]), "--vendor", "record"], ports["record"]), \
+                process([py, "-m", "gtm_emulator", "mock-tiktok", "--port", str(ports["mock"]), "--pixel",
+                         f"{PIXEL}={TOKEN}"], ports["mock"], "/open_api/v1.3/event/track/"), \
+                process([*serve, "--port", str(ports["mockhttp"]), "--vendor", "live", "--tiktok-url",
+                         f"http://127.0.0.1:{ports['mock']}"], ports["mockhttp"]):
+            for name in ("bare", "record", "mockhttp"):  # warm-up
+                measure(ports[name], 1.0, script)
+            for _ in range(repeats):  # interleaved, so that machine load affects all alike
+                for name in ("bare", "record", "mockhttp"):
+                    results[name].append(measure(ports[name], seconds, script))
+
+    def med(name: str, index: int) -> float:
+        return statistics.median(r[index] for r in results[name])
+
+    load = "wrk -t2 -c16" if script else "Python client, 8 threads (no wrk: ratios understated)"
+    note = f"{WORKERS} workers x {THREADS} threads, {load}, {seconds:g} s x {repeats}"
+    rows = [
+        Row("served hits/s, vendor recorded", "r/s", med("record", 0), med("bare", 0), 0.7, note=note),
+        Row("served hits/s, mock TikTok over HTTP", "r/s", med("mockhttp", 0), med("bare", 0), 0.4),
+        Row("p50 latency, vendor recorded", "ms", med("record", 1), med("bare", 1), None, higher_is_better=False),
+        Row("p99 latency, vendor recorded", "ms", med("record", 2), med("bare", 2), None, higher_is_better=False),
+        Row("p50 latency, mock TikTok over HTTP", "ms", med("mockhttp", 1), med("bare", 1), None,
+            higher_is_better=False),
+        Row("p99 latency, mock TikTok over HTTP", "ms", med("mockhttp", 2), med("bare", 2), None,
+            higher_is_better=False),
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    print(format_table(run(quick="--quick" in sys.argv)))
