@@ -73,7 +73,7 @@ def format_table(rows: list[Row]) -> str:
         target = "" if row.target is None else (">=" if row.higher_is_better else "<=") + f"{row.target:g}"
         verdict = {None: "", True: "ok", False: "MISSED"}[row.ok]
         lines.append(
-            f"{row.name:44} {row.subject:>10.1f} {row.unit:<3} {row.baseline:>10.1f} {row.unit:<3} "
+            f"{row.name:44} {row.subject:>10.4g} {row.unit:<3} {row.baseline:>10.4g} {row.unit:<3} "
             f"{row.ratio:>7.3f} {target:>8}  {verdict}"
         )
         if row.note:
