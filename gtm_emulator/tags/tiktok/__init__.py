@@ -53,6 +53,24 @@ def profile_of(params: Mapping[str, Any]) -> str:
     return str(profile)
 
 
+def apply_event_name_override(event_data: Mapping[str, Any], params: Mapping[str, Any], profile: str,
+                              report: Notes) -> Mapping[str, Any]:
+    """The ``event_name_overrides`` table (emulator extension): GA4 event name -> TikTok event, as a
+    Lookup Table variable in the Event Name field would do. Returns the parameters to use."""
+    rows = params.get("event_name_overrides")
+    source = event_data.get("event_name", UNDEFINED)
+    if not isinstance(rows, list) or not isinstance(source, str):
+        return params
+    for row in rows:
+        if isinstance(row, Mapping) and row.get("from") == source and truthy(row.get("to")):
+            target = js.to_string(row["to"])
+            report.note(f"event name override: {source!r} sent as {target!r}")
+            if profile == "stape":
+                return {**params, "eventType": "custom", "eventNameCustom": target}
+            return {**params, "event": target}
+    return params
+
+
 def build_request(
     event_data: Mapping[str, Any],
     params: Mapping[str, Any],
@@ -76,6 +94,7 @@ def build_request(
     profile = profile_of(params)
     now = time.time() if now is None else now
     report = Notes(warnings, notes)
+    params = apply_event_name_override(event_data, params, profile, report)
     headers = {str(k).lower(): v for k, v in (request_headers or {}).items() if v is not None}
     if profile == "stape":
         built = stape.build(event_data, params, cookies, now, report, headers, rng)
