@@ -379,7 +379,14 @@ class TikTokMock:
             return denied
         if not isinstance(payload, dict):
             return self._envelope(40000, MESSAGES[40000])
-        errors, strict_problems = validate(payload)
+        data = payload.get("data")
+        if isinstance(data, list) and len(data) > MAX_EVENTS:
+            # the whole request is rejected: report the top-level problems without validating every event
+            errors, strict_problems = validate({**payload, "data": data[:1]})
+            errors = [e for e in errors if e.rank[0] < 2] or [
+                Problem(40061, "data", MESSAGES[40061].format(count=len(data)), (2, -1))]
+        else:
+            errors, strict_problems = validate(payload)
         top = [e for e in errors if e.rank[0] < 2]
         if top:
             return self._envelope(top[0].code, top[0].message)
