@@ -196,7 +196,8 @@ def build(event_data: Mapping[str, Any], params: Mapping[str, Any], cookies: Map
         properties["currency"] = currency.strip().upper()
     value = or_chain(js.to_number(get(p, "value")), js.to_number(get(ev, "value")))
     if not truthy(value) and isinstance(contents, list):
-        total = sum(float(c["price"]) * float(c["quantity"]) for c in contents if "price" in c and "quantity" in c)
+        total = sum((float(c["price"]) * float(c["quantity"]) for c in contents if "price" in c and "quantity" in c),
+                    0.0)
         value = js.normalize_number(round(total, VALUE_DECIMALS))
     if truthy(value) and math.isfinite(value):
         properties["value"] = value
