@@ -379,8 +379,9 @@ def test_logging_modes(mock: TikTokMock, log_type: str | None, debug: bool, line
     assert len(ctx.console) == lines
 
 
-def test_run_official_failure_on_numeric_email(mock: TikTokMock) -> None:
-    ctx = make_ctx(mock, {"user_data": {"email_address": 12}})
+def test_run_official_failure_on_numeric_email_still_writes_ttclid(mock: TikTokMock) -> None:
+    ctx = make_ctx(mock, {"user_data": {"email_address": 12}}, cookies={"ttclid": "E.C.P.c"})
     with pytest.raises(TagError):
         TikTokTag().run({"pixel_code": PIXEL, "access_token": "t"}, ctx)
     assert ctx.outgoing == []
+    assert [c.name for c in ctx.response.set_cookies] == ["ttclid"]  # written before the template throws

@@ -89,7 +89,8 @@ def build_request(
     informational notes (skips, custom names) to ``notes``. ``request_headers`` (lower-case names:
     ``referer``, ``trace-id``) are read by the stape profile; ``rng`` generates stape's ``_ttp``.
     When the profile skips the event, ``method``, ``url`` and ``body`` are None and ``skip`` says why.
-    Raises :class:`TagError` where the template would throw.
+    Raises :class:`TagError` where the template would throw; the error's ``set_cookies`` attribute (when
+    present) lists the cookies the template had already written.
     """
     profile = profile_of(params)
     now = time.time() if now is None else now
@@ -158,6 +159,13 @@ def _should_log(params: Mapping[str, Any], ctx: TagContext) -> bool:
     return False
 
 
+def _set_cookies(ctx: TagContext, entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        ctx.set_cookie(entry["name"], entry["value"], {
+            "domain": entry["domain"], "path": entry["path"], "max-age": entry["max_age"],
+            "secure": entry["secure"], "httpOnly": entry["http_only"], "samesite": entry["same_site"]})
+
+
 @register
 class TikTokTag:
     """The native TikTok Events API tag (``type: tiktok_events_api``)."""
@@ -169,14 +177,15 @@ class TikTokTag:
         profile = profile_of(params)
         cookies = {name: ctx.cookie_values(name) for name in ("ttclid", "_ttp")}
         headers = {"referer": ctx.request.header("Referer"), "trace-id": ctx.request.header("trace-id")}
-        built = build_request(ctx.event_data, params, cookies=cookies, now=ctx.now, warnings=ctx.warnings,
-                              notes=ctx.notes, request_headers=headers, rng=ctx.rng)
+        try:
+            built = build_request(ctx.event_data, params, cookies=cookies, now=ctx.now, warnings=ctx.warnings,
+                                  notes=ctx.notes, request_headers=headers, rng=ctx.rng)
+        except TagError as exc:
+            _set_cookies(ctx, getattr(exc, "set_cookies", []))
+            raise
         if built.get("skip"):
             return
-        for entry in built["set_cookies"]:
-            ctx.set_cookie(entry["name"], entry["value"], {
-                "domain": entry["domain"], "path": entry["path"], "max-age": entry["max_age"],
-                "secure": entry["secure"], "httpOnly": entry["http_only"], "samesite": entry["same_site"]})
+        _set_cookies(ctx, built["set_cookies"])
         body = js.stringify(built["body"])
         assert isinstance(body, str)
         log = _should_log(params, ctx)

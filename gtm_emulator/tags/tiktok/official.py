@@ -191,6 +191,16 @@ def build(event_data: Mapping[str, Any], params: Mapping[str, Any], cookies: Map
     if truthy(ttclid):
         set_cookies.append(cookie("ttclid", ttclid, TTCLID_MAX_AGE, TTCLID_SAME_SITE))
 
+    try:
+        return _build_rest(ev, p, cookies, now, notes, event, ttclid, set_cookies)
+    except TagError as exc:
+        # the template has already written the ttclid cookie when it throws
+        exc.set_cookies = set_cookies  # type: ignore[attr-defined]
+        raise
+
+
+def _build_rest(ev: Mapping[str, Any], p: Mapping[str, Any], cookies: Mapping[str, Any] | None, now: float,
+                notes: Notes, event: Any, ttclid: Any, set_cookies: list[dict[str, Any]]) -> dict[str, Any]:
     user: dict[str, Any] = {
         "email": hash_value("email", or_chain(
             get(p, "email"), get(p, "sha256_email"), get_path(ev, "user_data.email_address"),
