@@ -1,24 +1,185 @@
-"""A mock of TikTok's Events API v1.3, answering as TikTok does (tiktok.md §3, §9).
+"""A mock of TikTok's Events API v1.3, answering as TikTok does (tiktok.md §3, §7, §9).
 
-:class:`TikTokMock` is pure (no Flask, no sockets): ``handle(method, path, headers, body)`` returns
-the HTTP response TikTok would give. Business errors come back with HTTP 200 and a non-zero
-``code``, as they do from TikTok. ``blueprint(mock)`` serves it over HTTP.
+:class:`TikTokMock` is pure (no Flask, no sockets): ``handle(method, path, headers, body)`` returns the
+HTTP response TikTok would give. Business outcomes, errors included, come back with HTTP 200 and
+TikTok's envelope ``{code, message, request_id, data}``. ``blueprint(mock)`` serves it over HTTP and
+``create_app()`` runs it on its own (``python -m gtm_emulator.vendors.tiktok_mock``).
+
+Checks, in order; the first failure decides (tiktok.md §9.1):
+
+1. ``Access-Token`` missing or empty -> 40104; 2. unknown token (when tokens are configured) -> 40105;
+3. rate above ``rate_limit_per_second`` -> 40100; 4. body not a JSON object -> 40000;
+5. the body against ``schemas/tiktok_event_track.schema.json``: ``event_source`` and
+``event_source_id`` -> 40002; then the pixel the token may not use -> 40001; then ``data`` (empty ->
+40002, more than 1000 events -> 40061), each event's ``event``, ``event_time``, ``event_id`` and
+``contents[].content_id`` -> 40002 naming the field path; 6. strict mode only: personal data that is
+not 64 hex -> 40062, ``value``/``price``/``quantity`` types -> 40002 (in the default lenient mode these
+become warnings). Otherwise 0 ``OK``.
+
+Choices where TikTok's behaviour is unknown (named constants below):
+
+- ``MESSAGE_STYLE``: messages read ``Invalid value for <path>: <reason>.`` with the dotted path
+  (``data.0.event_time``); the two forms seen in real answers are kept verbatim
+  (``Invalid value for event_id: not a valid string.`` and
+  ``data.<i>.properties.contents.<j>.content_id: Not a valid string``).
+- 40001 is checked once ``event_source_id`` is a valid string, before the events are looked at.
+- Without any configured pixel/token the mock accepts any non-empty token for any pixel.
+- The rate limit counts admitted requests in a sliding one-second window.
+- An upper-case 64-hex digest passes the hash check (a warning says it will not match).
+- ``FUTURE_SKEW_S``: an ``event_time`` more than 60 s ahead of the mock's clock gets a warning.
+- The mock's warnings travel in the ``X-Mock-Warnings`` response header (a JSON list) so the tag's
+  verdict can quote them; TikTok sends no such header.
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from ..transport import HttpResponse
 
 HOST = "business-api.tiktok.com"
 TRACK_PATH = "/open_api/v1.3/event/track/"
+LEGACY_PATHS = {
+    "/open_api/v1.3/pixel/track/": "track", "/open_api/v1.2/pixel/track/": "track",
+    "/open_api/v1.3/pixel/batch/": "batch", "/open_api/v1.2/pixel/batch/": "batch",
+}
+WARNINGS_HEADER = "X-Mock-Warnings"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "tiktok_event_track.schema.json"
+MESSAGE_STYLE = "Invalid value for {path}: {reason}."
+MAX_EVENTS = 1000
+MAX_LEGACY_BATCH = 50
+DEDUP_WINDOW_S = 48 * 3600
+MAX_AGE_S = 7 * 24 * 3600
+FUTURE_SKEW_S = 60
+HASHED_USER_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "zip_code")
+
+MESSAGES = {
+    0: "OK",
+    20001: "Partial OK.",
+    40000: "Invalid params: the request body must be a JSON object.",
+    40001: "No permission to operate pixel code: {pixel}. You must be an admin or operator of this advertiser "
+           "account.",
+    40061: "Invalid batch size: {count} events in one request; at most 1000 are allowed.",
+    40062: "Personal data must be SHA-256 hashed.",
+    40063: "Invalid partner name.",
+    40100: "Too many requests. Please retry in some time.",
+    40102: "Access token has expired.",
+    40104: "Access token is empty.",
+    40105: "Access token is invalid.",
+    40132: "Request frequency is limited.",
+    50000: "System error.",
+    50002: "Request timed out.",
+    51012: "Pixel error.",
+    61000: "Too many requests.",
+}
+STANDARD_EVENTS = frozenset({
+    "AddPaymentInfo", "AddToCart", "AddToWishlist", "ApplicationApproval", "CompleteRegistration",
+    "Contact", "CustomizeProduct", "Download", "FindLocation", "InitiateCheckout", "Lead", "Purchase",
+    "Schedule", "Search", "StartTrial", "SubmitApplication", "Subscribe", "ViewContent",
+})
+LEGACY_EVENTS = {"CompletePayment": "renamed to Purchase", "SubmitForm": "renamed to Lead",
+                 "PlaceAnOrder": "deprecated", "ClickButton": "deprecated"}
+CURRENCIES = frozenset((
+    "AED ARS AUD BDT BHD BIF BOB BRL CAD CHF CLP CNY COP CRC CZK DKK DZD EGP EUR GBP GTQ HKD HNL HUF IDR ILS INR "
+    "ISK JPY KES KHR KRW KWD KZT MAD MOP MXN MYR NGN NIO NOK NZD OMR PEN PHP PKR PLN PYG QAR RON RUB SAR SEK SGD "
+    "THB TRY TWD UAH USD VES VND ZAR").split())
+_TOP_ORDER = {"event_source": 0, "event_source_id": 1, "data": 2}
+_EVENT_ORDER = {"event": 0, "event_time": 1, "event_id": 2, "user": 3, "page": 4, "properties": 5}
+_TYPE_NAMES = {"string": "string", "integer": "integer", "number": "number", "array": "list",
+               "object": "object", "boolean": "boolean"}
+_LOWER_HEX = re.compile(r"^[a-f0-9]{64}$")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the v1.3 ``/event/track/`` body the mock validates against."""
+    return json.loads(SCHEMA_PATH.read_text("utf-8"))
+
+
+@cache
+def _validators() -> tuple[Any, Any]:
+    from jsonschema import Draft202012Validator
+
+    root = schema()
+    strict = {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": "#/$defs/strict"}
+    return Draft202012Validator(root), Draft202012Validator(strict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One schema failure, as TikTok would word it."""
+
+    code: int
+    path: str
+    message: str
+    rank: tuple[Any, ...]
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _rank(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    if not path:
+        return (-1,)
+    top = _TOP_ORDER.get(str(path[0]), 3)
+    if top != 2 or len(path) == 1:
+        return (top,)
+    rest = path[2:]
+    return (2, path[1], _EVENT_ORDER.get(str(rest[0]), 9) if rest else -1, *map(str, rest[1:]))
+
+
+def _problem(error: Any, strict_part: bool) -> Problem:
+    path = tuple(error.absolute_path)
+    validator = error.validator
+    if validator == "required":
+        missing = next((n for n in error.validator_value if n not in error.instance
+                        and error.message.startswith(repr(n))), None)
+        path = (*path, missing)
+        reason = "missing data for required field"
+    elif validator == "type":
+        expected = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
+        reason = f"not a valid {_TYPE_NAMES.get(expected, expected)}"
+    elif validator == "enum":
+        reason = "must be one of: " + ", ".join(map(str, error.validator_value))
+    elif validator == "minLength":
+        reason = "must not be empty"
+    elif validator == "minItems":
+        reason = "must contain at least 1 event"
+    elif validator == "maxItems":
+        return Problem(40061, _dotted(path), MESSAGES[40061].format(count=len(error.instance)), _rank(path))
+    else:
+        reason = "not a valid value"
+    dotted = _dotted(path)
+    leaf = str(path[-1]) if path else ""
+    if strict_part and leaf in HASHED_USER_FIELDS:
+        return Problem(40062, dotted, f"Invalid value for {dotted}: personal data must be SHA-256 hashed "
+                                      f"(64 hexadecimal characters).", _rank(path))
+    if leaf == "content_id" and validator == "type":
+        message = f"{dotted}: Not a valid string"
+    elif leaf == "event_id" and validator == "type" and len(path) == 3:
+        message = "Invalid value for event_id: not a valid string."
+    else:
+        message = MESSAGE_STYLE.format(path=dotted, reason=reason)
+    return Problem(40002, dotted, message, _rank(path))
+
+
+def validate(payload: Any, strict: bool = False) -> tuple[list[Problem], list[Problem]]:
+    """(errors, strict-only problems) of a parsed body, errors first-to-report first."""
+    base, strict_validator = _validators()
+    errors = sorted((_problem(e, False) for e in base.iter_errors(payload)), key=lambda p: p.rank)
+    extra = sorted((_problem(e, True) for e in strict_validator.iter_errors(payload)), key=lambda p: p.rank)
+    return errors, extra
 
 
 @dataclass
@@ -28,34 +189,67 @@ class AcceptedEvent:
     test_event_code: str | None
     received_at: float
     request_id: str
+    warnings: list[str] = field(default_factory=list)
+    endpoint: str = TRACK_PATH
+
+    @property
+    def test(self) -> bool:
+        return self.test_event_code is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "pixel_code": self.pixel_code,
             "event": self.event,
             "test_event_code": self.test_event_code,
-            "test": self.test_event_code is not None,
+            "test": self.test,
             "received_at": self.received_at,
             "request_id": self.request_id,
+            "warnings": list(self.warnings),
+            "endpoint": self.endpoint,
         }
 
 
 @dataclass
+class ScriptedAnswer:
+    """A fault injected for tests: returned instead of the normal answer (``delay`` applies first)."""
+
+    status: int = 200
+    code: int | None = None
+    message: str | None = None
+    body: bytes | str | None = None
+    delay: float = 0.0
+    malformed: bool = False
+
+
+@dataclass
 class TikTokMock:
-    """The mock API's state: which tokens may use which pixels, and what it accepted."""
+    """The mock API's state: which tokens may use which pixels, and what it accepted.
+
+    ``strict`` turns the hashing and number-type checks into errors; ``rate_limit_per_second``
+    answers 40100 above that many requests a second; ``clock`` and ``sleep`` are injectable.
+    """
 
     pixels: dict[str, set[str]] = field(default_factory=dict)
+    strict: bool = False
+    rate_limit_per_second: float | None = None
     events: list[AcceptedEvent] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     max_kept: int = 10_000
-    clock: Any = time.time
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    _script: collections.deque[ScriptedAnswer] = field(default_factory=collections.deque, repr=False)
+    _seen: dict[tuple[str, str, str], float] = field(default_factory=dict, repr=False)
+    _recent: collections.deque[float] = field(default_factory=collections.deque, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> TikTokMock:
-        """``{"pixels": {"<PIXEL>": ["<token>", …]}}`` (the container's ``mock_vendors.tiktok``)."""
-        pixels = {code: set(tokens) for code, tokens in ((config or {}).get("pixels") or {}).items()}
-        return cls(pixels=pixels)
+        """``{"pixels": {"<PIXEL>": ["<token>", …]}, "rate_limit_per_second": n, "strict": bool}``."""
+        config = config or {}
+        pixels = {str(code): {str(t) for t in tokens} for code, tokens in (config.get("pixels") or {}).items()}
+        rate = config.get("rate_limit_per_second")
+        return cls(pixels=pixels, strict=bool(config.get("strict", False)),
+                   rate_limit_per_second=float(rate) if rate else None)
 
     # ------------------------------------------------------------------ Events Manager side
 
@@ -67,79 +261,304 @@ class TikTokMock:
         return token
 
     def reset(self) -> None:
+        """Forget received requests, accepted events, dedup memory, rate counters and scripted faults."""
         with self._lock:
             self.events.clear()
             self.requests.clear()
+            self._script.clear()
+            self._seen.clear()
+            self._recent.clear()
 
-    # ------------------------------------------------------------------ API side
+    def inject(self, *, status: int = 200, code: int | None = None, message: str | None = None,
+               body: bytes | str | None = None, delay: float = 0.0, malformed: bool = False,
+               times: int = 1) -> None:
+        """Queue a fault for the next ``times`` requests: an HTTP ``status`` (e.g. 502 with an HTML page),
+        a business ``code`` with HTTP 200, a ``malformed`` JSON body, or only a ``delay`` in seconds."""
+        with self._lock:
+            for _ in range(times):
+                self._script.append(ScriptedAnswer(status, code, message, body, delay, malformed))
+
+    @property
+    def test_events(self) -> list[AcceptedEvent]:
+        return [e for e in self.events if e.test]
+
+    # ------------------------------------------------------------------ answers
 
     def _request_id(self) -> str:
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(self.clock()))
         return stamp + secrets.token_hex(11).upper()
 
-    def _envelope(self, code: int, message: str, data: Any = None) -> HttpResponse:
-        body = {"code": code, "message": message, "request_id": self._request_id(), "data": data or {}}
-        return HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode("utf-8"))
+    def _envelope(self, code: int, message: str, warnings: list[str] | None = None) -> HttpResponse:
+        body = {"code": code, "message": message, "request_id": self._request_id(), "data": {}}
+        headers = {"content-type": "application/json"}
+        if warnings:
+            headers[WARNINGS_HEADER.lower()] = json.dumps(warnings, ensure_ascii=True)
+        return HttpResponse(200, headers, json.dumps(body).encode("utf-8"))
+
+    def _scripted(self, answer: ScriptedAnswer) -> HttpResponse | None:
+        if answer.malformed:
+            return HttpResponse(200, {"content-type": "application/json"}, b'{"code": 0, "message": "OK", "req')
+        if answer.status != 200:
+            body = answer.body if answer.body is not None else (
+                f"<html><head><title>{answer.status}</title></head><body><center><h1>{answer.status}</h1>"
+                f"</center><hr><center>nginx</center></body></html>")
+            raw = body.encode("utf-8") if isinstance(body, str) else body
+            return HttpResponse(answer.status, {"content-type": "text/html"}, raw)
+        if answer.code is not None:
+            message = answer.message if answer.message is not None else MESSAGES.get(answer.code, "Error.")
+            return self._envelope(answer.code, message)
+        if answer.body is not None:
+            raw = answer.body.encode("utf-8") if isinstance(answer.body, str) else answer.body
+            return HttpResponse(200, {"content-type": "application/json"}, raw)
+        return None
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+        """Answer one HTTP request as TikTok's Events API would."""
         route = path.split("?", 1)[0]
-        if route != TRACK_PATH:
+        if route != TRACK_PATH and route not in LEGACY_PATHS:
             return HttpResponse(404, {"content-type": "application/json"},
-                                json.dumps({"code": 40400, "message": f"no such endpoint {route}"}).encode())
+                                json.dumps({"code": 40400, "message": f"No such endpoint: {route}"}).encode())
         if method.upper() != "POST":
             return HttpResponse(405, {"content-type": "application/json"},
-                                json.dumps({"code": 40500, "message": "method not allowed"}).encode())
-        token = next((v for k, v in headers.items() if k.lower() == "access-token"), "")
-        if not token:
-            return self._envelope(40104, "Access token is empty.")
+                                json.dumps({"code": 40500, "message": "Method not allowed."}).encode())
+        with self._lock:
+            answer = self._script.popleft() if self._script else None
+        if answer is not None and answer.delay > 0:
+            self.sleep(answer.delay)
+        token = next((v for k, v in headers.items() if k.lower() == "access-token"), "") or ""
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload: Any = json.loads(body.decode("utf-8")) if body else None
         except (ValueError, UnicodeDecodeError):
-            return self._envelope(40002, "Invalid JSON in the request body.")
+            payload = body.decode("utf-8", "replace")
+        with self._lock:
+            record: dict[str, Any] = {
+                "method": method.upper(), "path": path,
+                "headers": {k: ("****" if k.lower() == "access-token" and v else v) for k, v in headers.items()},
+                "body": payload, "received_at": self.clock(),
+            }
+            self.requests.append(record)
+            del self.requests[: -self.max_kept]
+            scripted = self._scripted(answer) if answer is not None else None
+            if scripted is not None:
+                response = scripted
+            elif route == TRACK_PATH:
+                response = self._track(token, payload)
+            else:
+                response = self._legacy(LEGACY_PATHS[route], token, payload)
+            record["status"] = response.status
+            try:
+                envelope = response.json()
+                record["code"] = envelope.get("code") if isinstance(envelope, dict) else None
+            except (ValueError, UnicodeDecodeError):
+                record["code"] = None
+            record["warnings"] = json.loads(response.headers.get(WARNINGS_HEADER.lower(), "[]"))
+            return response
+
+    # ------------------------------------------------------------------ checks
+
+    def _auth(self, token: str) -> HttpResponse | None:
+        if not token.strip():
+            return self._envelope(40104, MESSAGES[40104])
+        if self.pixels and not any(token in tokens for tokens in self.pixels.values()):
+            return self._envelope(40105, MESSAGES[40105])
+        if self.rate_limit_per_second:
+            now = self.clock()
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.rate_limit_per_second:
+                return self._envelope(40100, MESSAGES[40100])
+            self._recent.append(now)
+        return None
+
+    def _may_use(self, token: str, pixel: str) -> bool:
+        return not self.pixels or token in self.pixels.get(pixel, set())
+
+    def _track(self, token: str, payload: Any) -> HttpResponse:
+        denied = self._auth(token)
+        if denied is not None:
+            return denied
         if not isinstance(payload, dict):
-            return self._envelope(40002, "The request body must be a JSON object.")
-        known = any(token in tokens for tokens in self.pixels.values())
-        if not known:
-            return self._envelope(40105, "Access token is invalid.")
-        pixel = payload.get("event_source_id")
-        if not isinstance(pixel, str):
-            return self._envelope(40002, "Invalid value for event_source_id: not a valid string.")
-        if token not in self.pixels.get(pixel, set()):
-            return self._envelope(
-                40001,
-                f"No permission to operate pixel code: {pixel}. You must be an admin or operator of "
-                f"this advertiser account.",
-            )
+            return self._envelope(40000, MESSAGES[40000])
         data = payload.get("data")
-        if not isinstance(data, list) or not data:
-            return self._envelope(40002, "Invalid value for data: must be a non-empty list.")
+        if isinstance(data, list) and len(data) > MAX_EVENTS:
+            # the whole request is rejected: report the top-level problems without validating every event
+            errors, strict_problems = validate({**payload, "data": data[:1]})
+            errors = [e for e in errors if e.rank[0] < 2] or [
+                Problem(40061, "data", MESSAGES[40061].format(count=len(data)), (2, -1))]
+        else:
+            errors, strict_problems = validate(payload)
+        top = [e for e in errors if e.rank[0] < 2]
+        if top:
+            return self._envelope(top[0].code, top[0].message)
+        pixel = payload["event_source_id"]
+        if not self._may_use(token, pixel):
+            return self._envelope(40001, MESSAGES[40001].format(pixel=pixel))
+        if errors:
+            return self._envelope(errors[0].code, errors[0].message)
+        warnings: list[str] = []
+        if strict_problems:
+            if self.strict:
+                return self._envelope(strict_problems[0].code, strict_problems[0].message)
+            warnings.extend(f"strict mode would answer {p.code}: {p.message}" for p in strict_problems)
+        return self._accept(pixel, payload, warnings)
+
+    def _accept(self, pixel: str, payload: dict[str, Any], warnings: list[str]) -> HttpResponse:
+        now = self.clock()
         request_id = self._request_id()
         test_code = payload.get("test_event_code")
+        if test_code is not None:
+            warnings.append(f"test event (test_event_code {test_code!r}): shown under Test Events, not counted")
+        for index, event in enumerate(payload["data"]):
+            event_warnings = self._event_warnings(pixel, index, event, payload.get("event_source"), now)
+            warnings.extend(event_warnings)
+            self.events.append(AcceptedEvent(pixel, event, test_code, now, request_id, event_warnings))
+        del self.events[: -self.max_kept]
+        body = {"code": 0, "message": "OK", "request_id": request_id, "data": {}}
+        headers = {"content-type": "application/json"}
+        if warnings:
+            headers[WARNINGS_HEADER.lower()] = json.dumps(warnings, ensure_ascii=True)
+        return HttpResponse(200, headers, json.dumps(body).encode("utf-8"))
+
+    def _event_warnings(self, pixel: str, index: int, event: dict[str, Any], source: Any, now: float) -> list[str]:
+        out: list[str] = []
+        where = f"data.{index}"
+        name = event["event"]
+        if name in LEGACY_EVENTS:
+            out.append(f"{where}.event: legacy event name {name!r} ({LEGACY_EVENTS[name]})")
+        elif name == "Pageview":
+            out.append(f"{where}.event: 'Pageview' is not in TikTok's documented standard events")
+        elif name not in STANDARD_EVENTS:
+            out.append(f"{where}.event: custom event {name!r} (usable for reporting, not for optimisation)")
+        event_time = event["event_time"]
+        if event_time >= 10**12:
+            out.append(f"{where}.event_time: {event_time} looks like milliseconds; TikTok wants seconds")
+        elif event_time < now - MAX_AGE_S:
+            out.append(f"{where}.event_time: more than 7 days old")
+        elif event_time > now + FUTURE_SKEW_S:
+            out.append(f"{where}.event_time: in the future")
+        properties = event.get("properties") if isinstance(event.get("properties"), dict) else {}
+        currency = properties.get("currency")
+        if currency is not None:
+            if isinstance(currency, str) and currency.upper() in CURRENCIES and currency != currency.upper():
+                out.append(f"{where}.properties.currency: {currency!r} is lower case")
+            elif not (isinstance(currency, str) and currency in CURRENCIES):
+                out.append(f"{where}.properties.currency: {currency!r} is not in TikTok's currency list")
+        page = event.get("page") if isinstance(event.get("page"), dict) else {}
+        if source == "web" and not page.get("url"):
+            out.append(f"{where}.page.url: missing for a web event")
+        user = event.get("user") if isinstance(event.get("user"), dict) else {}
+        hashed = [k for k in ("email", "phone", "external_id") if _is_hashed(user.get(k))]
+        if not user.get("ttclid") and not user.get("ttp") and not hashed:
+            out.append(f"{where}.user: neither ttclid, ttp nor hashed email/phone/external_id: poor match quality")
+        for key in HASHED_USER_FIELDS:
+            values = user.get(key) if isinstance(user.get(key), list) else [user.get(key)]
+            if any(isinstance(v, str) and _is_hashed(v) and not _LOWER_HEX.match(v) for v in values):
+                out.append(f"{where}.user.{key}: upper-case hex digest; TikTok's digests are lower-case and will "
+                           f"not match")
+        event_id = event.get("event_id")
+        if event_id is None:
+            if name in ("Purchase", "CompletePayment"):
+                out.append(f"{where}.event_id: missing on a purchase event; Pixel and server events cannot be "
+                           f"deduplicated")
+        else:
+            key = (pixel, name, event_id)
+            first = self._seen.get(key)
+            if first is not None and now - first <= DEDUP_WINDOW_S:
+                out.append(f"{where}: TikTok would deduplicate this event (same pixel, event {name!r} and event_id "
+                           f"{event_id!r} within 48 hours)")
+            else:
+                self._seen[key] = now
+        return out
+
+    def _legacy(self, kind: str, token: str, payload: Any) -> HttpResponse:
+        denied = self._auth(token)
+        if denied is not None:
+            return denied
+        if not isinstance(payload, dict):
+            return self._envelope(40000, MESSAGES[40000])
+        pixel = payload.get("pixel_code")
+        if not isinstance(pixel, str):
+            return self._envelope(40002, "Invalid value for pixel_code: not a valid string.")
+        if not self._may_use(token, pixel):
+            return self._envelope(40001, MESSAGES[40001].format(pixel=pixel))
+        events = payload.get("batch") if kind == "batch" else [payload]
+        if not isinstance(events, list) or not events:
+            return self._envelope(40002, "Invalid value for batch: not a valid list.")
+        if len(events) > MAX_LEGACY_BATCH:
+            return self._envelope(40061, f"Invalid batch size: {len(events)} events; at most 50 are allowed.")
+        for index, event in enumerate(events):
+            name = event.get("event") if isinstance(event, dict) else None
+            if not isinstance(name, str) or not name:
+                prefix = f"Batch.{index}." if kind == "batch" else ""
+                return self._envelope(40002, f"{prefix}event: Not a valid string")
+        warning = (f"legacy Events 1.0 endpoint /pixel/{kind}/: accepted, but the Events API 2.0 endpoint "
+                   f"{TRACK_PATH} is current")
+        request_id = self._request_id()
         now = self.clock()
-        with self._lock:
-            self.requests.append({"headers": {k: v for k, v in headers.items() if k.lower() != "access-token"},
-                                  "body": payload, "received_at": now})
-            for event in data:
-                self.events.append(AcceptedEvent(pixel, event, test_code, now, request_id))
-            del self.events[: -self.max_kept]
-            del self.requests[: -self.max_kept]
-        body_out = {"code": 0, "message": "OK", "request_id": request_id, "data": {}}
-        return HttpResponse(200, {"content-type": "application/json"}, json.dumps(body_out).encode("utf-8"))
+        test_code = payload.get("test_event_code")
+        for event in events:
+            self.events.append(AcceptedEvent(pixel, event, test_code, now, request_id, [warning],
+                                             endpoint=f"/pixel/{kind}/"))
+        del self.events[: -self.max_kept]
+        return self._envelope(0, "OK", [warning])
+
+
+def _is_hashed(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_is_hashed(v) for v in value)
+    return isinstance(value, str) and re.fullmatch(r"[A-Fa-f0-9]{64}", value) is not None
 
 
 def blueprint(mock: TikTokMock, name: str = "tiktok_mock") -> Any:
-    """A Flask blueprint serving ``POST /open_api/v1.3/event/track/`` (and an inspection list)."""
+    """A Flask blueprint serving the Events API paths, plus inspection and setup routes:
+    ``GET /_events``, ``GET /_requests``, ``POST /_reset``, ``POST /_access_token`` (``{"pixel_code"}``)."""
     from flask import Blueprint, Response, jsonify, request
 
     bp = Blueprint(name, __name__)
 
-    @bp.post(TRACK_PATH)
-    def track() -> Response:
-        resp = mock.handle("POST", TRACK_PATH, dict(request.headers), request.get_data())
+    def forward(path: str) -> Response:
+        query = request.query_string.decode("latin-1")
+        resp = mock.handle(request.method, path + ("?" + query if query else ""), dict(request.headers),
+                           request.get_data())
         return Response(resp.body, status=resp.status, headers=resp.headers)
+
+    for route in (TRACK_PATH, *LEGACY_PATHS):
+        bp.add_url_rule(route, f"api_{route.strip('/').replace('/', '_').replace('.', '_')}",
+                        lambda route=route: forward(route), methods=["POST", "GET"])
 
     @bp.get("/_events")
     def events() -> Response:
         return jsonify([e.to_dict() for e in mock.events])
 
+    @bp.get("/_requests")
+    def received() -> Response:
+        return jsonify(mock.requests)
+
+    @bp.post("/_reset")
+    def reset() -> Response:
+        mock.reset()
+        return jsonify({"ok": True})
+
+    @bp.post("/_access_token")
+    def access_token() -> Any:
+        data = request.get_json(silent=True) or {}
+        pixel = data.get("pixel_code") if isinstance(data, dict) else None
+        if not isinstance(pixel, str) or not re.fullmatch(r"[A-Z0-9]{20}", pixel):
+            return jsonify({"error": "pixel_code must be 20 upper-case letters or digits"}), 400
+        return jsonify({"pixel_code": pixel, "access_token": mock.generate_access_token(pixel)})
+
     return bp
+
+
+def create_app(mock: TikTokMock | None = None) -> Any:
+    """A Flask app serving only the mock (``app.config["TIKTOK_MOCK"]`` is the mock)."""
+    from flask import Flask
+
+    app = Flask(__name__)
+    app.config["TIKTOK_MOCK"] = mock or TikTokMock()
+    app.register_blueprint(blueprint(app.config["TIKTOK_MOCK"]))
+    return app
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use
+    create_app().run(host="127.0.0.1", port=8085)

@@ -1,0 +1,211 @@
+"""The TikTok Events API tag (Events API v1.3, ``/event/track/``) with three behaviour profiles.
+
+``build_request`` is pure: event data and resolved tag parameters in, the request the tag would send
+(method, url, headers, body, set_cookies). :class:`TikTokTag` sends it through the container's
+transport and reports TikTok's verdict (:func:`judge`).
+
+Profiles (tag parameter ``profile``; tiktok.md §6):
+
+- ``tiktok-official`` (default): TikTok's own sGTM template v0.2.01 (:mod:`.official`);
+- ``stape``: stape's community template v2.0.1 (:mod:`.stape`);
+- ``tiktok-spec``: TikTok's documented rules, no template quirks (:mod:`.spec`).
+
+Choices where the spec leaves room:
+
+- A missing access token is sent as an empty ``Access-Token`` header (TikTok answers 40104).
+- Tag status follows the templates: HTTP 200–399 is success even when TikTok's envelope carries an
+  error code (the outgoing entry then has ``vendor_ok: false`` and the tag ``vendor_rejected``); no
+  HTTP answer (network failure or timeout) is a failure (``NO_ANSWER_IS_FAILURE``); stape's
+  optimistic scenario is success whatever happens.
+- The mock's own warnings (duplicates, currency, event time …) reach the report through the
+  ``X-Mock-Warnings`` response header, which :func:`judge` reads; TikTok never sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ... import js
+from ...errors import ConfigError, Problem, TagError
+from ...js import UNDEFINED, truthy
+from ...transport import HttpResponse
+from ...vendors.tiktok_mock import WARNINGS_HEADER
+from ..base import TagContext, register
+from . import official, spec, stape
+from .common import ENDPOINT, HOST, Notes, check_event_name, check_types
+
+__all__ = ["DEFAULT_PROFILE", "ENDPOINT", "HOST", "PROFILES", "TikTokTag", "build_request", "judge"]
+
+DEFAULT_PROFILE = "tiktok-official"
+PROFILES = ("tiktok-official", "stape", "tiktok-spec")
+NO_ANSWER_IS_FAILURE = True
+
+
+def profile_of(params: Mapping[str, Any]) -> str:
+    profile = params.get("profile") or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ConfigError(Problem("tag parameters", "profile",
+                                  f"unknown TikTok profile {profile!r}; one of: {', '.join(PROFILES)}"))
+    return str(profile)
+
+
+def apply_event_name_override(event_data: Mapping[str, Any], params: Mapping[str, Any], profile: str,
+                              report: Notes) -> Mapping[str, Any]:
+    """The ``event_name_overrides`` table (emulator extension): GA4 event name -> TikTok event, as a
+    Lookup Table variable in the Event Name field would do. Returns the parameters to use."""
+    rows = params.get("event_name_overrides")
+    source = event_data.get("event_name", UNDEFINED)
+    if not isinstance(rows, list) or not isinstance(source, str):
+        return params
+    for row in rows:
+        if isinstance(row, Mapping) and row.get("from") == source and truthy(row.get("to")):
+            target = js.to_string(row["to"])
+            report.note(f"event name override: {source!r} sent as {target!r}")
+            if profile == "stape":
+                return {**params, "eventType": "custom", "eventNameCustom": target}
+            return {**params, "event": target}
+    return params
+
+
+def build_request(
+    event_data: Mapping[str, Any],
+    params: Mapping[str, Any],
+    cookies: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    *,
+    warnings: list[str] | None = None,
+    notes: list[str] | None = None,
+    request_headers: Mapping[str, str] | None = None,
+    rng: random.Random | None = None,
+) -> dict[str, Any]:
+    """What the TikTok tag sends for one event: ``{method, url, headers, body, set_cookies}``.
+
+    ``cookies`` maps a cookie name to its values (a list, or one string). ``now`` is epoch seconds.
+    Warnings (values TikTok rejects, legacy names, un-normalised PII) are appended to ``warnings`` and
+    informational notes (skips, custom names) to ``notes``. ``request_headers`` (lower-case names:
+    ``referer``, ``trace-id``) are read by the stape profile; ``rng`` generates stape's ``_ttp``.
+    When the profile skips the event, ``method``, ``url`` and ``body`` are None and ``skip`` says why.
+    Raises :class:`TagError` where the template would throw; the error's ``set_cookies`` attribute (when
+    present) lists the cookies the template had already written.
+    """
+    profile = profile_of(params)
+    now = time.time() if now is None else now
+    report = Notes(warnings, notes)
+    params = apply_event_name_override(event_data, params, profile, report)
+    headers = {str(k).lower(): v for k, v in (request_headers or {}).items() if v is not None}
+    if profile == "stape":
+        built = stape.build(event_data, params, cookies, now, report, headers, rng)
+        token = params.get("accessToken", UNDEFINED)
+    elif profile == "tiktok-spec":
+        built = spec.build(event_data, params, cookies, now, report)
+        token = params.get("access_token", UNDEFINED)
+    else:
+        built = official.build(event_data, params, cookies, now, report)
+        token = params.get("access_token", UNDEFINED)
+    if "skip" in built:
+        report.note(built["skip"])
+        return {"method": None, "url": None, "headers": {}, "body": None, "set_cookies": [], "skip": built["skip"]}
+    body = js.drop_undefined(built["body"])
+    for event in body["data"]:
+        check_event_name(event.get("event", UNDEFINED), report)
+    check_types(body, report)
+    return {
+        "method": "POST",
+        "url": ENDPOINT,
+        "headers": {"Content-Type": "application/json",
+                    "Access-Token": js.to_string(token) if truthy(token) else ""},
+        "body": body,
+        "set_cookies": built["set_cookies"],
+    }
+
+
+def judge(response: HttpResponse) -> tuple[bool, list[str]]:
+    """TikTok's verdict on an HTTP 2xx answer: accepted when the envelope's ``code`` is 0 or 20001."""
+    extra: list[str] = []
+    raw_extra = next((v for k, v in response.headers.items() if k.lower() == WARNINGS_HEADER.lower()), None)
+    if raw_extra:
+        try:
+            extra = [f"mock TikTok: {w}" for w in json.loads(raw_extra) if isinstance(w, str)]
+        except ValueError:
+            extra = []
+    try:
+        envelope = response.json()
+    except (ValueError, UnicodeDecodeError):
+        snippet = response.text()[:80]
+        return False, [f"TikTok answered HTTP {response.status} with a body that is not its JSON envelope: "
+                       f"{snippet!r}"]
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
+        return False, [f"TikTok answered HTTP {response.status} without a code in its envelope"]
+    code = envelope["code"]
+    message = envelope.get("message", "")
+    if code == 0:
+        return True, extra
+    if code == 20001:
+        return True, [f"TikTok partially accepted the data: code 20001: {message}", *extra]
+    return False, [f"TikTok rejected the event: code {code}: {message}", *extra]
+
+
+def _should_log(params: Mapping[str, Any], ctx: TagContext) -> bool:
+    mode = params.get("logType") or "debug"
+    if mode == "always":
+        return True
+    if mode == "debug":
+        info = ctx.info
+        return bool(info is not None and (getattr(info, "debug_mode", False) or getattr(info, "preview_mode", False)))
+    return False
+
+
+def _set_cookies(ctx: TagContext, entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        ctx.set_cookie(entry["name"], entry["value"], {
+            "domain": entry["domain"], "path": entry["path"], "max-age": entry["max_age"],
+            "secure": entry["secure"], "httpOnly": entry["http_only"], "samesite": entry["same_site"]})
+
+
+@register
+class TikTokTag:
+    """The native TikTok Events API tag (``type: tiktok_events_api``)."""
+
+    type = "tiktok_events_api"
+    secret_params = frozenset({"access_token", "accessToken"})
+
+    def run(self, params: dict[str, Any], ctx: TagContext) -> None:
+        profile = profile_of(params)
+        cookies = {name: ctx.cookie_values(name) for name in ("ttclid", "_ttp")}
+        headers = {"referer": ctx.request.header("Referer"), "trace-id": ctx.request.header("trace-id")}
+        try:
+            built = build_request(ctx.event_data, params, cookies=cookies, now=ctx.now, warnings=ctx.warnings,
+                                  notes=ctx.notes, request_headers=headers, rng=ctx.rng)
+        except TagError as exc:
+            _set_cookies(ctx, getattr(exc, "set_cookies", []))
+            raise
+        if built.get("skip"):
+            return
+        _set_cookies(ctx, built["set_cookies"])
+        body = js.stringify(built["body"])
+        assert isinstance(body, str)
+        log = _should_log(params, ctx)
+        event_name = UNDEFINED if profile == "tiktok-official" else built["body"]["data"][0].get("event", UNDEFINED)
+        trace_id = headers["trace-id"] if headers["trace-id"] is not None else UNDEFINED
+        if log:
+            ctx.log(js.stringify({"Name": "TikTok", "Type": "Request", "TraceId": trace_id, "EventName": event_name,
+                                  "RequestMethod": built["method"], "RequestUrl": built["url"],
+                                  "RequestBody": built["body"]}))
+        response = ctx.send_http(built["method"], built["url"], built["headers"], body, judge=judge)
+        if response is not None and log:
+            ctx.log(js.stringify({"Name": "TikTok", "Type": "Response", "TraceId": trace_id,
+                                  "EventName": event_name, "ResponseStatusCode": response.status,
+                                  "ResponseHeaders": dict(response.headers), "ResponseBody": response.text()}))
+        if profile == "stape" and truthy(params.get("useOptimisticScenario")):
+            ctx.notes.append("stape optimistic scenario: success reported before TikTok's answer")
+            return
+        if response is None:
+            if NO_ANSWER_IS_FAILURE:
+                raise TagError("the request to TikTok got no HTTP answer")
+            return
+        if not 200 <= response.status < 400:
+            raise TagError(f"TikTok answered HTTP {response.status}")

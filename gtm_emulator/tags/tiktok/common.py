@@ -1,0 +1,202 @@
+"""Pieces shared by the TikTok profiles: constants, sandbox helpers, hashing, cookies, notes.
+
+Everything here is pure. The sandbox helpers reproduce what the sGTM APIs the templates call would
+return (``parseUrl``, ``decodeUriComponent``, ``JSON.parse``, ``getCookieValues``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ... import js
+from ...js import UNDEFINED, truthy
+from ...request import decode_component_lenient
+
+ENDPOINT = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+HOST = "business-api.tiktok.com"
+
+TTCLID_MAX_AGE = 2_592_000  # 30 days
+TTP_MAX_AGE = 34_190_000  # about 13 months (stape)
+
+HEX64 = re.compile(r"^[A-Fa-f0-9]{64}$")
+HEX64_LOWER = re.compile(r"^[a-f0-9]{64}$")
+
+STANDARD_EVENTS = frozenset({
+    "AddPaymentInfo", "AddToCart", "AddToWishlist", "ApplicationApproval", "CompleteRegistration",
+    "Contact", "CustomizeProduct", "Download", "FindLocation", "InitiateCheckout", "Lead", "Purchase",
+    "Schedule", "Search", "StartTrial", "SubmitApplication", "Subscribe", "ViewContent",
+})
+LEGACY_EVENTS = {
+    "CompletePayment": "renamed to Purchase",
+    "SubmitForm": "renamed to Lead",
+    "PlaceAnOrder": "deprecated",
+    "ClickButton": "deprecated",
+}
+PURCHASE_EVENTS = frozenset({"Purchase", "CompletePayment"})
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------- sandbox helpers
+
+
+def get(data: Any, key: str) -> Any:
+    """``data[key]`` in JS: UNDEFINED when ``data`` is not an object or lacks the key."""
+    if isinstance(data, Mapping):
+        return data.get(key, UNDEFINED)
+    return UNDEFINED
+
+
+def first_cookie(cookies: Mapping[str, Any] | None, name: str) -> Any:
+    """``getCookieValues(name)[0]``: the first value, or UNDEFINED."""
+    if not cookies or name not in cookies:
+        return UNDEFINED
+    value = cookies[name]
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else UNDEFINED
+    return UNDEFINED if value is None else value
+
+
+def _search_decode(text: str) -> str:
+    """URLSearchParams decoding: ``+`` is a space, bad escapes stay as they are, bad UTF-8 is U+FFFD."""
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8", "surrogatepass"))
+    return raw.decode("utf-8", "replace")
+
+
+_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+def parse_url(url: Any) -> dict[str, Any] | None:
+    """``parseUrl``: ``{hostname, search_params}`` or None for a relative, invalid or non-string URL.
+
+    ``search_params`` holds decoded values, a list for a repeated name (templates.md §7.6).
+    """
+    if not isinstance(url, str) or not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname or ""
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc:
+        return None
+    params: dict[str, Any] = {}
+    for piece in parts.query.split("&") if parts.query else []:
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        key, val = _search_decode(name), _search_decode(value)
+        if key in params:
+            existing = params[key]
+            params[key] = [*existing, val] if isinstance(existing, list) else [existing, val]
+        else:
+            params[key] = val
+    return {"hostname": hostname, "search_params": params}
+
+
+def decode_uri_component(value: Any) -> Any:
+    """``decodeUriComponent``: UNDEFINED on malformed input (JS's ``String()`` of non-strings first)."""
+    if value is UNDEFINED:
+        return UNDEFINED
+    decoded = decode_component_lenient(js.to_string(value))
+    return UNDEFINED if decoded is None else decoded
+
+
+def json_parse(text: Any) -> Any:
+    """The sandbox's ``JSON.parse``: UNDEFINED when the text does not parse."""
+    if text is UNDEFINED:
+        return UNDEFINED
+    try:
+        return json.loads(js.to_string(text))
+    except ValueError:
+        return UNDEFINED
+
+
+def url_param(url: Any, name: str) -> Any:
+    parsed = parse_url(url)
+    if parsed is None:
+        return UNDEFINED
+    return parsed["search_params"].get(name, UNDEFINED)
+
+
+# ---------------------------------------------------------------------- cookies and notes
+
+
+def cookie(name: str, value: Any, max_age: int, same_site: str) -> dict[str, Any]:
+    """A ``set_cookies`` entry in the report's form (``domain: "auto"`` is resolved by the container)."""
+    return {"name": name, "value": js.to_string(value), "max_age": max_age, "domain": "auto", "path": "/",
+            "secure": True, "http_only": False, "same_site": same_site}
+
+
+class Notes:
+    """Where build_request reports what a user should know: warnings and informational notes."""
+
+    def __init__(self, warnings: list[str] | None, notes: list[str] | None):
+        self.warnings = warnings if warnings is not None else []
+        self.notes = notes if notes is not None else []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+
+def check_event_name(event: Any, notes: Notes) -> None:
+    """Warnings for legacy names, notes for Pageview and un-mapped GA4-looking names (tiktok.md §4.2)."""
+    if not isinstance(event, str):
+        if truthy(event):
+            notes.warn(f"event name is a {js.type_of(event)}, not a string: TikTok rejects it")
+        return
+    if event in LEGACY_EVENTS:
+        notes.warn(f"legacy TikTok event name {event!r} ({LEGACY_EVENTS[event]}): TikTok still accepts it")
+    elif event == "Pageview":
+        notes.note("event 'Pageview' is what the sGTM templates send for page_view; whether TikTok treats it "
+                   "as a standard event is not documented")
+    elif event not in STANDARD_EVENTS and _SNAKE.match(event):
+        notes.note(f"event {event!r} is not mapped to a TikTok standard event: it is sent as a custom event")
+
+
+def check_types(body: Mapping[str, Any], notes: Notes) -> None:
+    """Warn about values TikTok rejects (numeric ``event_id`` / ``content_id``)."""
+    for event in body.get("data") or []:
+        if not isinstance(event, Mapping):
+            continue
+        event_id = event.get("event_id", UNDEFINED)
+        if event_id is not UNDEFINED and not isinstance(event_id, str):
+            notes.warn(f"event_id is a {js.type_of(event_id)} ({js.to_string(event_id)}): TikTok rejects it "
+                       f"with 40002 'Invalid value for event_id: not a valid string.'")
+        properties = event.get("properties")
+        contents = properties.get("contents") if isinstance(properties, Mapping) else None
+        if isinstance(contents, list):
+            for index, content in enumerate(contents):
+                content_id = content.get("content_id", UNDEFINED) if isinstance(content, Mapping) else UNDEFINED
+                if content_id is not UNDEFINED and not isinstance(content_id, str):
+                    notes.warn(f"contents[{index}].content_id is a {js.type_of(content_id)} "
+                               f"({js.to_string(content_id)}): TikTok rejects it with 40002")
+
+
+def check_normalised(field: str, text: str, notes: Notes) -> None:
+    """Warn (never fix) when a value about to be hashed does not look normalised for TikTok (§5)."""
+    if text != text.strip():
+        notes.warn(f"user {field} has surrounding whitespace before hashing")
+    if field == "email" and "@" not in text:
+        notes.warn(f"user email {text!r} has no '@': it does not look like an e-mail address")
+    if field == "phone":
+        stripped = text.strip()
+        if not stripped.startswith("+") or not stripped[1:].isdigit():
+            notes.warn("user phone is not in E.164 form (+ and digits only) before hashing: TikTok will not "
+                       "match it")
