@@ -24,6 +24,7 @@ import jsonschema
 from .clients.base import Client
 from .clients.ga4 import GA4Client
 from .clients.measurement_protocol import MeasurementProtocolClient
+from .clock import run_now
 from .container import ALL_EVENTS, ALL_EVENTS_ID, Container, SequenceStep, Settings, TagConfig
 from .errors import ConfigError, Problem
 from .tags import base as tag_base
@@ -616,6 +617,7 @@ def make_transport(vendor: str, tiktok_config: Mapping[str, Any] | None = None,
     """The transport for a vendor mode, and the in-process mock vendors it talks to."""
     if vendor == "mock":
         mock = TikTokMock.from_config(tiktok_config or {})
+        mock.clock = run_now
         transport = MockTransport()
         transport.mount(TIKTOK_HOST, mock.handle)
         return transport, {"tiktok": mock}

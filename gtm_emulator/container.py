@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clients.base import Client, ClientRun
+from .clock import running_at
 from .errors import RequestError, TagError
 from .event_data import copy_event_data
 from .report import (
@@ -154,6 +155,10 @@ class Container:
         """The report of one request. ``now`` (epoch seconds) fixes the clock; randomness is seeded
         from ``now`` and the request, so the same input gives the same report."""
         now = time.time() if now is None else float(now)
+        with running_at(now):
+            return self._handle(request, now, seed)
+
+    def _handle(self, request: Request, now: float, seed: Any) -> Report:
         if seed is None:
             seed = f"{now!r}|{request.method}|{request.url}".encode("utf-8", "surrogateescape")
         rng = random.Random(seed)

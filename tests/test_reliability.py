@@ -136,7 +136,7 @@ def raise_timeout(*_: Any) -> HttpResponse:
 @pytest.mark.parametrize(
     ("handler", "status", "vendor_ok", "error_part"),
     [
-        (raise_timeout, "failure", False, "got no answer"),
+        (raise_timeout, "failure", False, "got no HTTP answer"),
         (lambda *_: HttpResponse(503, {}, b"<html>Service Unavailable</html>"), "failure", False, "HTTP 503"),
         (lambda *_: HttpResponse(502, {"content-type": "text/html"}, b"<html>nginx</html>"), "failure", False,
          "HTTP 502"),

@@ -190,15 +190,26 @@ def test_40061_more_than_1000_events_rejects_the_whole_request() -> None:
     assert mock.events == []
 
 
-def test_40062_only_in_strict_mode() -> None:
+def test_40062_by_default_and_a_warning_when_the_check_is_off() -> None:
     body = payload(data=[event(user={"email": "jane@example.com", "phone": HEX})])
-    lenient, token = make_mock()
+    default, token = make_mock()
+    assert answer(send(default, token, body)) == (
+        40062, "Invalid value for data.0.user.email: personal data must be SHA-256 hashed (64 hexadecimal characters).")
+    lenient, token = make_mock(require_hashed_pii=False)
     resp = send(lenient, token, body)
     assert answer(resp)[0] == 0
     assert any("40062" in w and "data.0.user.email" in w for w in warnings_of(resp))
+
+
+def test_number_types_are_errors_only_in_strict_mode() -> None:
+    body = payload(data=[event(properties={"value": "25", "currency": "EUR"})])
+    default, token = make_mock()
+    resp = send(default, token, body)
+    assert answer(resp)[0] == 0
+    assert any("data.0.properties.value" in w for w in warnings_of(resp))
     strict, token = make_mock(strict=True)
-    assert answer(send(strict, token, body)) == (
-        40062, "Invalid value for data.0.user.email: personal data must be SHA-256 hashed (64 hexadecimal characters).")
+    code, message = answer(send(strict, token, body))
+    assert code == 40002 and "data.0.properties.value" in message
 
 
 @pytest.mark.parametrize("field", ["email", "phone", "external_id", "first_name", "last_name", "zip_code"])

@@ -34,6 +34,7 @@ Choices where TikTok's behaviour is unknown (named constants below):
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import re
 import secrets
@@ -225,12 +226,14 @@ class ScriptedAnswer:
 class TikTokMock:
     """The mock API's state: which tokens may use which pixels, and what it accepted.
 
-    ``strict`` turns the hashing and number-type checks into errors; ``rate_limit_per_second``
+    Personal data that is not SHA-256 hashed gets 40062 unless ``require_hashed_pii`` is off;
+    ``strict`` also turns the number-type checks into errors; ``rate_limit_per_second``
     answers 40100 above that many requests a second; ``clock`` and ``sleep`` are injectable.
     """
 
     pixels: dict[str, set[str]] = field(default_factory=dict)
     strict: bool = False
+    require_hashed_pii: bool = True
     rate_limit_per_second: float | None = None
     events: list[AcceptedEvent] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -241,14 +244,17 @@ class TikTokMock:
     _seen: dict[tuple[str, str, str], float] = field(default_factory=dict, repr=False)
     _recent: collections.deque[float] = field(default_factory=collections.deque, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _ids: threading.local = field(default_factory=threading.local, repr=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> TikTokMock:
-        """``{"pixels": {"<PIXEL>": ["<token>", …]}, "rate_limit_per_second": n, "strict": bool}``."""
+        """``{"pixels": {"<PIXEL>": ["<token>", …]}, "rate_limit_per_second": n, "strict": bool,
+        "require_hashed_pii": bool}``."""
         config = config or {}
         pixels = {str(code): {str(t) for t in tokens} for code, tokens in (config.get("pixels") or {}).items()}
         rate = config.get("rate_limit_per_second")
         return cls(pixels=pixels, strict=bool(config.get("strict", False)),
+                   require_hashed_pii=bool(config.get("require_hashed_pii", True)),
                    rate_limit_per_second=float(rate) if rate else None)
 
     # ------------------------------------------------------------------ Events Manager side
@@ -285,8 +291,12 @@ class TikTokMock:
     # ------------------------------------------------------------------ answers
 
     def _request_id(self) -> str:
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(self.clock()))
-        return stamp + secrets.token_hex(11).upper()
+        """``YYYYMMDDhhmmss`` + 22 upper-case hex digits, derived from the time and the request body,
+        so that a run with a fixed clock gets the same id (distinct bodies get distinct ids)."""
+        now = self.clock()
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
+        seed = getattr(self._ids, "body", b"") + repr(now).encode()
+        return stamp + hashlib.sha256(seed).hexdigest()[:22].upper()
 
     def _envelope(self, code: int, message: str, warnings: list[str] | None = None) -> HttpResponse:
         body = {"code": code, "message": message, "request_id": self._request_id(), "data": {}}
@@ -313,6 +323,10 @@ class TikTokMock:
         return None
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+        self._ids.body = bytes(body)
+        return self._handle(method, path, headers, body)
+
+    def _handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> HttpResponse:
         """Answer one HTTP request as TikTok's Events API would."""
         route = path.split("?", 1)[0]
         if route != TRACK_PATH and route not in LEGACY_PATHS:
@@ -396,10 +410,12 @@ class TikTokMock:
         if errors:
             return self._envelope(errors[0].code, errors[0].message)
         warnings: list[str] = []
-        if strict_problems:
-            if self.strict:
-                return self._envelope(strict_problems[0].code, strict_problems[0].message)
-            warnings.extend(f"strict mode would answer {p.code}: {p.message}" for p in strict_problems)
+        # TikTok documents 40062 (PII_NOT_HASHED), so unhashed personal data is refused by default;
+        # the number-type checks, whose real behaviour is not documented, are errors only in strict mode.
+        refused = [p for p in strict_problems if self.strict or (p.code == 40062 and self.require_hashed_pii)]
+        if refused:
+            return self._envelope(refused[0].code, refused[0].message)
+        warnings.extend(f"strict mode would answer {p.code}: {p.message}" for p in strict_problems)
         return self._accept(pixel, payload, warnings)
 
     def _accept(self, pixel: str, payload: dict[str, Any], warnings: list[str]) -> HttpResponse:
