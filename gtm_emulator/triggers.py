@@ -190,8 +190,20 @@ class Condition:
     ('equals', {'variable': 'Event Name', 'operator': 'equals', 'value': 'purchase'})
     """
 
-    __slots__ = ("_frozen", "_numeric_right", "_regex", "_right_string", "ignore_case", "left", "negate",
-                 "operator", "regex_error", "value", "variable")
+    __slots__ = (
+        "_frozen",
+        "_numeric_right",
+        "_regex",
+        "_right_string",
+        "_warnings",
+        "ignore_case",
+        "left",
+        "negate",
+        "operator",
+        "regex_error",
+        "value",
+        "variable",
+    )
 
     def __init__(
         self,
@@ -224,6 +236,7 @@ class Condition:
             self._numeric_right = js.to_number(self.value.raw)
             if op == "matches_regex":
                 self._regex, self.regex_error = compile_pattern(self._right_string, self.ignore_case)
+        self._warnings = self._compute_warnings()
         set_(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -299,13 +312,16 @@ class Condition:
     @property
     def warnings(self) -> list[str]:
         """What a loader should warn about (allowed, but not what GTM's UI can produce)."""
+        return list(self._warnings)
+
+    def _compute_warnings(self) -> tuple[str, ...]:
         out = []
         if self.negate and self.operator in NUMERIC_OPERATORS:
             out.append(f"negate on {self.operator} cannot be set in GTM's UI; "
                        + ("it is applied" if APPLY_NUMERIC_NEGATE else "it is ignored"))
         if self.ignore_case and self.operator != "matches_regex" and IGNORE_CASE_ONLY_REGEX:
             out.append(f"ignore_case only affects matches_regex; ignored on {self.operator}")
-        return out
+        return tuple(out)
 
     @property
     def problems(self) -> list[str]:
@@ -385,7 +401,8 @@ class Condition:
             if not isinstance(right, str):
                 notes.append(f"right operand {_describe(right)} is compared as the string "
                              f"{js.to_string(right)!r}")
-        notes.extend(self.warnings)
+        if self._warnings:
+            notes.extend(self._warnings)
         return notes
 
     def trace(self, ctx: EventContext) -> ConditionTrace:
@@ -401,7 +418,8 @@ class Condition:
             negate=self.negate,
             ignore_case=self.ignore_case,
             result=result,
-            error="; ".join(e for e in (left_error, right_error, error) if e) or None,
+            error=error if left_error is None and right_error is None else
+            "; ".join(e for e in (left_error, right_error, error) if e) or None,
             notes=self.notes_for(left, right),
         )
 
