@@ -14,7 +14,9 @@
 Choices where the spec is uncertain (each a named constant, easy to change):
 
 - ``NUMERIC_COERCION = "number"``: numeric operators use plain JS ``Number()``: ``""`` and
-  whitespace count as 0, ``null`` as 0, booleans as 1/0. The trace notes such operands.
+  whitespace count as 0, ``null`` as 0, booleans as 1/0. The trace notes such operands. Set it to
+  ``"string"`` (before building conditions) to coerce through ``String()`` first, which makes null
+  and booleans NaN.
 - ``IGNORE_CASE_ONLY_REGEX = True``: ``ignore_case`` affects only ``matches_regex``; elsewhere it
   is ignored and the trace (and :attr:`Condition.warnings`) say so.
 - ``APPLY_NUMERIC_NEGATE = True``: ``negate`` on a numeric operator (not settable in GTM's UI)
@@ -90,9 +92,18 @@ def operator_name(name: str) -> str | None:
     return _ALIASES.get(name)
 
 
+def _to_number(value: Any) -> Any:
+    """An operand of a numeric operator as a number, per ``NUMERIC_COERCION``."""
+    if value.__class__ is int or value.__class__ is float:
+        return value
+    if NUMERIC_COERCION == "string" and not isinstance(value, str):
+        return js.to_number(js.to_string(value))
+    return js.to_number(value)
+
+
 def _compare_numbers(operator: str, left: Any, right: Any) -> bool:
-    a = left if left.__class__ is int or left.__class__ is float else js.to_number(left)
-    b = right if right.__class__ is int or right.__class__ is float else js.to_number(right)
+    a = _to_number(left)
+    b = _to_number(right)
     if a != a or b != b:  # NaN on either side
         return False
     if operator == "less":
@@ -233,7 +244,7 @@ class Condition:
         self._numeric_right: Any = None
         if self.value.is_literal:
             self._right_string = js.to_string(self.value.raw)
-            self._numeric_right = js.to_number(self.value.raw)
+            self._numeric_right = _to_number(self.value.raw)
             if op == "matches_regex":
                 self._regex, self.regex_error = compile_pattern(self._right_string, self.ignore_case)
         self._warnings = self._compute_warnings()
@@ -389,10 +400,10 @@ class Condition:
             for side, operand in (("left", left), ("right", right)):
                 if operand is None or isinstance(operand, bool):
                     notes.append(f"{side} operand {js.to_string(operand)} counts as the number "
-                                 f"{js.to_string(js.to_number(operand))}")
+                                 f"{js.to_string(_to_number(operand))}")
                 elif isinstance(operand, str) and operand.strip(js.WHITESPACE) == "":
                     notes.append(f"{side} operand is an empty string, which counts as the number 0")
-                elif js.is_nan(js.to_number(operand)):
+                elif js.is_nan(_to_number(operand)):
                     notes.append(f"{side} operand {_describe(operand)} is not a number (NaN): "
                                  "the comparison is false")
         else:

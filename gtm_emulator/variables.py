@@ -72,7 +72,8 @@ __all__ = [
 REF = re.compile(r"\{\{([^{}]+?)\}\}")
 
 # Format Value: "replacements first, then case conversion" (sgtm.md §6.4, uncertain order).
-FORMAT_ORDER = ("replace", "case")
+# Swap to ("case", "replace") to convert the case of the original value only.
+FORMAT_ORDER: tuple[str, ...] = ("replace", "case")
 
 # RegEx Table defaults (web UI values; uncertain for server).
 REGEX_TABLE_DEFAULTS = {"full_matches_only": True, "replace_after_match": True, "ignore_case": True}
@@ -484,6 +485,16 @@ class FormatValue:
         return tuple(r for t in (self.null_to, self.undefined_to, self.true_to, self.false_to) if t for r in t.refs)
 
     def apply(self, value: Any, ctx: EventContext | None) -> Any:
+        for step in FORMAT_ORDER:
+            value = self._replace(value, ctx) if step == "replace" else self._case(value)
+        return value
+
+    def _case(self, value: Any) -> Any:
+        if self.case and isinstance(value, str):
+            return value.lower() if self.case == "lowercase" else value.upper()
+        return value
+
+    def _replace(self, value: Any, ctx: EventContext | None) -> Any:
         replacement = None
         if value is None:
             replacement = self.null_to
@@ -493,16 +504,13 @@ class FormatValue:
             replacement = self.true_to
         elif value is False:
             replacement = self.false_to
-        if replacement is not None:
-            if ctx is None:
-                if not replacement.is_literal:
-                    raise ValueError("a replacement with {{references}} needs an event context")
-                value = replacement.raw
-            else:
-                value = replacement.evaluate(ctx)
-        if self.case and isinstance(value, str):
-            value = value.lower() if self.case == "lowercase" else value.upper()
-        return value
+        if replacement is None:
+            return value
+        if ctx is None:
+            if not replacement.is_literal:
+                raise ValueError("a replacement with {{references}} needs an event context")
+            return replacement.raw
+        return replacement.evaluate(ctx)
 
     def __repr__(self) -> str:
         return f"FormatValue({self.to_config()!r})"

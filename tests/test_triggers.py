@@ -324,3 +324,16 @@ def test_condition_trace_to_dict_shape() -> None:
     assert isinstance(trace, ConditionTrace)
     assert trace.to_dict() == {"variable": "Event Name", "operator": "equals", "left": "purchase",
                                "right": "purchase", "negate": False, "ignore_case": False, "result": True}
+
+
+def test_numeric_coercion_setting_can_route_through_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gtm_emulator import triggers
+
+    assert evaluate("less", None, 1) is True  # default: plain Number(null) == 0
+    monkeypatch.setattr(triggers, "NUMERIC_COERCION", "string")
+    assert evaluate("less", None, 1) is False  # Number("null") is NaN
+    assert evaluate("greater", True, 0) is False
+    assert evaluate("less", "", 1) is True  # strings are unchanged
+    trace = Condition("Flag", "greater", Template("0")).trace(
+        ctx({"flag": True}, variables={"Flag": EventDataVariable("Flag", "flag")}))
+    assert trace.result is False and any("NaN" in n for n in trace.notes)

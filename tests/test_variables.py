@@ -428,3 +428,12 @@ def test_context_defaults_are_lazy_and_overridable() -> None:
     assert context.get("Debug Mode") is False
     positional = EventContext({}, REQUEST, "GA4", {}, ContainerInfo(version="9"), 12.5, random.Random(1))
     assert positional.get("Container Version") == "9" and positional.now == 12.5
+
+
+def test_format_order_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gtm_emulator import variables
+
+    fv = FormatValue(case="lowercase", undefined_to=Template("NONE"))
+    assert EventDataVariable("V", "missing", format_value=fv).resolve(ctx()) == "none"
+    monkeypatch.setattr(variables, "FORMAT_ORDER", ("case", "replace"))
+    assert EventDataVariable("V", "missing", format_value=fv).resolve(ctx()) == "NONE"

@@ -9,6 +9,7 @@ what users type: words, numbers, empty strings, RE2 patterns (valid and invalid)
 >>> @given(triggers())
 ... def test_config_round_trip(trigger):
 ...     assert Trigger.from_config(trigger.to_config()) == trigger
+>>> test_config_round_trip()
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..triggers import NUMERIC_OPERATORS, OPERATORS, STRING_OPERATORS, Condition, Trigger
-from ..variables import Template
-from .event_data import COMMON_EVENT_NAMES, js_numbers, numeric_strings
+from gtm_emulator.strategies.event_data import COMMON_EVENT_NAMES, js_numbers, numeric_strings
+from gtm_emulator.triggers import NUMERIC_OPERATORS, OPERATORS, STRING_OPERATORS, Condition, Trigger
+from gtm_emulator.variables import Template
 
 __all__ = [
     "DEFAULT_VARIABLES",

@@ -8,6 +8,7 @@ including numbers written as strings), ints and floats (NaN and infinities optio
 >>> @given(event_data_dicts())
 ... def test_event_name_is_a_string(data):
 ...     assert isinstance(data["event_name"], str)
+>>> test_event_name_is_a_string()
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..js import UNDEFINED
+from gtm_emulator.js import UNDEFINED
 
 __all__ = [
     "COMMON_EVENT_NAMES",
