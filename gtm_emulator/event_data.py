@@ -2,7 +2,8 @@
 
 Key paths are GTM's: parts separated by ``.``; a part is an object key or, for an array, a decimal
 index (``items.0.item_id``). A missing step gives :data:`UNDEFINED`. A key that itself contains a
-dot cannot be reached, as in sGTM's ``getEventData``.
+dot cannot be reached, as in sGTM's ``getEventData``. An array step must be a canonical decimal index
+(``01`` and ``-1`` give undefined); a step into a string, number or boolean gives undefined.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def get_path(data: Any, key_path: str | tuple[str, ...]) -> Any:
                 return UNDEFINED
             current = current[part]
         elif isinstance(current, (list, tuple)):
-            if not part.isdigit():
+            if not _is_index(part):
                 return UNDEFINED
             index = int(part)
             if index >= len(current):
@@ -41,6 +42,12 @@ def get_path(data: Any, key_path: str | tuple[str, ...]) -> Any:
         else:
             return UNDEFINED
     return current
+
+
+def _is_index(part: str) -> bool:
+    """A canonical array index, as a JS property lookup on an array needs: ``0``, ``12``; not
+    ``01``, ``-1``, ``+1`` or non-ASCII digits."""
+    return part.isascii() and part.isdigit() and (part == "0" or part[0] != "0")
 
 
 def set_path(data: dict[str, Any], key_path: str, value: Any) -> None:

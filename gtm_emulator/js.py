@@ -15,6 +15,9 @@ array                 ``list`` (or ``tuple``)
 object                ``dict``
 ====================  =====================
 
+Negative zero: ``Number("-0")`` is ``-0`` in JS; here it becomes ``0``. No condition, ``String()``
+or ``JSON.stringify`` result can tell them apart, so the difference is not observable.
+
 The functions here are the sandbox's ``makeString`` (JS ``String()``), ``makeNumber`` (JS
 ``Number()``), truthiness, and ``JSON.stringify`` with JS number formatting.
 """
@@ -57,6 +60,9 @@ class _Undefined:
 UNDEFINED: Final = _Undefined()
 
 NAN = float("nan")
+
+# Largest integer a JS number holds exactly; larger Python ints are rounded as JS would round them.
+MAX_SAFE_INTEGER: Final = 2**53
 
 
 def is_undefined(value: object) -> bool:
@@ -110,7 +116,12 @@ def number_to_string(value: float | int) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value) if abs(value) < 10**21 else number_to_string(float(value))
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return str(value)
+        try:
+            return number_to_string(float(value))
+        except OverflowError:
+            return "Infinity" if value > 0 else "-Infinity"
     if value != value:
         return "NaN"
     if value == math.inf:
@@ -162,7 +173,11 @@ def to_string(value: object) -> str:
 
 _WS = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
       "\u2028\u2029\u202f\u205f\u3000\ufeff"
-_DECIMAL = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Infinity)\Z")
+# StrDecimalLiteral of ECMAScript: ASCII digits only (Python's float() would accept other scripts'
+# digits and underscores), an optional sign, "Infinity" spelled exactly.
+WHITESPACE: Final = _WS  # what JS String.prototype.trim() and Number() strip
+_DECIMAL = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|Infinity)\Z")
+
 _RADIX = re.compile(r"0(?:([xX])([0-9a-fA-F]+)|([oO])([0-7]+)|([bB])([01]+))\Z")
 
 
@@ -178,11 +193,21 @@ def string_to_number(text: str) -> float | int:
     if radix:
         groups = radix.groups()
         if groups[1]:
-            return int(groups[1], 16)
+            return _js_int(int(groups[1], 16))
         if groups[3]:
-            return int(groups[3], 8)
-        return int(groups[5], 2)
+            return _js_int(int(groups[3], 8))
+        return _js_int(int(groups[5], 2))
     return NAN
+
+
+def _js_int(value: int) -> float | int:
+    """An integer as a JS number holds it: beyond 2**53 it is rounded to the nearest double."""
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    try:
+        return normalize_number(float(value))
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def to_number(value: object) -> float | int:
@@ -190,7 +215,7 @@ def to_number(value: object) -> float | int:
     if isinstance(value, bool):
         return 1 if value else 0
     if isinstance(value, int):
-        return value
+        return _js_int(value)
     if isinstance(value, float):
         return normalize_number(value)
     if isinstance(value, str):
