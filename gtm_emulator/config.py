@@ -30,7 +30,7 @@ from .errors import ConfigError, Problem
 from .tags import base as tag_base
 from .tags import tiktok as _tiktok  # noqa: F401  (registers the tag type)
 from .transport import LiveTransport, MockTransport, RecordingTransport, Transport
-from .triggers import OPERATORS, Condition, Trigger, operator_name
+from .triggers import Condition, ConditionError, Trigger
 from .variables import (
     BUILTINS,
     BUILTINS_BY_TYPE,
@@ -281,6 +281,7 @@ class _Loader:
         self.base_dir = base_dir
         self.env = env
         self.problems: list[Problem] = []
+        self.warnings: list[str] = []
         self.secrets: set[str] = set()
 
     def problem(self, path: tuple[Any, ...], message: str, file: str | None = None) -> None:
@@ -295,16 +296,7 @@ class _Loader:
     # ---------------------------------------------------------------- pieces
 
     def build_variable(self, data: dict[str, Any]) -> Variable:
-        fv = data.get("format_value")
-        format_value = None
-        if fv:
-            format_value = FormatValue(
-                case=fv.get("case"),
-                null_to=Template(fv["null_to"]) if "null_to" in fv else None,
-                undefined_to=Template(fv["undefined_to"]) if "undefined_to" in fv else None,
-                true_to=Template(fv["true_to"]) if "true_to" in fv else None,
-                false_to=Template(fv["false_to"]) if "false_to" in fv else None,
-            )
+        format_value = FormatValue.from_config(data.get("format_value"))
         name, kind = data["name"], data["type"]
         default = Template(data["default_value"]) if "default_value" in data else None
         if kind == "event_data":
@@ -337,19 +329,16 @@ class _Loader:
         for index, cond in enumerate(raw_conditions if isinstance(raw_conditions, list) else []):
             if not isinstance(cond, dict) or not {"variable", "operator", "value"} <= cond.keys():
                 continue  # the schema check has reported it
-            op = operator_name(str(cond["operator"]))
-            if op is None:
-                self.problem((*path, "conditions", index, "operator"),
-                             f"unknown operator {cond['operator']!r}; expected one of: {', '.join(OPERATORS)}", file)
+            try:
+                condition = Condition.from_config(cond)
+            except ConditionError as exc:
+                self.problem((*path, "conditions", index, "operator"), str(exc), file)
                 continue
-            condition = Condition(
-                variable=cond["variable"], operator=op, value=Template(cond["value"]),
-                negate=bool(cond.get("negate", False)), ignore_case=bool(cond.get("ignore_case", False)),
-            )
-            if condition._regex_error:
-                self.problem((*path, "conditions", index, "value"), condition._regex_error, file)
+            if condition.regex_error:
+                self.problem((*path, "conditions", index, "value"), condition.regex_error, file)
+            for warning in condition.warnings:
+                self.warnings.append(f"{file}: {json_path((*path, 'conditions', index))}: {warning}")
             if variables is not None:
-                assert condition.left is not None
                 self.check_refs(condition.left.refs, (*path, "conditions", index, "variable"), variables, file)
                 self.check_refs(condition.value.refs, (*path, "conditions", index, "value"), variables, file)
             conditions.append(condition)
