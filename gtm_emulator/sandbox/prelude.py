@@ -442,6 +442,7 @@ PRELUDE = r"""
   }
   S.installTestApi = function (isTag) {
     S.testMode = true;
+    globalThis.require = requireApi;
     globalThis.runCode = function (data) {
       var fields = (data !== null && typeof data === 'object') ? Object.assign({}, data) : {};
       var r = S.main(makeData(fields, isTag), requireApi);
