@@ -97,7 +97,7 @@ class _Converter:
         self.files: dict[str, str] = {}
         self.cv: dict[str, Any] = {}
         self.templates: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.template_paths: dict[int, str] = {}
+        self.template_paths: dict[int, tuple[str, str]] = {}
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(self.source, path, message))
@@ -171,9 +171,15 @@ class _Converter:
 
     def _template_path(self, index: int, tpl: dict[str, Any], kind: str, path: str) -> str | None:
         """Validate the template text once and give its file path (relative to the container)."""
-        if index in self.template_paths:
-            return self.template_paths[index]
         from .sandbox.tpl import load_template, validate_template
+
+        if index in self.template_paths:
+            cached_path, cached_kind = self.template_paths[index]
+            if cached_kind != kind:
+                self.problem(path, f"custom template {tpl.get('name')!r} is a {cached_kind} template, "
+                                   f"used as a {kind}")
+                return None
+            return cached_path
 
         text = tpl.get("templateData")
         where = f"$.containerVersion.customTemplate[{index}].templateData"
@@ -193,7 +199,7 @@ class _Converter:
         while name in self.files:
             name = name[:-4] + "_.tpl"
         self.files[name] = text
-        self.template_paths[index] = name
+        self.template_paths[index] = (name, ttype)
         return name
 
     # ------------------------------------------------------------------ clients

@@ -40,7 +40,7 @@ from ..js import UNDEFINED
 from ..regex import compile_pattern
 from ..request import Request, client_address, decode_component_lenient, registrable_domain
 from ..transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
-from .permissions import Permissions, PermissionDenied
+from .permissions import PermissionDenied, Permissions
 from .values import decode, encode
 
 ENVIRONMENT_MODE = {True: "debug", False: "live"}

@@ -47,7 +47,7 @@ def param_value(value: Any) -> Any:
     if code == 3:
         keys = value.get("mapKey") or []
         vals = value.get("mapValue") or []
-        return {param_value(k): param_value(v) for k, v in zip(keys, vals)}
+        return {param_value(k): param_value(v) for k, v in zip(keys, vals, strict=False)}
     if code == 8:
         return bool(value.get("boolean"))
     for key in ("string", "boolean", "listItem"):
@@ -201,10 +201,10 @@ class Permissions:
             if not _wild(str(rule.get("path", "*")), path):
                 continue
             rs = str(rule.get("secure", "any")).lower()
-            if rs == "secure" and not secure or rs in ("non_secure", "non-secure") and secure:
+            if (rs == "secure" and not secure) or (rs in ("non_secure", "non-secure") and secure):
                 continue
             rsess = str(rule.get("session", "any")).lower()
-            if rsess == "session" and not session or rsess in ("non_session", "non-session") and session:
+            if (rsess == "session" and not session) or (rsess in ("non_session", "non-session") and session):
                 continue
             return
         raise PermissionDenied(f"{api}: setting cookie {name!r} (domain {domain or 'host-only'!r}, path {path!r}) "

@@ -218,7 +218,7 @@ class Sandbox:
         try:
             self.worker.request({"op": "new", "memory": memory_limit, "stack": stack_limit},
                                 self.deadline, time_limit)
-            self.eval("(" + PRELUDE.strip() + ")(__hostCall); delete globalThis.__hostCall; 0")
+            self.eval("(" + PRELUDE.strip().rstrip(";") + ")(__hostCall); delete globalThis.__hostCall; 0")
             try:
                 self.eval("__sandbox.main = (function (data, require) {" + template.code + "\n}); 0")
             except SandboxFailure as exc:

@@ -11,10 +11,13 @@ length followed by JSON. Parent -> worker: ``{"op": "new", "memory": bytes, "sta
 ``{"call": name, "args": text}``, ``{"ok": value}``, ``{"err": kind, "msg": text}``.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import struct
 import sys
+from typing import Any
 
 import quickjs
 
@@ -22,14 +25,14 @@ IN = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buf
 OUT = sys.stdout.buffer
 
 
-def send(message):
+def send(message: dict[str, Any]) -> None:
     data = json.dumps(message).encode("utf-8")
     OUT.write(struct.pack(">I", len(data)) + data)
     OUT.flush()
 
 
-def read_exact(n):
-    chunks = []
+def read_exact(n: int) -> bytes:
+    chunks: list[bytes] = []
     while n:
         chunk = IN.read(n)
         if not chunk:
@@ -39,28 +42,28 @@ def read_exact(n):
     return b"".join(chunks)
 
 
-def receive():
+def receive() -> dict[str, Any]:
     (size,) = struct.unpack(">I", read_exact(4))
     return json.loads(read_exact(size).decode("utf-8"))
 
 
-def host_call(name, args):
+def host_call(name: str, args: str) -> str:
     try:
         send({"call": name, "args": args})
         reply = receive()
-        return reply.get("r", '{"e": "no answer from the host"}')
+        return str(reply.get("r", '{"e": "no answer from the host"}'))
     except Exception:  # never raise into the engine
         os._exit(3)
 
 
-def plain(value):
+def plain(value: object) -> object:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     return None
 
 
-def main():
-    ctx = None
+def main() -> None:
+    ctx: Any = None
     while True:
         message = receive()
         op = message.get("op")
