@@ -1,0 +1,70 @@
+"""Variable (``MACRO``) templates: the template's return value is the variable's value.
+
+A variable template that throws, exceeds a limit or returns a rejected promise resolves to
+``undefined``; the reason is added to the event's warnings (GTM shows such variables as undefined
+in Preview). Choice documented here because GTM's exact behaviour is not published.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ..js import UNDEFINED
+from ..transport import Transport
+from .apis import SandboxEnv
+from .permissions import DEFAULT_ENFORCEMENT
+from .runtime import DEFAULT_TIME_LIMIT_S, run_value_code
+from .tpl import Template
+
+
+def env_from_event_context(event_ctx: Any, transport: Transport | None = None,
+                           storage: dict[str, Any] | None = None) -> SandboxEnv:
+    """A sandbox environment from a :class:`gtm_emulator.variables.EventContext`."""
+    info = getattr(event_ctx, "info", None)
+    env = SandboxEnv(
+        event_data=event_ctx.event_data,
+        request=getattr(event_ctx, "request", None),
+        client_name=getattr(event_ctx, "client_name", None),
+        container_id=getattr(info, "container_id", "GTM-EMULATOR"),
+        version=getattr(info, "version", "0"),
+        environment_name=getattr(info, "environment_name", ""),
+        debug_mode=getattr(info, "debug_mode", True),
+        preview_mode=getattr(info, "preview_mode", True),
+        now=getattr(event_ctx, "now", 0.0),
+        rng=getattr(event_ctx, "rng", None) or random.Random(),
+        storage=storage if storage is not None else {},
+    )
+    if transport is not None:
+        env.send = lambda method, url, headers, body, timeout: transport.send(method, url, headers, body, timeout)
+    return env
+
+
+def run_variable_template(
+    template: Template,
+    params: dict[str, Any],
+    event_ctx: Any,
+    *,
+    transport: Transport | None = None,
+    storage: dict[str, Any] | None = None,
+    console: list[str] | None = None,
+    enforce: str = DEFAULT_ENFORCEMENT,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+) -> Any:
+    """Run a ``MACRO`` template with ``params`` as ``data`` and return its value (UNDEFINED on
+    failure, with a warning on ``event_ctx.warnings``)."""
+    warnings = getattr(event_ctx, "warnings", None)
+    if template.type != "MACRO":
+        message = f"template {template.display_name!r} is a {template.type} template, not a variable"
+        if warnings is not None:
+            warnings.append(message)
+        return UNDEFINED
+    env = env_from_event_context(event_ctx, transport, storage)
+    outcome = run_value_code(template, dict(params), env, enforce=enforce, time_limit=time_limit)
+    if console is not None:
+        console.extend(env.console)
+    if warnings is not None:
+        warnings.extend(env.warnings)
+        if outcome.status != "success":
+            warnings.append(f"variable template {template.display_name!r} failed: {outcome.error}")
+    return outcome.value if outcome.status == "success" else UNDEFINED
