@@ -320,6 +320,14 @@ class _Loader:
             return QueryParameterVariable(name, data["parameter"], format_value=format_value)
         if kind == "request_header":
             return RequestHeaderVariable(name, data["header"], format_value=format_value)
+        if kind == "template":
+            template = self.load_tpl(data["template"], ("variables",), expect="MACRO")
+            if template is None:
+                raise ConfigError([])
+            from .sandbox.variables import TemplateVariable
+
+            params = {k: Template(v) for k, v in (data.get("parameters") or {}).items()}
+            return TemplateVariable(name, template, params, format_value=format_value)
         raise ConfigError(Problem(self.file, "$", f"variable type {kind!r} is not supported yet"))
 
     def build_trigger(self, data: dict[str, Any], file: str, path: tuple[Any, ...],
@@ -357,6 +365,26 @@ class _Loader:
         if problems and not (isinstance(data, dict) and isinstance(data.get("name"), str)):
             return None, display
         return data, display  # built even with schema problems, so that every problem is reported
+
+    def load_tpl(self, ref: str, path: tuple[Any, ...], expect: str) -> Any:
+        """A ``.tpl`` template (sandboxed JavaScript), or None after recording the problems."""
+        from .sandbox import load_template
+
+        file_path, display = self.resolve(ref)
+        try:
+            template = load_template(file_path, display)
+        except FileNotFoundError:
+            self.problem(path, f"template file {ref!r} not found")
+            return None
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            return None
+        if template.type != expect:
+            kinds = {"TAG": "tag", "MACRO": "variable", "CLIENT": "client"}
+            self.problem(path, f"{ref!r} is a {kinds.get(template.type, template.type)} template, not a "
+                               f"{kinds.get(expect, expect)} template")
+            return None
+        return template
 
     # ---------------------------------------------------------------- the container
 
@@ -456,6 +484,9 @@ class _Loader:
                     mock.pixels.setdefault(code, set()).update(tokens)
         elif transport is None:
             transport, vendors = make_transport(vendor, mock_cfg)
+        for variable in variables.values():
+            if hasattr(variable, "transport"):
+                variable.transport = transport
         return Container(
             name=data["name"], clients=clients, tags=tags, triggers=triggers, variables=variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),
@@ -516,6 +547,8 @@ class _Loader:
                   triggers: Mapping[str, Trigger], trigger_ids: Mapping[str, str],
                   cache: dict[str, TagTemplate], settings: Settings) -> TagConfig | None:
         path = ("tags", index)
+        if tdata.get("type") == "template" or str(tdata.get("template", "")).endswith(".tpl"):
+            return self.build_template_tag(tdata, index, variables, triggers, trigger_ids)
         template = self.tag_template_for(tdata, index, cache)
         if tdata.get("template") and template is None:
             return None
@@ -538,6 +571,34 @@ class _Loader:
             params, problems = check_tag_parameters(template, params, self.file, (*path, "parameters"))
             self.problems.extend(problems)
             secret_params |= template.secret_params
+        return self.finish_tag(tdata, index, tag_type, impl, params, frozenset(secret_params), variables, triggers,
+                               trigger_ids)
+
+    def build_template_tag(self, tdata: dict[str, Any], index: int, variables: Mapping[str, Variable],
+                           triggers: Mapping[str, Trigger], trigger_ids: Mapping[str, str]) -> TagConfig | None:
+        """A tag running a ``.tpl`` tag template in the JavaScript sandbox."""
+        ref = tdata.get("template")
+        if not ref:
+            self.problem(("tags", index, "template"), "a tag of type 'template' needs 'template': the .tpl file")
+            return None
+        template = self.load_tpl(ref, ("tags", index, "template"), expect="TAG")
+        if template is None:
+            return None
+        from .tags.template_tag import TemplateTag
+
+        params = dict(tdata.get("parameters") or {})  # missing fields take their defaultValue at run time
+        known = template.field_names()
+        for name in params:
+            if name not in known:
+                self.problem(("tags", index, "parameters", name), f"unknown parameter {name!r}: the template "
+                             f"{template.display_name!r} has the fields {', '.join(sorted(known)) or '(none)'}")
+        return self.finish_tag(tdata, index, "template", TemplateTag(template), params, frozenset(), variables,
+                               triggers, trigger_ids)
+
+    def finish_tag(self, tdata: dict[str, Any], index: int, tag_type: str, impl: Any, params: dict[str, Any],
+                   secret_params: frozenset[str], variables: Mapping[str, Variable],
+                   triggers: Mapping[str, Trigger], trigger_ids: Mapping[str, str]) -> TagConfig:
+        path = ("tags", index)
         compiled = {}
         for key, value in params.items():
             compiled[key] = Template(value)
@@ -559,7 +620,7 @@ class _Loader:
             setup_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False)) for s in tdata.get("setup_tags", [])],
             teardown_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False))
                            for s in tdata.get("teardown_tags", [])],
-            secret_params=frozenset(secret_params),
+            secret_params=secret_params,
         )
 
     @staticmethod

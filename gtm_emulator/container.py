@@ -126,6 +126,7 @@ class Container:
         self.source = source
         self.config = config or {}
         self.vendors = vendors or {}
+        self.resources: list[Any] = []  # kept alive with the container (e.g. a converted export's folder)
         # Tags in firing order: priority high to low, ties in config order.
         self._firing_order = sorted(range(len(tags)), key=lambda i: -tags[i].priority)
 
@@ -374,6 +375,7 @@ class _EventRunner:
             now=self.now,
             rng=self.rng,
             info=self.container.info,
+            client_name=self.ctx.client_name,
             timeout=settings.http_timeout_seconds,
         )
         started = time.perf_counter()

@@ -12,6 +12,8 @@ from typing import Any
 
 from ..js import UNDEFINED
 from ..transport import Transport
+from ..variables import Template as VarTemplate
+from ..variables import Variable
 from .apis import SandboxEnv
 from .permissions import DEFAULT_ENFORCEMENT
 from .runtime import DEFAULT_TIME_LIMIT_S, run_value_code
@@ -68,3 +70,23 @@ def run_variable_template(
         if outcome.status != "success":
             warnings.append(f"variable template {template.display_name!r} failed: {outcome.error}")
     return outcome.value if outcome.status == "success" else UNDEFINED
+
+
+class TemplateVariable(Variable):
+    """A user-defined variable whose value is a ``MACRO`` template's return value."""
+
+    type = "template"
+
+    def __init__(self, name: str, template: Template, params: dict[str, VarTemplate], **kw: Any):
+        super().__init__(name, **kw)
+        self.template = template
+        self.params = params
+        self.transport: Transport | None = None  # set by the loader once the container's transport exists
+        self._storage: dict[str, Any] = {}
+
+    def compute(self, ctx: Any) -> Any:
+        params = {key: value.evaluate(ctx) for key, value in self.params.items()}
+        return run_variable_template(self.template, params, ctx, transport=self.transport, storage=self._storage)
+
+    def _own_references(self) -> tuple[str, ...]:
+        return tuple(ref for value in self.params.values() for ref in value.refs)

@@ -38,6 +38,7 @@ class TagContext:
     now: float
     rng: random.Random
     info: Any = None
+    client_name: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     outgoing: list[Outgoing] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
