@@ -55,10 +55,14 @@
     for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
     return el;
   }
-  function append(el, child) {
-    if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
-    el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  /** append(el, child, child, ...): arrays are flattened; null, undefined and false are skipped. */
+  function append(el) {
+    for (var i = 1; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) continue;
+      if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); continue; }
+      el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    }
   }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
   function $(id) { return document.getElementById(id); }
@@ -280,7 +284,6 @@
 
   function queryTable(query) {
     if (!query) return null;
-    var obj = {};
     var rows = [];
     try {
       new URLSearchParams(query).forEach(function (v, k) { rows.push([k, v]); });
@@ -289,7 +292,6 @@
     return h("div", null, h("h4", null, "Query parameters"),
       h("table", null, h("thead", null, h("tr", null, h("th", {scope: "col"}, "Parameter"), h("th", {scope: "col"}, "Value"))),
         h("tbody", null, rows.map(function (r) {
-          obj[r[0]] = r[1];
           return h("tr", null, h("td", {"class": "k"}, r[0]), h("td", {"class": "v mono"}, r[1]));
         }))));
   }
