@@ -16,7 +16,7 @@ path ``":memory:"`` keeps everything in one process-private connection guarded b
 Choices (easy to change):
 
 - ``DEFAULT_RETENTION``: the newest 10,000 requests are kept; older ones are deleted as new ones
-  arrive (exactly N are kept, whichever process wrote them).
+  arrive, whichever process wrote them (by id range, so the cost does not grow with the store).
 - ``DEFAULT_BODY_LIMIT``: request and response bodies longer than 64 KiB characters are cut and
   the record says so (``body_truncated`` on the request, the response or the outgoing entry).
 - The list of requests is newest first. ``since`` takes epoch seconds or an ISO 8601 time.
@@ -336,7 +336,7 @@ class SQLiteStore:
                   (o.get("response") or {}).get("status"),
                   None if o.get("vendor_ok") is None else int(bool(o.get("vendor_ok"))),
                   json.dumps(o, ensure_ascii=False)) for i, j, o in outgoing])
-            self._prune(conn)
+            self._prune(conn, rid)
         return rid
 
     def _cut_outgoing(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -354,11 +354,15 @@ class SQLiteStore:
             out["body_truncated"] = True
         return out
 
-    def _prune(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET ?", (self.retention,)).fetchone()
-        if row is None:
+    def _prune(self, conn: sqlite3.Connection, newest: int) -> None:
+        """Delete requests older than the newest ``retention`` ids (a range delete on the primary key).
+
+        Ids come from AUTOINCREMENT, so they grow across processes and are never reused; they have
+        no gaps unless an insert was rolled back, in which case slightly fewer than N are kept.
+        """
+        cutoff = newest - self.retention
+        if cutoff <= 0:
             return
-        cutoff = row[0]
         for table in ("events", "tags", "outgoing"):
             conn.execute(f"DELETE FROM {table} WHERE request_id <= ?", (cutoff,))
         conn.execute("DELETE FROM requests WHERE id <= ?", (cutoff,))
