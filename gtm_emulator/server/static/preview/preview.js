@@ -310,7 +310,7 @@
   function vendorMessage(o) {
     var b = o.response && o.response.body;
     if (b && typeof b === "object" && (b.code !== undefined || b.message !== undefined)) {
-      return "code " + show(b.code) + (b.message ? ": " + b.message : "");
+      return "code " + show(b.code) + (b.message ? ": " + String(b.message).replace(/[.\s]+$/, "") : "");
     }
     return (o.warnings || []).join("; ");
   }
