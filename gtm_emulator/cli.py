@@ -22,10 +22,17 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def load(container: str | None, vendor: str = "mock", **kw: Any) -> Any:
-    from .config import load_container
+def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None, **kw: Any) -> Any:
+    from .config import load_container, load_gtm_export
 
+    if container and gtm_export:
+        fail("give either --container or --gtm-export, not both")
     try:
+        if gtm_export:
+            loaded = load_gtm_export(gtm_export, vendor=vendor, **kw)
+            for warning in loaded.load_warnings:
+                click.echo(f"warning: {warning}", err=True)
+            return loaded
         return load_container(container, vendor=vendor, **kw)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -51,6 +58,11 @@ def cli() -> None:
     """A local server-side Google Tag Manager container: run, inspect and test it offline."""
 
 
+GTM_EXPORT_OPTION = click.option(
+    "--gtm-export", "gtm_export", type=click.Path(dir_okay=False), default=None,
+    help="Run a GTM server-container export (exportFormatVersion 2) directly, instead of --container.",
+)
+
 CONTAINER_OPTION = click.option(
     "--container", "container", type=click.Path(dir_okay=False), default=None,
     help="Container JSON file (default: the bundled container, GA4 purchase -> TikTok).",
@@ -71,21 +83,39 @@ CONTAINER_OPTION = click.option(
               help="Worker processes (each keeps its own mock vendor state).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
 @click.option("--quiet", is_flag=True, help="No log line per request.")
+@click.option("--store", "store_path", default="gtm-emulator.sqlite3", show_default=True,
+              help="Preview log (SQLite file) shown at /_emulator/; ':memory:' keeps nothing (needs --workers 1).")
+@click.option("--retention", default=10_000, show_default=True, type=click.IntRange(1),
+              help="Requests kept in the Preview log.")
+@click.option("--token", default=None,
+              help="Token required by /_emulator/ (default: a random one when --host is not a loopback address).")
+@GTM_EXPORT_OPTION
 def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int,
-          threads: int, quiet: bool) -> None:
-    """Run the container as an HTTP server (gunicorn)."""
+          threads: int, quiet: bool, store_path: str, retention: int, token: str | None,
+          gtm_export: str | None) -> None:
+    """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from .config import make_transport
     from .server.app import create_app
+    from .server.preview import generate_token, is_loopback, preview_url
     from .server.wsgi import configure_logging, run_gunicorn
+    from .store import SQLiteStore
 
     configure_logging()
     if tiktok_url and vendor != "live":
         fail("--tiktok-url goes with --vendor live")
+    if store_path == ":memory:" and workers > 1:
+        fail("--store :memory: works with --workers 1 only")
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
-    loaded = load(container, vendor=vendor, transport=transport)
-    app = create_app(loaded, log_requests=not quiet)
-    where = container or "the bundled default container"
+    loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export)
+    token = token or (None if is_loopback(host) else generate_token())
+    try:
+        store = SQLiteStore(store_path, retention=retention)
+    except Exception as exc:  # an unusable path or a file that is not a database
+        fail(f"--store {store_path}: {exc}")
+    app = create_app(loaded, log_requests=not quiet, store=store, token=token)
+    where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
+    click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
     click.echo(f"  clients: {', '.join(c.name for c in loaded.clients)}; tags: "
                f"{', '.join(t.name for t in loaded.tags)}; vendor: {vendor}", err=True)
     if loaded.tiktok_mock is not None:
@@ -97,7 +127,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def validate(paths: tuple[str, ...]) -> None:
-    """Validate container, trigger and tag-template JSON files."""
+    """Validate container, trigger and tag-template JSON files, GTM exports and .tpl templates."""
     from .config import validate_file
 
     failed = False
@@ -167,10 +197,11 @@ def _parse_cookie(value: str) -> tuple[str, str]:
 @click.option("--remote-addr", default="127.0.0.1", show_default=True, help="Client IP address of the request.")
 @click.option("--now", type=float, default=None, help="Clock, as epoch seconds (for reproducible reports).")
 @click.option("--explain", is_flag=True, help="Print a readable explanation instead of JSON.")
+@GTM_EXPORT_OPTION
 @click.argument("url")
 def simulate(container: str | None, method: str | None, data_file: str | None, data: str | None,
              headers: tuple[str, ...], cookies: tuple[str, ...], remote_addr: str, now: float | None,
-             explain: bool, url: str) -> None:
+             explain: bool, gtm_export: str | None, url: str) -> None:
     """Run one request through the container in-process and print the report as JSON."""
     body = b""
     if data_file is not None:
@@ -180,7 +211,7 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
             fail(f"--data-file {data_file}: {exc.strerror or exc}")
     elif data is not None:
         body = data.encode("utf-8")
-    loaded = load(container)
+    loaded = load(container, gtm_export=gtm_export)
     report = loaded.simulate(
         method or ("POST" if body else "GET"), url,
         headers=dict(_parse_header(h) for h in headers), body=body,
@@ -190,6 +221,47 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
         click.echo(report.explain())
     else:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+
+
+@cli.command("import")
+@click.argument("export", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the container JSON (default: next to the export, <name>.container.json); "
+                   "custom templates go to a templates/ folder beside it.")
+def import_(export: str, output: str | None) -> None:
+    """Convert a GTM server-container export into the project's container JSON."""
+    from .gtm_export import write_conversion
+
+    out = Path(output) if output else Path(export).with_suffix(".container.json")
+    native, warnings = write_conversion(export, out)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{out}: {len(native.get('tags', []))} tags, {len(native.get('triggers', []))} triggers, "
+               f"{len(native.get('variables', []))} variables, {len(native.get('clients', []))} clients")
+
+
+@cli.command("template-test")
+@click.argument("templates", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--junit-xml", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
+def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
+    """Run the ___TESTS___ scenarios of .tpl templates outside GTM (exit 1 when one fails)."""
+    from .sandbox import load_template
+    from .sandbox.testing import run_tests
+
+    failed = False
+    for index, path in enumerate(templates):
+        if not Path(path).exists():
+            fail(f"{path}: file not found")
+        junit = None
+        if junit_xml:
+            junit = junit_xml if len(templates) == 1 else str(Path(junit_xml).with_suffix(f".{index}.xml"))
+        result = run_tests(load_template(Path(path)), junit_path=junit)
+        for scenario in result.scenarios:
+            mark = "PASS" if scenario.passed else "FAIL"
+            click.echo(f"{path}: {mark} {scenario.name}" + (f": {scenario.message}" if scenario.message else ""))
+        failed = failed or not result.ok
+        click.echo(f"{path}: {result.passed} scenarios passed, {result.failed} failed")
+    sys.exit(1 if failed else 0)
 
 
 def main() -> None:

@@ -391,8 +391,8 @@ class _Loader:
     def load(self, raw: Any, vendor: str, transport: Transport | None, reuse: Container | None = None) -> Container:
         data = substitute_env(raw, self.env, self.file, self.problems, self.secrets)
         if detect_kind(data) == "gtm_export":
-            raise ConfigError(Problem(self.file, "$", "this is a GTM container export; run it with `gtm-emulator "
-                                      "serve --gtm-export FILE` or convert it with `gtm-emulator import`"))
+            raise ConfigError(Problem(self.file, "$", "this is a GTM container export; run it with `--gtm-export "
+                                      "FILE` or convert it with `gtm-emulator import`"))
         problems = schema_problems("container", data, self.file)
         if problems:
             raise ConfigError(problems + self.problems)
@@ -491,7 +491,7 @@ class _Loader:
             name=data["name"], clients=clients, tags=tags, triggers=triggers, variables=variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),
             settings=settings, transport=transport, secrets=self.secrets, source=self.file, config=data,
-            vendors=vendors,
+            vendors=vendors, load_warnings=self.warnings,
         )
 
     def check_refs(self, refs: tuple[str, ...], path: tuple[Any, ...], variables: Mapping[str, Variable],
@@ -711,10 +711,49 @@ def load_container(
     return loader.load(raw, vendor, transport, reuse)
 
 
+def load_gtm_export(
+    path: str | os.PathLike[str], *, vendor: str = "mock", transport: Transport | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Container:
+    """Run a GTM server-container export directly: converted in memory, its custom templates
+    written to a temporary folder that lives as long as the container. The conversion's warnings
+    are in ``container.load_warnings``."""
+    import shutil
+    import tempfile
+    import weakref
+
+    from .gtm_export import convert, load_export
+
+    files: dict[str, str] = {}
+    native, warnings = convert(load_export(path), str(path), template_files=files)
+    folder = tempfile.mkdtemp(prefix="gtm-emulator-export-")
+    try:
+        for rel, text in files.items():
+            target = Path(folder) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        container = load_container(native, vendor=vendor, transport=transport, env=env, base_dir=folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(container, shutil.rmtree, folder, True)  # removed with the container
+    container.source = str(path)
+    container.load_warnings = list(warnings) + container.load_warnings
+    return container
+
+
 def validate_file(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> list[Problem]:
-    """Every problem of one container, trigger or tag-template file (empty when valid)."""
+    """Every problem of one container, trigger, tag-template, ``.tpl`` or GTM export file (empty when valid)."""
     display = str(path)
     env = os.environ if env is None else env
+    if str(path).endswith(".tpl"):
+        from .sandbox import validate_template
+
+        try:
+            text = Path(path).read_text("utf-8-sig")
+        except OSError as exc:
+            return [Problem(display, "$", f"cannot read file: {exc.strerror or exc}")]
+        return validate_template(text, display)
     try:
         data = read_json(Path(path), display)
     except ConfigError as exc:
@@ -735,6 +774,10 @@ def validate_file(path: str | os.PathLike[str], env: Mapping[str, str] | None = 
     if kind == "tag_template":
         return schema_problems("tag_template", data, display)
     if kind == "gtm_export":
-        return [Problem(display, "$", "GTM container exports are converted with `gtm-emulator import`")]
+        try:
+            load_gtm_export(path, env=env, transport=RecordingTransport())
+        except ConfigError as exc:
+            return exc.problems
+        return []
     return [Problem(display, "$", "not a container, trigger or tag-template file (no 'tags', 'fires_on' or "
                                   "'tag_type' key)")]

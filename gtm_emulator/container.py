@@ -106,6 +106,7 @@ class Container:
         source: str | None = None,
         config: dict[str, Any] | None = None,
         vendors: dict[str, Any] | None = None,
+        load_warnings: list[str] | None = None,
     ):
         self.name = name
         self.clients = sorted(clients, key=lambda c: -c.priority)  # stable: equal keep file order
@@ -126,6 +127,7 @@ class Container:
         self.source = source
         self.config = config or {}
         self.vendors = vendors or {}
+        self.load_warnings = list(load_warnings or [])  # things that load but may not do what you expect
         self.resources: list[Any] = []  # kept alive with the container (e.g. a converted export's folder)
         # Tags in firing order: priority high to low, ties in config order.
         self._firing_order = sorted(range(len(tags)), key=lambda i: -tags[i].priority)

@@ -46,6 +46,20 @@ def operand_for_report(value: Any) -> Any:
     return json_safe(value)
 
 
+# GTM's UI wording of each operator: (plain, negated).
+OPERATOR_WORDING = {
+    "equals": ("equals", "does not equal"),
+    "contains": ("contains", "does not contain"),
+    "starts_with": ("starts with", "does not start with"),
+    "ends_with": ("ends with", "does not end with"),
+    "matches_regex": ("matches RegEx", "does not match RegEx"),
+    "less": ("less than", "not less than"),
+    "less_or_equals": ("less than or equal to", "not less than or equal to"),
+    "greater": ("greater than", "not greater than"),
+    "greater_or_equals": ("greater than or equal to", "not greater than or equal to"),
+}
+
+
 @dataclass
 class ConditionTrace:
     variable: str
@@ -75,7 +89,9 @@ class ConditionTrace:
         return out
 
     def describe(self) -> str:
-        op = ("does not " if self.negate else "") + self.operator.replace("_", " ")
+        op = OPERATOR_WORDING.get(self.operator, (self.operator, "not " + self.operator))[1 if self.negate else 0]
+        if self.ignore_case and self.operator == "matches_regex":
+            op += " (ignore case)"
         mark = "✓" if self.result else "✗"
         return f"{mark} {{{{{self.variable}}}}} {op} {self.right!r} (value: {operand_for_report(self.left)!r})"
 

@@ -90,3 +90,47 @@ def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "gtm_emulator", "--version"], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0 and "gtm-emulator" in proc.stdout
+
+
+EXPORT = ROOT / "tests" / "data" / "exports" / "server_export.json"
+TEMPLATES = ROOT / "tests" / "data" / "templates"
+
+
+def test_simulate_a_gtm_export_directly() -> None:
+    code, out, err = run("simulate", "--gtm-export", str(EXPORT), "--explain",
+                         "/g/collect?v=2&tid=G-1&cid=1.2&en=purchase&cu=EUR&epn.value=10")
+    assert code == 0, err
+    assert "TikTok via template: success" in out
+    assert "not emulated" in err  # conversion warnings go to stderr
+
+
+def test_import_writes_a_container_that_validates(tmp_path: Path) -> None:
+    out = tmp_path / "shop.json"
+    code, stdout, _ = run("import", str(EXPORT), "-o", str(out))
+    assert code == 0 and stdout.startswith(f"{out}: ")
+    assert (tmp_path / "templates").is_dir()
+    code, stdout, _ = run("validate", str(out))
+    assert code == 0 and stdout.strip() == f"{out}: ok"
+
+
+def test_container_and_export_together_is_an_error() -> None:
+    code, _, err = run("simulate", "--container", "a.json", "--gtm-export", str(EXPORT), PAGE_VIEW)
+    assert code == 2 and "either --container or --gtm-export" in err
+
+
+def test_template_test_reports_each_scenario_and_fails_on_a_failure(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    code, out, _ = run("template-test", str(TEMPLATES / "tiktok_track.tpl"), "--junit-xml", str(junit))
+    assert code == 0 and "3 scenarios passed, 0 failed" in out
+    assert "<testsuite" in junit.read_text()
+    code, out, _ = run("template-test", str(TEMPLATES / "email_domain.tpl"))
+    assert code == 1 and "FAIL Deliberately wrong expectation" in out
+
+
+def test_validate_accepts_tpl_files(tmp_path: Path) -> None:
+    code, out, _ = run("validate", str(TEMPLATES / "tiktok_track.tpl"))
+    assert code == 0 and out.strip().endswith(": ok")
+    broken = tmp_path / "broken.tpl"
+    broken.write_text("___INFO___\n\n{not json\n")
+    code, out, _ = run("validate", str(broken))
+    assert code == 2 and f"{broken}: ___INFO___" in out

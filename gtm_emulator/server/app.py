@@ -90,10 +90,14 @@ def create_app(
     max_body_bytes: int | None = None,
     log_requests: bool = True,
     now: Callable[[], float] | None = None,
+    store: Any = None,
+    token: str | None = None,
 ) -> Flask:
     """The Flask app serving ``container``. ``on_report`` hooks receive each report (the store,
-    the recorder); they run before the response is returned, so results are there when it is."""
-    app = Flask("gtm_emulator")
+    the recorder); they run before the response is returned, so results are there when it is.
+    With a ``store``, the Preview UI and the inspection API are served under ``/_emulator/``
+    (requiring ``token`` when one is given)."""
+    app = Flask("gtm_emulator", static_folder=None)  # /static/... belongs to the container, like every path
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or container.settings.max_body_bytes
     # The container is looked up per request, so it can be swapped (``set_container``) after an edit.
     state: dict[str, Any] = {"container": container, "hooks": list(on_report or [])}
@@ -155,6 +159,11 @@ def create_app(
         for cookie in report.response.set_cookies:
             resp.headers.add("Set-Cookie", cookie.header_value())
         return resp
+
+    if store is not None:
+        from .preview import install_preview
+
+        install_preview(app, store, token=token)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
     app.add_url_rule("/", "container_root", handle, methods=methods)
