@@ -423,8 +423,13 @@ def test_test_purchase_shows_fired_tag_payload_hashes_answer_and_the_page_view_r
     assert f"user.email = {email_hash}" in plain and f"user.external_id = {id_hash}" in plain
     assert 'The SHA-256 hash of "jan.jansen@example.nl" is exactly the value sent.' in plain
     assert "From the event data key email" in plain and "From the event data key user_id" in plain
-    assert "jan.jansen@example.nl" not in json.loads(html.unescape(
-        re.search(r'<pre class="payload"[^>]*>(.*?)</pre>', purchase, re.S).group(1))).__repr__()
+    payload_html = re.search(r'<pre class="payload"[^>]*>(.*?)</pre>', purchase, re.S).group(1)
+    payload = json.loads(text_of(re.sub(r'<span class="pointer">.*?</span>', "", payload_html)))
+    assert payload["data"][0]["user"]["email"] == email_hash  # the page shows the body as sent
+    assert "jan.jansen@example.nl" not in json.dumps(payload)
+    marked = re.findall(r'<mark class="hashed-line" data-points-to="(\w+)">([^<]*)</mark>', payload_html)
+    assert [(name, email_hash in line or id_hash in line) for name, line in marked] == [
+        ("email", True), ("external_id", True)]
     assert "HTTP 200 · code 0 · OK" in plain
     assert 'data-fired="false"' in page_view
     assert 'the condition Event Name equals "purchase" is false, because Event Name was "page_view"' in \

@@ -189,6 +189,7 @@ EN: dict[str, str] = {
     "headers": "Headers",
     "token_masked_note": "The access token is masked (****) in everything the emulator shows.",
     "hashed_heading": "Hashed user data",
+    "hashed_pointer": "hashed (SHA-256), explained below",
     "hashed_intro": "TikTok matches events to its users with personal data, but the tag never sends it as "
                     "readable text: it sends a SHA-256 hash, a fingerprint of 64 characters from which the "
                     "original cannot be read back.",
@@ -393,6 +394,7 @@ NL: dict[str, str] = {
     "headers": "Headers",
     "token_masked_note": "Het toegangstoken is afgeschermd (****) in alles wat de emulator laat zien.",
     "hashed_heading": "Gehashte gebruikersgegevens",
+    "hashed_pointer": "gehasht (SHA-256), uitleg hieronder",
     "hashed_intro": "TikTok koppelt gebeurtenissen aan zijn gebruikers met persoonsgegevens, maar de tag stuurt die "
                     "nooit leesbaar door: hij stuurt een SHA-256-hash, een vingerafdruk van 64 tekens waaruit het "
                     "origineel niet terug te lezen is.",

@@ -120,6 +120,15 @@ class TagView:
         return json.dumps(json_safe(self.outgoing.body), indent=2, ensure_ascii=False) if self.outgoing else ""
 
     @property
+    def payload_lines(self) -> list[tuple[str, str | None]]:
+        """The payload's JSON lines, each with the hashed field it carries (None for the others)."""
+        hashes = {h.hashed: h.name for h in self.hashed}
+        out: list[tuple[str, str | None]] = []
+        for line in self.body_json.splitlines():
+            out.append((line, next((name for value, name in hashes.items() if value in line), None)))
+        return out
+
+    @property
     def answer(self) -> dict[str, Any] | None:
         """TikTok's answer: HTTP status, and the envelope's code and message."""
         if self.outgoing is None or self.outgoing.response is None:
