@@ -79,7 +79,9 @@ def serve_until_interrupted(server: Any) -> None:
 def demo(workspace_dir: str, host: str, port: int, open_browser: bool, lang: str, reset: bool) -> None:
     """Run the setup walkthrough (the four TikTok server-side steps) on a demo workspace."""
     from . import __version__
+    from .server.wsgi import configure_logging
 
+    configure_logging()  # one summary line per hit, as `serve` prints
     try:
         app, workspace = build_demo_app(workspace_dir, lang=lang, reset=reset)
     except ConfigError as exc:
