@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from gtm_emulator import cli_demo
 from gtm_emulator.config import TagTemplate, load_container, validate_file
+from gtm_emulator.server import wsgi
 from gtm_emulator.server.app import create_app, current_container
 from gtm_emulator.walkthrough import PREFIX, STRINGS, Workspace, forms, install_walkthrough
 from gtm_emulator.walkthrough.blueprint import LANG_COOKIE, STEPS
@@ -540,6 +541,7 @@ def test_demo_command_creates_the_workspace_and_serves(tmp_path: Path, monkeypat
         server.server_close()
 
     monkeypatch.setattr(cli_demo, "serve_until_interrupted", fake_serve)
+    monkeypatch.setattr(wsgi, "configure_logging", lambda: None)  # leave the package's logger alone
     group = click.Group()
     cli_demo.register(group)
     assert "demo" in group.commands
@@ -559,6 +561,7 @@ def test_demo_command_creates_the_workspace_and_serves(tmp_path: Path, monkeypat
 def test_demo_command_reuses_or_resets_and_reports_a_broken_workspace(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_demo, "serve_until_interrupted", lambda server: server.server_close())
+    monkeypatch.setattr(wsgi, "configure_logging", lambda: None)
     target = tmp_path / "ws"
     app, _ws = cli_demo.build_demo_app(target)
     client = app.test_client()
