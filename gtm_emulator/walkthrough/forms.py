@@ -1,0 +1,137 @@
+"""Forms of the walkthrough: a tag template's fields laid out as GTM shows them, and the form values
+turned back into tag parameters and trigger conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import TagTemplate
+from ..variables import BUILTINS
+from .workspace import OPERATOR_CHOICES, operator_choice
+
+FIELD_PREFIX = "p_"
+MAX_CONDITIONS = 20
+# Built-in variables offered in a condition's variable list, the two of the setup guide first.
+FIRST_VARIABLES = ("Client Name", "Event Name")
+
+
+@dataclass
+class Section:
+    """A group of fields (GTM's collapsible sections); ``name`` None is the unnamed top section."""
+
+    name: str | None
+    label: str | None = None
+    help: str | None = None
+    params: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sections(template: TagTemplate) -> list[Section]:
+    """The template's fields in order, grouped by their ``group`` (a ``group`` parameter gives the
+    section its label and help); ``label`` parameters are kept as text lines in place."""
+    top = Section(None)
+    out = [top]
+    by_name: dict[str, Section] = {}
+    for param in template.parameters:
+        if param["type"] == "group":
+            section = by_name.get(param["name"])
+            if section is None:
+                section = by_name[param["name"]] = Section(param["name"])
+                out.append(section)
+            section.label, section.help = param.get("label"), param.get("help")
+            continue
+        group = param.get("group")
+        if group:
+            section = by_name.get(group)
+            if section is None:
+                section = by_name[group] = Section(group, label=group)
+                out.append(section)
+            section.params.append(param)
+        else:
+            top.params.append(param)
+    return [s for s in out if s.params or s.name is not None]
+
+
+def display_value(param: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
+    """What a field shows: the saved value, else the template's default."""
+    if param["name"] in values:
+        return values[param["name"]]
+    return param.get("default", "")
+
+
+def params_from_form(template: TagTemplate, form: Mapping[str, str], keep: Mapping[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Tag parameters from the posted fields. ``keep`` holds saved parameters the form does not edit
+    (tables, or names the template does not declare). Returns (parameters, field -> error key)."""
+    params: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    declared = template.by_name
+    for name, value in keep.items():
+        if name not in declared or declared[name]["type"] == "table":
+            params[name] = value
+    for name, param in declared.items():
+        key = FIELD_PREFIX + name
+        kind = param["type"]
+        if kind == "table":
+            continue
+        if kind == "checkbox":
+            params[name] = key in form
+            continue
+        raw = (form.get(key) or "").strip()
+        if not raw:
+            continue
+        if kind == "number" and "{{" not in raw:
+            try:
+                number = float(raw)
+            except ValueError:
+                errors[name] = "not_a_number"
+                continue
+            params[name] = int(number) if number.is_integer() else number
+        else:
+            params[name] = raw
+    return params, errors
+
+
+def variable_choices(user_variables: list[str]) -> list[str]:
+    builtins = [n for n in BUILTINS if not n.startswith("_") and n not in FIRST_VARIABLES]
+    return [*FIRST_VARIABLES, *sorted(user_variables), *builtins]
+
+
+def conditions_from_form(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Trigger conditions from the rows ``cond-<i>-variable|operator|value``; rows without a variable
+    are left out. Returns (conditions, field -> error key)."""
+    conditions: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    for row in range(MAX_CONDITIONS):
+        variable = (form.get(f"cond-{row}-variable") or "").strip()
+        if not variable:
+            continue
+        choice = form.get(f"cond-{row}-operator") or "equals"
+        spec = OPERATOR_CHOICES.get(choice)
+        index = len(conditions)
+        if spec is None:
+            errors[f"cond-{index}-operator"] = "unknown_operator"
+            continue
+        operator, negate, ignore_case = spec
+        condition: dict[str, Any] = {"variable": variable, "operator": operator,
+                                     "value": form.get(f"cond-{row}-value") or ""}
+        if negate:
+            condition["negate"] = True
+        if ignore_case:
+            condition["ignore_case"] = True
+        conditions.append(condition)
+    return conditions, errors
+
+
+def condition_rows(trigger: Mapping[str, Any] | None, extra: int = 1, minimum: int = 2) -> list[dict[str, str]]:
+    """The rows the trigger form shows: the saved conditions, then blank rows."""
+    rows = []
+    for cond in (trigger or {}).get("conditions") or []:
+        choice = operator_choice(cond.get("operator", ""), bool(cond.get("negate")), bool(cond.get("ignore_case")))
+        rows.append({"variable": str(cond.get("variable", "")), "operator": choice or "equals",
+                     "value": str(cond.get("value", ""))})
+    while len(rows) < minimum or extra > 0:
+        rows.append({"variable": "", "operator": "equals", "value": ""})
+        extra -= 1
+    return rows
