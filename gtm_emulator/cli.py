@@ -264,6 +264,15 @@ def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _register_extensions() -> None:
+    from .cli_demo import register as register_demo
+
+    register_demo(cli)
+
+
+_register_extensions()
+
+
 def main() -> None:
     cli(prog_name="gtm-emulator")
 

@@ -251,7 +251,7 @@ def _tag_page(values: dict[str, Any], tag_name: str, field_errors: dict[str, lis
     trigger = workspace.trigger()
     firing = existing[1].get("firing_triggers") if existing else ([trigger["name"]] if trigger else [])
     page = render_template(
-        "walkthrough_step3.html", page="tag", template=template, sections=forms.sections(template),
+        "walkthrough_step3.html", page="tag", template=template, sections=forms.sections(template, values),
         values=values, tag_name=tag_name, field_errors=field_errors, problems=problems,
         has_template=workspace.has_template(), saved=existing is not None,
         saved_token=mask_token(saved_token) if isinstance(saved_token, str) and saved_token else None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import TagTemplate
+from ..config import _enabled as enabled
 from ..variables import BUILTINS
 from .workspace import OPERATOR_CHOICES, operator_choice
 
@@ -27,13 +28,25 @@ class Section:
     params: list[dict[str, Any]] = field(default_factory=list)
 
 
-def sections(template: TagTemplate) -> list[Section]:
+def effective_values(template: TagTemplate, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's defaults overlaid with ``values``: what decides which fields are enabled."""
+    merged = {name: p["default"] for name, p in template.by_name.items() if "default" in p}
+    merged.update(values)
+    return merged
+
+
+def sections(template: TagTemplate, values: Mapping[str, Any] | None = None) -> list[Section]:
     """The template's fields in order, grouped by their ``group`` (a ``group`` parameter gives the
-    section its label and help); ``label`` parameters are kept as text lines in place."""
+    section its label and help); ``label`` parameters are kept as text lines in place. Only the
+    fields enabled for ``values`` (defaults included) are shown, as GTM hides fields whose enabling
+    conditions do not hold."""
     top = Section(None)
     out = [top]
     by_name: dict[str, Section] = {}
+    current = effective_values(template, values or {})
     for param in template.parameters:
+        if param["type"] != "group" and not enabled(param, current):
+            continue
         if param["type"] == "group":
             section = by_name.get(param["name"])
             if section is None:
@@ -70,13 +83,16 @@ def params_from_form(template: TagTemplate, form: Mapping[str, str], keep: Mappi
     for name, value in keep.items():
         if name not in declared or declared[name]["type"] == "table":
             params[name] = value
+    posted = {name: (form.get(FIELD_PREFIX + name) or "").strip() for name in declared}
+    current = effective_values(template, {k: v for k, v in posted.items() if v})
     for name, param in declared.items():
         key = FIELD_PREFIX + name
         kind = param["type"]
-        if kind == "table":
-            continue
+        if kind == "table" or not enabled(param, current):
+            continue  # fields of another profile (or switched off) are not saved
         if kind == "checkbox":
-            params[name] = key in form
+            if (key in form) != bool(param.get("default", False)):
+                params[name] = key in form
             continue
         raw = (form.get(key) or "").strip()
         if not raw:
