@@ -11,8 +11,8 @@ Input files:
   pseudo-headers (``:authority``…) are dropped; ``cookies`` are used only when the request has no
   ``Cookie`` header (browsers export both). A HAR has no client address: ``DEFAULT_REMOTE_ADDR``.
 
-A file is HAR when its name ends in ``.har`` or its first line does not hold a whole JSON object
-(HAR files are one pretty-printed document); otherwise NDJSON.
+A file is HAR when its name ends in ``.har``, its first line is ``{`` alone (a pretty-printed
+document) or a whole JSON object with a ``log`` key; otherwise NDJSON.
 
 Determinism: each request runs with the container's clock set to ``--now`` when given, else the
 recorded ``time`` (HAR: ``startedDateTime``), else ``DEFAULT_NOW``; the container's randomness is
@@ -217,10 +217,12 @@ def _is_har(path: Path) -> bool:
             line = raw.strip()
             if not line:
                 continue
+            if line == b"{":  # a pretty-printed document
+                return True
             try:
                 obj = json.loads(line)
             except ValueError:
-                return line.startswith(b"{")
+                return False  # a broken first line of NDJSON (reported as a bad line)
             return isinstance(obj, dict) and "log" in obj
     return False
 

@@ -208,6 +208,8 @@ def _describe_condition(cond: ConditionTrace) -> str:
            f"(left {show(left)}, right {show(right)})"
     if cond.error:
         text += f" ({cond.error})"
+    for note in cond.notes:
+        text += f" [{note}]"
     return text
 
 
