@@ -18,6 +18,8 @@ Scenario files whose names match ``*.scenario.json`` or ``scenario_*.json`` are 
 one item per step; the failure of a step lists every failed expectation and what the container did.
 The steps of a file run once, in order, on one container; each item reports its own step (selecting
 one step with ``-k`` still runs the steps before it, so the mock's state is the same).
+
+PYTEST_DONT_REWRITE: this module may be imported before pytest loads it as a plugin (``-p``).
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ def gtm_container(request: pytest.FixtureRequest) -> Any:
         return load_container(source, vendor=vendor)
     except ConfigError as exc:
         problems = "\n".join(f"  {p}" for p in exc.problems)
-        pytest.fail(f"gtm_container: {display} is not a valid container:\n{problems}", pytrace=False)
+    # failed outside the except block, so the report shows no chained exception
+    pytest.fail(f"gtm_container: {display} is not a valid container:\n{problems}", pytrace=False)
 
 
 @pytest.fixture
@@ -193,4 +196,5 @@ class ScenarioItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.name}"
+        # The failure headline. Not a suffix of the node id, so pytest's verbose line shows the id unchanged.
+        return self.path, None, f"{self.path.name} step {self.step.index + 1}: {self.step.name}"

@@ -126,7 +126,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
                 problems.append(Problem(display, f"$.steps[{index}].request.body_base64", "not valid base64"))
     container: Path | None = None
     if data.get("container"):
-        container = Path(path).resolve().parent / data["container"]
+        container = (Path(path).resolve().parent / data["container"]).resolve()
         if not container.is_file():
             problems.append(Problem(display, "$.container", f"container file {data['container']!r} not found "
                                                             f"(paths are relative to the scenario file)"))
