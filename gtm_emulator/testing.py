@@ -57,6 +57,7 @@ __all__ = [
 LIST_MATCH = "same_length"
 MAX_SHOWN = 160  # characters of a value shown in a message before it is cut
 MAX_EVENTS_SHOWN = 20
+POLL_INTERVAL_S = 0.05  # how soon EmulatorServer.stop() takes effect
 
 
 class _Missing:
@@ -450,7 +451,9 @@ class EmulatorServer:
         self.app = create_app(self.container, on_report=[self._collect, *self._hooks], log_requests=False)
         self._server = make_server(self.host, self.port, self.app, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gtm-emulator-server", daemon=True)
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=POLL_INTERVAL_S),
+                                        name="gtm-emulator-server", daemon=True)
         self._thread.start()
         return self
 
