@@ -377,7 +377,7 @@ class ReplaySummary:
         }
 
     def format(self) -> str:
-        lines = [f"requests: {self.requests}" + (f" ({len(self.bad_lines)} bad lines skipped)"
+        lines = [f"requests: {self.requests}" + (f" ({_plural(len(self.bad_lines), 'bad line')} skipped)"
                                                  if self.bad_lines else "")]
         if self.statuses:
             lines.append("responses: " + ", ".join(f"{s} x{n}" for s, n in sorted(self.statuses.items())))
@@ -473,7 +473,8 @@ class Comparison:
     def format(self) -> str:
         a, b = self.summary_a, self.summary_b
         lines = [f"A: {self.label_a}", f"B: {self.label_b}",
-                 f"requests: {a.requests}" + (f" ({len(a.bad_lines)} bad lines skipped)" if a.bad_lines else ""),
+                 f"requests: {a.requests}" + (f" ({_plural(len(a.bad_lines), 'bad line')} skipped)"
+                                              if a.bad_lines else ""),
                  f"events: A {a.events}, B {b.events}"]
         if self.status_changes:
             lines.append(f"response status differs on {self.status_changes} requests")

@@ -219,6 +219,8 @@ def _describe_trigger(trig: TriggerTrace) -> list[str]:
         verdict = "matched, so the tag is blocked" if trig.role == "blocking" else "matched"
         return [f"{trig.role} trigger {trig.name!r}: {verdict}"]
     lines = [f"{trig.role} trigger {trig.name!r}: no match"]
+    if trig.role == "blocking":  # the usual case; its conditions would only be noise
+        return lines
     failed = [c for c in trig.conditions if not c.result]
     lines.extend("  ✗ " + _describe_condition(c) for c in failed)
     return lines

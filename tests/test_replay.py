@@ -290,7 +290,7 @@ def test_cli_replay_prints_the_summary(cli: click.Group, tmp_path: Path) -> None
     path = write_ndjson(tmp_path / "t.ndjson", [*TRAFFIC, "oops"])
     result = CliRunner().invoke(cli, ["replay", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("requests: 4 (1 bad lines skipped)\n")
+    assert result.stdout.startswith("requests: 4 (1 bad line skipped)\n")
     assert f"skipped {path}:5: invalid JSON at column 1" in result.stderr
     assert "Traceback" not in result.output
     assert "replaying" not in result.stderr  # no progress bar when stderr is not a terminal
