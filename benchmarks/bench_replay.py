@@ -97,7 +97,7 @@ def run(quick: bool = False) -> list[Row]:
             count += 1
         return count
 
-    repeats = 5 if quick else 3
+    repeats = 3
     subject, baseline = interleaved_rates(pipeline, parse_only, repeats=repeats, warmup=1)
     note = f"{len(hits)} hits, {events} events; medians of {repeats} interleaved runs"
     return [Row("replay: full pipeline vs ga4.parse only", "hit/s", subject, baseline, target=TARGET, note=note)]
