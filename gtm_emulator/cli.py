@@ -89,9 +89,11 @@ CONTAINER_OPTION = click.option(
               help="Requests kept in the Preview log.")
 @click.option("--token", default=None,
               help="Token required by /_emulator/ (default: a random one when --host is not a loopback address).")
+@click.option("--record", type=click.Path(dir_okay=False), default=None,
+              help="Append every request the container handles to this NDJSON file (for `gtm-emulator replay`).")
 @GTM_EXPORT_OPTION
 def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int,
-          threads: int, quiet: bool, store_path: str, retention: int, token: str | None,
+          threads: int, quiet: bool, store_path: str, retention: int, token: str | None, record: str | None,
           gtm_export: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from .config import make_transport
@@ -112,10 +114,17 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
         store = SQLiteStore(store_path, retention=retention)
     except Exception as exc:  # an unusable path or a file that is not a database
         fail(f"--store {store_path}: {exc}")
-    app = create_app(loaded, log_requests=not quiet, store=store, token=token)
+    hooks = []
+    if record:
+        from .recorder import Recorder
+
+        hooks.append(Recorder(record).hook)
+    app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks)
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
     click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
+    if record:
+        click.echo(f"  recording requests to {record} (replay with `gtm-emulator replay {record}`)", err=True)
     click.echo(f"  clients: {', '.join(c.name for c in loaded.clients)}; tags: "
                f"{', '.join(t.name for t in loaded.tags)}; vendor: {vendor}", err=True)
     if loaded.tiktok_mock is not None:
@@ -266,7 +275,9 @@ def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
 
 def _register_extensions() -> None:
     from .cli_demo import register as register_demo
+    from .cli_harness import register as register_harness
 
+    register_harness(cli)
     register_demo(cli)
 
 

@@ -168,7 +168,7 @@ def test_bad_containers_fail_without_traceback(project: pytest.Pytester) -> None
 
 
 def test_emulator_server_fixture_serves_and_stops(project: pytest.Pytester) -> None:
-    project.makepyfile(test_server=f"""
+    project.makepyfile(test_emulator_server_inner=f"""
         import pytest
         import requests
 
