@@ -20,8 +20,9 @@ Choices made where the reference is uncertain (each one is a named constant or a
 * ``ca2``..``ca5`` are read as ``item_category2``..``5`` (``NUMBERED_ITEM_CATEGORIES``); an
   ``item_category`` whose value starts with a digit 2-5 is therefore ambiguous. Turn the setting
   off when your items use only ``c2``..``c5``.
-* Custom item parameters ``k<n>``/``v<n>``: ``<n>`` is every leading digit, so a custom key whose
-  name starts with a digit cannot be written.
+* Custom item parameters ``k<n>``/``v<n>``: in ``k<n>`` every leading digit belongs to ``<n>`` (so a
+  custom key whose name starts with a digit cannot be written); in ``v<n>`` the index is the longest
+  digit prefix that some ``k<n>`` uses, since values may start with digits.
 * Numbers use JS ``Number()``; a text that gives ``NaN`` (or is blank) stays a string, with a
   warning.
 * A parameter repeated in one query string or line: the first value wins. Two parameters that map
@@ -71,6 +72,8 @@ DEFAULT_COOKIE_MAX_AGE = 63_072_000  # two years
 PROTECTED_PREFIXES = ("x-ga-", "x-sst-")
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Where _decode_params keeps the still-encoded uafvl value (no real parameter name has a NUL).
+RAW_UAFVL = "\x00uafvl"
 
 # Parameter dispatch: name -> (kind, target). Kinds are small ints tested in order of frequency.
 _STR, _NUM, _SYS, _HINT, _HINT_BOOL, _BOOL, _CID, _DBG, _GCD, _UC, _UAFVL, _IP = range(12)
@@ -196,10 +199,10 @@ def _decode_params(text: str, strict: bool, what: str) -> dict[str, str]:
                 key = unquote(key, errors=errors)
             if key in out:
                 continue
-            if "+" in value:
-                value = value.replace("+", " ")
-            if "%" in value:
-                value = unquote(value, errors=errors)
+            if "+" in value or "%" in value:
+                if key == "uafvl":
+                    out[RAW_UAFVL] = value  # split before decoding (parse_version_list)
+                value = unquote(value.replace("+", " "), errors=errors)
             out[key] = value
     except UnicodeDecodeError:
         return _slow_params(text, what)
@@ -222,6 +225,10 @@ def _slow_params(text: str, what: str) -> dict[str, str]:
     for key, value in parse_query(text, what=what):
         if key not in out:
             out[key] = value
+    if "uafvl" in out:
+        raw = _raw_value(text, "uafvl")
+        if raw is not None:
+            out[RAW_UAFVL] = raw
     return out
 
 
@@ -239,24 +246,27 @@ def _raw_value(text: str, name: str) -> str | None:
 # ---------------------------------------------------------------------------- values
 
 
-def to_number(text: str, where: str, warn: Warnings) -> Any:
+def to_number(text: str, where: str, warn: Warnings, name: str = "") -> Any:
     """JS ``Number()`` of a parameter; NaN or blank text is kept as the string (with a warning)."""
-    if text.isdigit() and len(text) < 16 and text.isascii():
-        return int(text)
+    if text.isascii():
+        if text.isdigit() and len(text) < 16:
+            return int(text)
+        if text.replace(".", "", 1).isdigit():
+            return js.normalize_number(float(text))
     value = js.string_to_number(text)
     if isinstance(value, float) and value != value:
-        warn.add(f"{where}: {text!r} is not a number; kept as a string")
+        warn.add(f"{where} {name}: {text!r} is not a number; kept as a string")
         return text
     if value == 0 and not text.strip():
-        warn.add(f"{where}: empty value where a number is expected; kept as a string")
+        warn.add(f"{where} {name}: empty value where a number is expected; kept as a string")
         return text
     return value
 
 
-def _flag(text: str, where: str, warn: Warnings) -> Any:
+def _flag(text: str, where: str, warn: Warnings, name: str) -> Any:
     flag = _TRUE_FALSE.get(text)
     if flag is None:
-        warn.add(f"{where}: {text!r} is not 0 or 1; kept as a string")
+        warn.add(f"{where} {name}: {text!r} is not 0 or 1; kept as a string")
         return text
     return flag
 
@@ -290,54 +300,78 @@ def parse_item(text: str, where: str = "pr", *, strict: bool = True, numbered_ca
     """One ``prN`` value, e.g. ``idSKU1~nmShirt~pr9.99~k0color~v0red`` (sgtm.md §2.6)."""
     warn = _warn or Warnings(warnings)
     item: dict[str, Any] = {}
-    custom_keys: dict[str, str] | None = None
-    custom_values: dict[str, str] | None = None
-    for seg in _split_item(text):
-        if not seg:
-            continue
-        key = seg[:2]
-        spec = ITEM_KEYS.get(key)
+    custom: list[str] | None = None
+    get = ITEM_KEYS.get
+    for seg in text.split("~") if "~~" not in text else _split_item(text):
+        spec = get(seg[:2])
         if spec is not None:
-            if numbered_categories and key == "ca" and len(seg) > 2 and seg[2] in "2345":
-                item[NUMBERED_CATEGORY_KEYS["ca" + seg[2]]] = seg[3:]
-                continue
             name, numeric = spec
-            item[name] = to_number(seg[2:], f"{where} {name}", warn) if numeric else seg[2:]
-            continue
+            value: Any = seg[2:]
+            if numeric:
+                if value.isdigit() and len(value) < 16 and value.isascii():
+                    value = int(value)
+                else:
+                    value = to_number(value, where, warn, name)
+            elif name == "item_category" and numbered_categories and value[:1] in _CA_DIGITS and value:
+                name, value = NUMBERED_CATEGORY_KEYS["ca" + value[0]], value[1:]
+            item[name] = value
+        elif seg:
+            if custom is None:
+                custom = []
+            custom.append(seg)
+    if custom is not None:
+        _other_segments(item, custom, where, strict, warn)
+    return item
+
+
+_CA_DIGITS = "2345"
+
+
+def _other_segments(item: dict[str, Any], segments: list[str], where: str, strict: bool, warn: Warnings) -> None:
+    keys: dict[str, str] = {}
+    values: list[str] = []
+    for seg in segments:
         first = seg[0]
-        if (first == "k" or first == "v") and len(seg) > 1 and seg[1].isdigit():
+        if first == "k" and seg[1:2].isdigit():
             end = 2
             while end < len(seg) and seg[end].isdigit():
                 end += 1
-            if first == "k":
-                if custom_keys is None:
-                    custom_keys = {}
-                custom_keys[seg[1:end]] = seg[end:]
-            else:
-                if custom_values is None:
-                    custom_values = {}
-                custom_values[seg[1:end]] = seg[end:]
-            continue
-        if len(seg) < 2:
+            keys[seg[1:end]] = seg[end:]
+        elif first == "v" and seg[1:2].isdigit():
+            values.append(seg[1:])  # paired once every k<n> is known: values may start with digits
+        elif len(seg) < 2:
             _dangling(f"{where}: segment {seg!r} is a lone character, not a two-letter key and a value",
                       strict, warn)
+        else:
+            warn.add(f"{where}: unknown item key {seg[:2]!r}; kept as items[][{seg[:2]!r}]")
+            item[seg[:2]] = seg[2:]
+    if keys or values:
+        _custom_params(item, keys, values, where, strict, warn)
+
+
+def _custom_params(item: dict[str, Any], keys: dict[str, str], raw_values: list[str], where: str, strict: bool,
+                   warn: Warnings) -> None:
+    """Pair ``k<n>name`` with ``v<n>value``: a value's index is its longest digit prefix that some
+    ``k<n>`` uses (the value itself may start with digits)."""
+    values: dict[str, str] = {}
+    for raw in raw_values:
+        end = 1
+        while end < len(raw) and raw[end].isdigit():
+            end += 1
+        while end > 0 and raw[:end] not in keys:
+            end -= 1
+        if end == 0:
+            digits = raw[:1]
+            _dangling(f"{where}: custom item value v{digits}… has no key k{digits}", strict, warn)
             continue
-        warn.add(f"{where}: unknown item key {key!r}; kept as items[][{key!r}]")
-        item[key] = seg[2:]
-    if custom_keys or custom_values:
-        keys = custom_keys or {}
-        values = custom_values or {}
-        for index, name in keys.items():
-            if index not in values:
-                _dangling(f"{where}: custom item key k{index} ({name!r}) has no value v{index}", strict, warn)
-            elif not name:
-                _dangling(f"{where}: custom item key k{index} is empty", strict, warn)
-            else:
-                item[name] = values[index]
-        for index in values:
-            if index not in keys:
-                _dangling(f"{where}: custom item value v{index} has no key k{index}", strict, warn)
-    return item
+        values[raw[:end]] = raw[end:]
+    for index, name in keys.items():
+        if index not in values:
+            _dangling(f"{where}: custom item key k{index} ({name!r}) has no value v{index}", strict, warn)
+        elif not name:
+            _dangling(f"{where}: custom item key k{index} is empty", strict, warn)
+        else:
+            item[name] = values[index]
 
 
 def _dangling(message: str, strict: bool, warn: Warnings) -> None:
@@ -388,7 +422,7 @@ def _header(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, name:
     return ("; " if lname == "cookie" else ", ").join(values)
 
 
-def _build_event(params: dict[str, str], where: str, raw_uafvl: str | None, strict: bool,
+def _build_event(params: dict[str, str], where: str, strict: bool,
                  numbered_categories: bool, warn: Warnings) -> dict[str, Any]:
     data: dict[str, Any] = {}
     system: dict[str, Any] | None = None
@@ -405,7 +439,7 @@ def _build_event(params: dict[str, str], where: str, raw_uafvl: str | None, stri
             if kind == _STR:
                 data[target] = value
             elif kind == _NUM:
-                data[target] = to_number(value, f"{where} parameter {key!r}", warn)
+                data[target] = to_number(value, where, warn, key)
             elif kind == _SYS:
                 if system is None:
                     system = {}
@@ -418,9 +452,9 @@ def _build_event(params: dict[str, str], where: str, raw_uafvl: str | None, stri
                 if kind == _HINT:
                     hints[target] = value
                 elif kind == _HINT_BOOL:
-                    hints[target] = _flag(value, f"{where} parameter {key!r}", warn)
+                    hints[target] = _flag(value, where, warn, key)
                 else:
-                    hints[target] = parse_version_list(value if raw_uafvl is None else raw_uafvl, strict=strict,
+                    hints[target] = parse_version_list(params.get(RAW_UAFVL, value), strict=strict,
                                                        where=f"{where} parameter 'uafvl'")
             elif kind == _GCD:
                 data[target] = value
@@ -437,7 +471,7 @@ def _build_event(params: dict[str, str], where: str, raw_uafvl: str | None, stri
                 system["dbg"] = value
                 data["debug_mode"] = "true"
             elif kind == _BOOL:
-                data[target] = _flag(value, f"{where} parameter {key!r}", warn)
+                data[target] = _flag(value, where, warn, key)
             else:  # _IP
                 data["ip_override"] = value
             continue
@@ -449,13 +483,13 @@ def _build_event(params: dict[str, str], where: str, raw_uafvl: str | None, stri
         elif first == "e" and key.startswith("epn."):
             if event_params is None:
                 event_params = []
-            event_params.append((key[4:], to_number(value, f"{where} parameter {key!r}", warn)))
+            event_params.append((key[4:], to_number(value, where, warn, key)))
         elif first == "p" and key[1:2] == "r" and key[2:].isdigit() and key[2:].isascii():
             index = int(key[2:])
             if 1 <= index <= MAX_ITEMS and key[2] != "0":
                 if items is None:
                     items = {}
-                items[index] = parse_item(value, f"{where} parameter {key!r}", strict=strict,
+                items[index] = parse_item(value, f"{where} {key}", strict=strict,
                                           numbered_categories=numbered_categories, _warn=warn)
             else:
                 warn.add(f"{where}: item parameter {key!r} ignored (items are pr1 to pr{MAX_ITEMS})")
@@ -466,9 +500,10 @@ def _build_event(params: dict[str, str], where: str, raw_uafvl: str | None, stri
         elif first == "u" and key.startswith("upn."):
             if user_props is None:
                 user_props = {}
-            user_props[key[4:]] = to_number(value, f"{where} parameter {key!r}", warn)
+            user_props[key[4:]] = to_number(value, where, warn, key)
         elif key:
-            data["x-ga-mp2-" + key] = value
+            if key != RAW_UAFVL:
+                data["x-ga-mp2-" + key] = value
         else:
             warn.add(f"{where}: a parameter with an empty name was ignored")
     if user_props is not None:
@@ -535,21 +570,21 @@ def parse(
     strict = strict_decoding
     warn = Warnings(warnings)
     base = _decode_params(query, strict, "query string")
-    batches: list[tuple[str, dict[str, str], str | None]]
+    batches: list[tuple[str, dict[str, str]]]
     if method.upper() == "POST" and body:
         if len(body) > max_body_bytes:
             raise RequestError(413, f"body is {len(body)} bytes; the limit is {max_body_bytes}")
-        batches = _body_lines(body, base, query, strict, max_events)
+        batches = _body_lines(body, base, strict, max_events)
     else:
         batches = []
     if not batches:
-        batches = [("query string", base, _raw_value(query, "uafvl") if "uafvl" in base else None)]
+        batches = [("query string", base)]
     ua = _header(headers, "User-Agent")
     ip = strip_port(remote_addr)
     fpid = _fpid_from_cookie(headers, cookie_name) if cookie_mode == "server" else None
     events = []
-    for where, params, raw_uafvl in batches:
-        data = _build_event(params, where, raw_uafvl, strict, numbered_item_categories, warn)
+    for where, params in batches:
+        data = _build_event(params, where, strict, numbered_item_categories, warn)
         if require_ids:
             _require(data, where)
         if "ip_override" not in data:
@@ -570,8 +605,8 @@ def parse(
     return events
 
 
-def _body_lines(body: bytes | str, base: dict[str, str], query: str, strict: bool,
-                max_events: int) -> list[tuple[str, dict[str, str], str | None]]:
+def _body_lines(body: bytes | str, base: dict[str, str], strict: bool,
+                max_events: int) -> list[tuple[str, dict[str, str]]]:
     raw_lines: list[Any] = body.split(b"\n") if isinstance(body, bytes) else body.split("\n")
     numbered = [(number, line.strip()) for number, line in enumerate(raw_lines, 1) if line.strip()]
     if not numbered:
@@ -593,11 +628,10 @@ def _body_lines(body: bytes | str, base: dict[str, str], query: str, strict: boo
             text = line
         overlay = _decode_params(text, strict, where)
         merged = {k: v for k, v in base.items() if k not in overlay} if base else {}
+        if "uafvl" in overlay and RAW_UAFVL not in overlay:
+            merged.pop(RAW_UAFVL, None)  # the line's uafvl needed no decoding; the query's raw form is stale
         merged.update(overlay)
-        raw_uafvl = None
-        if "uafvl" in merged:
-            raw_uafvl = _raw_value(text, "uafvl") if "uafvl" in overlay else _raw_value(query, "uafvl")
-        out.append((where, merged, raw_uafvl))
+        out.append((where, merged))
     return out
 
 
