@@ -781,7 +781,8 @@ class GA4Client(Client):
         path = settings.get("cookie_path", "/")
         if not isinstance(path, str) or not path.startswith("/") or ";" in path:
             problems.append(("cookie_path", f"{path!r} must be a path starting with \"/\""))
-        if _as_int(settings.get("cookie_max_age", DEFAULT_COOKIE_MAX_AGE)) is None:
+        max_age = _as_int(settings.get("cookie_max_age", DEFAULT_COOKIE_MAX_AGE))
+        if max_age is None or max_age < 0:
             problems.append(("cookie_max_age", "must be a whole number of seconds (0 or more)"))
         status = _as_int(settings.get("response_status", 204))
         if status not in (200, 204):
