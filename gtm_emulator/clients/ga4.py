@@ -38,6 +38,7 @@ Choices made where the reference is uncertain (each one is a named constant or a
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -861,8 +862,6 @@ class GA4Client(Client):
             return
         pixels = run.state.get("send_pixel") or []
         if pixels and "richsstsse" in _decode_params(request.query, False, "query string"):
-            import json
-
             response.status = 200
             response.headers["content-type"] = "text/event-stream"
             response.body = ("event: message\ndata: " + json.dumps({"send_pixel": list(pixels)}) + "\n\n").encode()
