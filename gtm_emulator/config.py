@@ -412,7 +412,11 @@ class _Loader:
             seen_clients.add(cdata["name"])
             for key, message in cls.check_settings(cdata.get("settings") or {}):
                 self.problem(("clients", index, "settings", key), message)
-            clients.append(cls(cdata["name"], cdata.get("priority", 0), cdata.get("settings") or {}))
+            try:
+                clients.append(cls(cdata["name"], cdata.get("priority", 0), cdata.get("settings") or {}))
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    self.problem(("clients", index, "settings"), problem.message)
 
         # variables
         variables: dict[str, Variable] = {}

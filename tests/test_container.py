@@ -89,7 +89,7 @@ def test_unclaimed_request_is_400_with_each_clients_reason() -> None:
     report = load_container().simulate("GET", "/collect?v=1")
     assert report.client is None and report.events == []
     assert report.response.status == 400
-    assert b"no client claimed the request (GA4: path '/collect' is not /g/collect)" in report.response.body
+    assert b"no client claimed the request (GA4: path '/collect' does not end in /g/collect)" in report.response.body
 
 
 def test_client_priority_highest_first_then_file_order() -> None:

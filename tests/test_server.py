@@ -51,7 +51,7 @@ def test_healthz(client) -> None:
         ("POST", "/g/collect?v=2&tid=G-1&cid=1", b"en=purchase&ep.x=%e2%28%a1", 400, "invalid UTF-8"),
         ("POST", "/g/collect?v=2&tid=G-1&cid=1&en=x", b"x" * (10 * 1024 * 1024), 413, "too large"),
         ("GET", "/unknown/path", b"", 400, "no client claimed the request"),
-        ("GET", "/g/collect?tid=G-1&en=x", b"", 400, "no v=2"),
+        ("GET", "/g/collect?tid=G-1&en=x", b"", 400, "no v parameter"),
         ("GET", "/_emulator/nothing-here", b"", 404, "unknown emulator endpoint"),
     ],
 )
