@@ -63,6 +63,17 @@ def set_path(data: dict[str, Any], key_path: str, value: Any) -> None:
     current[parts[-1]] = value
 
 
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool, tuple)) or value is UNDEFINED:
+        return value
+    return copy.deepcopy(value)
+
+
 def copy_event_data(data: EventData) -> EventData:
-    """A deep copy, so that one tag cannot change what another tag sees."""
-    return copy.deepcopy(data)
+    """A deep copy, so that one tag cannot change what another tag sees (JSON-shaped data is copied
+    directly; anything else through ``copy.deepcopy``)."""
+    return _copy(data)

@@ -301,8 +301,52 @@ def _stringify(value: object, out: list[str]) -> bool:
     return True
 
 
+class _NeedsSlowPath(Exception):
+    """A value whose JSON text Python's encoder would write differently from JS."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON data whose ``json.dumps`` text equals JS ``JSON.stringify``'s, or
+    :class:`_NeedsSlowPath` (exponent-form or non-finite numbers, non-string keys, other types)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if item is UNDEFINED:
+                continue
+            if type(key) is not str:
+                raise _NeedsSlowPath
+            out[key] = _plain(item)
+        return out
+    if kind is list or kind is tuple:
+        return [None if item is UNDEFINED else _plain(item) for item in value]
+    if kind is int:
+        if -10**21 < value < 10**21:
+            return value
+        raise _NeedsSlowPath
+    if kind is float:
+        if value != value or value in (math.inf, -math.inf):
+            raise _NeedsSlowPath
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        if "e" in repr(value):
+            raise _NeedsSlowPath
+        return value
+    raise _NeedsSlowPath  # subclasses, callables and other objects: the JS-exact writer decides
+
+
 def stringify(value: object) -> str | _Undefined:
-    """JS ``JSON.stringify(value)``: undefined members dropped, JS number formatting, compact."""
+    """JS ``JSON.stringify(value)``: undefined members dropped, JS number formatting, compact.
+
+    Plain data goes through the C JSON encoder; values whose text would differ (numbers in
+    exponent form, NaN, callables…) through the JS-exact writer below."""
+    if value is not UNDEFINED and not callable(value):
+        try:
+            return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+        except _NeedsSlowPath:
+            pass
     out: list[str] = []
     if not _stringify(value, out):
         return UNDEFINED

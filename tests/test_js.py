@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gtm_emulator import js
 from gtm_emulator.js import UNDEFINED
@@ -138,3 +140,20 @@ def test_undefined_is_a_singleton_and_falsy() -> None:
     assert pickle.loads(pickle.dumps({"x": UNDEFINED}))["x"] is UNDEFINED
     assert not UNDEFINED
     assert repr(UNDEFINED) == "UNDEFINED"
+
+
+_json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**22, 10**22) | st.floats() | st.text(max_size=8) | st.just(UNDEFINED),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_like)
+def test_stringify_fast_path_writes_what_the_js_exact_writer_writes(value: object) -> None:
+    from gtm_emulator.js import _stringify
+
+    out: list[str] = []
+    expected = "".join(out) if _stringify(value, out) else UNDEFINED
+    assert js.stringify(value) == expected
