@@ -35,10 +35,10 @@ from .report import (
     PAUSED,
     SUCCESS,
     EventReport,
+    Masker,
     Report,
     TagResult,
     TriggerTrace,
-    mask_secrets,
 )
 from .request import Request, Response, display_text
 from .tags.base import TagContext, TagType
@@ -48,6 +48,21 @@ from .variables import ContainerInfo, EventContext, Template, Variable, Variable
 
 ALL_EVENTS = "All Events"  # the built-in trigger every container has
 ALL_EVENTS_ID = "2147479574"
+
+
+class LazyRandom:
+    """A ``random.Random`` seeded on first use: seeding costs microseconds, and most runs never
+    draw a number. Every attribute is the seeded generator's."""
+
+    def __init__(self, seed: Any):
+        self._seed = seed
+        self._rng: random.Random | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(self._seed)
+        return getattr(rng, name)
 
 
 @dataclass
@@ -154,17 +169,22 @@ class Container:
         request = Request.build(method, url, headers=headers, body=body, cookies=cookies, remote_addr=remote_addr)
         return self.handle(request, now=now)
 
-    def handle(self, request: Request, *, now: float | None = None, seed: Any = None) -> Report:
+    def handle(self, request: Request, *, now: float | None = None, seed: Any = None,
+               explain: bool = True) -> Report:
         """The report of one request. ``now`` (epoch seconds) fixes the clock; randomness is seeded
-        from ``now`` and the request, so the same input gives the same report."""
+        from ``now`` and the request, so the same input gives the same report.
+
+        ``explain=False`` is for bulk runs that only count outcomes (replay): triggers are decided
+        by their compiled matchers without a per-condition trace, and the variable view holds only
+        the variables that were used. What fires, what is sent and every status are the same."""
         now = time.time() if now is None else float(now)
         with running_at(now):
-            return self._handle(request, now, seed)
+            return self._handle(request, now, seed, explain)
 
-    def _handle(self, request: Request, now: float, seed: Any) -> Report:
+    def _handle(self, request: Request, now: float, seed: Any, explain: bool = True) -> Report:
         if seed is None:
             seed = f"{now!r}|{request.method}|{request.url}".encode("utf-8", "surrogateescape")
-        rng = random.Random(seed)
+        rng: Any = LazyRandom(seed)
         response = Response()
         secrets = set(self.secrets)
 
@@ -184,7 +204,8 @@ class Container:
         except RequestError as exc:
             return self._refuse(request, client.name, exc.status, exc.reason, run.warnings)
 
-        reports = [self.run_event(event, request, client.name, response, now, rng, secrets) for event in events]
+        reports = [self.run_event(event, request, client.name, response, now, rng, secrets, explain)
+                   for event in events]
         client.respond(request, run, response, reports)
         report = Report(request=request, client=client.name, response=response, events=reports,
                         warnings=list(run.warnings))
@@ -212,35 +233,43 @@ class Container:
     def _masked(self, report: Report, secrets: set[str]) -> Report:
         """Mask secrets in the report. A part is walked only when its raw text contains a secret
         (a substring search), which keeps masking off the hot path."""
-        secrets = {s for s in secrets if s and len(s) >= 4}
-        if not secrets:
+        masker = Masker(secrets)
+        if not masker:
             return report
-
-        def holds(text: str) -> bool:
-            return any(s in text for s in secrets)
-
         request = report.request
-        request_text = request.query + request.path + repr(request.headers) + \
-            request.body.decode("utf-8", "replace")
+        in_request = masker.holds(request.query) or masker.holds(request.path) or \
+            masker.holds(repr(request.headers)) or masker.holds(request.body.decode("utf-8", "replace"))
         for event in report.events:
-            if holds(request_text):
-                event.event_data = mask_secrets(event.event_data, secrets)
-            event.variables = {k: mask_secrets(v, secrets) if isinstance(v, (str, dict, list)) else v
-                               for k, v in event.variables.items()}
-            if event.console and holds("\n".join(event.console)):
-                event.console = mask_secrets(event.console, secrets)
-            event.warnings = mask_secrets(event.warnings, secrets)
+            if in_request:
+                event.event_data = masker.mask(event.event_data)
+            for name, value in event.variables.items():
+                if isinstance(value, str):
+                    if masker.holds(value):
+                        event.variables[name] = masker.text(value)
+                elif isinstance(value, (dict, list)):
+                    event.variables[name] = masker.mask(value)
+            # one substring search over everything else; the parts are walked only when it finds one
+            rest = [*event.console, *event.warnings]
             for out in event.outgoing:
-                if holds(out.raw_text) or holds(repr(out.headers)) or holds(out.error or ""):
-                    out.url = mask_secrets(out.url, secrets)
-                    out.headers = mask_secrets(out.headers, secrets)
-                    out.body = mask_secrets(out.body, secrets)
-                    out.response = mask_secrets(out.response, secrets)
-                    out.error = mask_secrets(out.error, secrets)
-                out.warnings = mask_secrets(out.warnings, secrets)
+                rest += (out.raw_text, repr(out.headers), out.error or "", *out.warnings)
             for tag in event.tags:
-                tag.error = mask_secrets(tag.error, secrets)
-                tag.warnings = mask_secrets(tag.warnings, secrets)
+                rest += (tag.error or "", *tag.warnings)
+            if not masker.holds("\n".join(rest)):
+                continue
+            event.console = masker.strings(event.console)
+            event.warnings = masker.strings(event.warnings)
+            for out in event.outgoing:
+                if masker.holds(out.raw_text) or masker.holds(repr(out.headers)) or masker.holds(out.error or ""):
+                    out.url = masker.text(out.url)
+                    out.headers = masker.mask(out.headers)
+                    out.body = masker.mask(out.body)
+                    out.response = masker.mask(out.response)
+                    out.error = masker.mask(out.error)
+                out.warnings = masker.strings(out.warnings)
+            for tag in event.tags:
+                if tag.error:
+                    tag.error = masker.text(tag.error)
+                tag.warnings = masker.strings(tag.warnings)
         return report
 
     def run_event(
@@ -252,6 +281,7 @@ class Container:
         now: float,
         rng: random.Random,
         secrets: set[str],
+        explain: bool = True,
     ) -> EventReport:
         """One container run (``runContainer``) for one event."""
         ctx = EventContext(event_data=event_data, request=request, client_name=client_name,
@@ -267,7 +297,8 @@ class Container:
                     cached = TriggerTrace(name, role, True, [])
                 else:
                     try:
-                        cached = trigger.trace(ctx, role)
+                        cached = trigger.trace(ctx, role) if explain else \
+                            TriggerTrace(name, role, trigger.matches(ctx), [])
                     except VariableCycleError as exc:
                         report.warnings.append(f"trigger {name!r}: variable cycle {exc}")
                         cached = TriggerTrace(name, role, False, [])
@@ -295,14 +326,16 @@ class Container:
             results[tag.name] = TagResult(name=tag.name, type=tag.type, fired=False, status=status,
                                           triggers=traces)
 
-        runner = _EventRunner(self, ctx, request, response, now, rng, results, report, secrets)
-        for index in self._firing_order:
-            tag = self.tags[index]
-            if tag in to_fire:
-                runner.run_sequence(tag, ())
-
-        report.tags = [results[t.name] for t in self._ordered_results(runner.start_order)]
-        if self.settings.report_all_variables:
+        start_order: list[str] = []
+        if to_fire:
+            runner = _EventRunner(self, ctx, request, response, now, rng, results, report, secrets)
+            for index in self._firing_order:
+                tag = self.tags[index]
+                if tag in to_fire:
+                    runner.run_sequence(tag, ())
+            start_order = runner.start_order
+        report.tags = [results[t.name] for t in self._ordered_results(start_order)]
+        if explain and self.settings.report_all_variables:
             for name in self.variables:
                 try:
                     ctx.get(name)
@@ -314,8 +347,10 @@ class Container:
 
     def _ordered_results(self, start_order: list[str]) -> list[TagConfig]:
         """Report order: tags in the order they started, then the others in config order."""
-        started = [self.tags_by_name[n] for n in start_order]
-        return started + [t for t in self.tags if t.name not in set(start_order)]
+        if not start_order:
+            return self.tags
+        started = set(start_order)
+        return [self.tags_by_name[n] for n in start_order] + [t for t in self.tags if t.name not in started]
 
 
 class _EventRunner:

@@ -91,6 +91,11 @@ def type_of(value: object) -> str:
 def truthy(value: object) -> bool:
     """JS truthiness: ``undefined``, ``null``, ``false``, ``0``, ``NaN`` and ``""`` are falsy;
     empty arrays and empty objects are truthy."""
+    kind = type(value)
+    if kind is str:  # the common cases first, by exact type
+        return value != ""
+    if kind is dict or kind is list:
+        return True
     if value is UNDEFINED or value is None:
         return False
     if isinstance(value, bool):
@@ -323,14 +328,16 @@ def _plain(value: Any) -> Any:
     if kind is list or kind is tuple:
         return [None if item is UNDEFINED else _plain(item) for item in value]
     if kind is int:
-        if -10**21 < value < 10**21:
+        if -(2**53) <= value <= 2**53:
             return value
-        raise _NeedsSlowPath
+        raise _NeedsSlowPath  # a JS number is a double: larger integers are written rounded
     if kind is float:
         if value != value or value in (math.inf, -math.inf):
             raise _NeedsSlowPath
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
+        if value.is_integer():
+            if abs(value) < 2**53:
+                return int(value)
+            raise _NeedsSlowPath  # JS writes the shortest digits padded with zeros, not the exact integer
         if "e" in repr(value):
             raise _NeedsSlowPath
         return value
@@ -355,8 +362,11 @@ def stringify(value: object) -> str | _Undefined:
 
 def drop_undefined(value: object) -> Any:
     """A copy of ``value`` with undefined object members removed (what a JSON round trip keeps)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, dict):
-        return {k: drop_undefined(v) for k, v in value.items() if v is not UNDEFINED}
+        return {k: v if type(v) is str else drop_undefined(v) for k, v in value.items() if v is not UNDEFINED}
     if isinstance(value, (list, tuple)):
         return [None if v is UNDEFINED else drop_undefined(v) for v in value]
     return value

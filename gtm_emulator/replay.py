@@ -316,7 +316,7 @@ def _clock(item: RecordedRequest, now: float | None) -> float:
 
 def run_one(container: Any, item: RecordedRequest, now: float | None) -> Report:
     """Run one recorded request; ValueError when it cannot even be built into a request."""
-    return container.handle(item.to_request(), now=_clock(item, now))
+    return container.handle(item.to_request(), now=_clock(item, now), explain=False)
 
 
 @dataclass

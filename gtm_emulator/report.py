@@ -275,24 +275,48 @@ class Report:
         return "\n".join(lines)
 
 
-def mask_secrets(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every occurrence of a secret inside strings of ``value`` with ``****``."""
-    secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-    if not secrets:
+class Masker:
+    """Replaces secrets (of 4 characters or more) inside strings with ``****``."""
+
+    def __init__(self, secrets: Iterable[str]):
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        if len(self.secrets) == 1:  # the usual case: one access token
+            only = self.secrets[0]
+            self.holds = lambda text: only in text  # type: ignore[method-assign]
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+    def holds(self, text: str) -> bool:
+        """Whether ``text`` contains a secret (a substring search: cheap)."""
+        return any(s in text for s in self.secrets)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
         return value
 
-    def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            for s in secrets:
-                if s in v:
-                    v = v.replace(s, MASK)
-            return v
-        if isinstance(v, dict):
-            return {walk(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        if isinstance(v, tuple):
-            return tuple(walk(x) for x in v)
-        return v
+    def mask(self, value: Any) -> Any:
+        """A copy of ``value`` with every string masked (containers walked)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(k) if isinstance(k, str) else k: self.mask(x) for k, x in value.items()}
+        if isinstance(value, list):
+            return [self.mask(x) for x in value]
+        if isinstance(value, tuple):
+            return tuple(self.mask(x) for x in value)
+        return value
 
-    return walk(value)
+    def strings(self, values: list[str]) -> list[str]:
+        """A list of strings, masked only where needed (the list itself is kept when clean)."""
+        if not values or not any(self.holds(v) for v in values):
+            return values
+        return [self.text(v) for v in values]
+
+
+def mask_secrets(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace every occurrence of a secret inside strings of ``value`` with ``****``."""
+    masker = Masker(secrets)
+    return masker.mask(value) if masker else value

@@ -222,7 +222,7 @@ def test_replay_counts_emulator_errors_and_goes_on() -> None:
     class Broken:
         tags: ClassVar[list[Any]] = []
 
-        def handle(self, request: Any, now: float) -> Any:
+        def handle(self, request: Any, now: float, explain: bool = True) -> Any:
             raise RuntimeError("boom")
 
     summary = replay([RecordedRequest("GET", "/a", source="f:1"), BadLine("f:2", "bad")], Broken())

@@ -70,15 +70,18 @@ class TagContext:
         *,
         judge: Judge | None = None,
         timeout: float | None = None,
+        shown_body: Any = None,
     ) -> HttpResponse | None:
         """Send through the injected transport and record the call. Returns None when no HTTP
-        answer came (the failure is recorded on the outgoing entry)."""
+        answer came (the failure is recorded on the outgoing entry). ``shown_body`` is the body as
+        data for the report, when the caller has it (else the body text is parsed as JSON)."""
         headers = dict(headers or {})
         raw = body.encode("utf-8") if isinstance(body, str) else body
-        try:
-            shown_body: Any = json.loads(raw) if raw else ""
-        except (ValueError, UnicodeDecodeError):
-            shown_body = raw.decode("utf-8", "replace")
+        if shown_body is None:
+            try:
+                shown_body = json.loads(raw) if raw else ""
+            except (ValueError, UnicodeDecodeError):
+                shown_body = raw.decode("utf-8", "replace")
         entry = Outgoing(
             tag=self.tag_name,
             method=method,

@@ -192,10 +192,13 @@ class TikTokTag:
         event_name = UNDEFINED if profile == "tiktok-official" else built["body"]["data"][0].get("event", UNDEFINED)
         trace_id = headers["trace-id"] if headers["trace-id"] is not None else UNDEFINED
         if log:
-            ctx.log(js.stringify({"Name": "TikTok", "Type": "Request", "TraceId": trace_id, "EventName": event_name,
-                                  "RequestMethod": built["method"], "RequestUrl": built["url"],
-                                  "RequestBody": built["body"]}))
-        response = ctx.send_http(built["method"], built["url"], built["headers"], body, judge=judge)
+            # JSON.stringify of the log object, with the body text spliced in instead of written twice
+            head = js.stringify({"Name": "TikTok", "Type": "Request", "TraceId": trace_id, "EventName": event_name,
+                                 "RequestMethod": built["method"], "RequestUrl": built["url"]})
+            assert isinstance(head, str)
+            ctx.log(head[:-1] + ',"RequestBody":' + body + "}")
+        response = ctx.send_http(built["method"], built["url"], built["headers"], body, judge=judge,
+                                 shown_body=built["body"])
         if response is not None and log:
             ctx.log(js.stringify({"Name": "TikTok", "Type": "Response", "TraceId": trace_id,
                                   "EventName": event_name, "ResponseStatusCode": response.status,

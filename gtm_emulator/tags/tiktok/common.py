@@ -50,6 +50,8 @@ def sha256_hex(text: str) -> str:
 
 def get(data: Any, key: str) -> Any:
     """``data[key]`` in JS: UNDEFINED when ``data`` is not an object or lacks the key."""
+    if type(data) is dict:  # the common case, without the ABC check below
+        return data.get(key, UNDEFINED)
     if isinstance(data, Mapping):
         return data.get(key, UNDEFINED)
     return UNDEFINED
