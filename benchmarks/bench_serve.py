@@ -2,7 +2,9 @@
 
 Baseline: a bare Flask app answering 204 to every request, on the same gunicorn settings (workers,
 threads). Subjects: the default container with the vendor recorded (nothing sent), and with the
-mock TikTok API called over HTTP (a second process started with ``gtm-emulator mock-tiktok``).
+mock TikTok API called over HTTP (a second process started with ``gtm-emulator mock-tiktok``),
+both with ``--store none`` (no Preview log: what a load or CI run needs); and, for the record,
+the default ``serve`` that also writes every report to the SQLite Preview log.
 
 Load comes from ``wrk`` (Debian package ``wrk``) on loopback, bounded in time; without ``wrk`` a
 small threaded Python client is used instead (and says so: it saturates sooner, so its ratios are
@@ -167,19 +169,23 @@ def run(quick: bool = False) -> list[Row]:
         script = lua_script(tmp) if shutil.which("wrk") else None
         bare_file = os.path.join(tmp, "bare.py")
         Path(bare_file).write_text(BARE_APP)
-        ports = {name: free_port() for name in ("bare", "record", "mockhttp", "mock")}
-        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ("bare", "record", "mockhttp")}
+        ports = {name: free_port() for name in ("bare", "record", "mockhttp", "mock", "stored")}
+        names = ("bare", "record", "mockhttp", "stored")
+        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in names}
         serve = [py, "-m", "gtm_emulator", "serve", "--quiet", "--workers", str(WORKERS), "--threads", str(THREADS)]
         with process([py, bare_file, str(ports["bare"]), str(WORKERS), str(THREADS)], ports["bare"], "/"), \
-                process([*serve, "--port", str(ports["record"]), "--vendor", "record"], ports["record"]), \
+                process([*serve, "--port", str(ports["record"]), "--vendor", "record", "--store", "none"],
+                        ports["record"]), \
+                process([*serve, "--port", str(ports["stored"]), "--vendor", "record", "--store",
+                         os.path.join(tmp, "preview.sqlite3")], ports["stored"]), \
                 process([py, "-m", "gtm_emulator", "mock-tiktok", "--port", str(ports["mock"]), "--pixel",
                          f"{PIXEL}={TOKEN}"], ports["mock"], "/open_api/v1.3/event/track/"), \
                 process([*serve, "--port", str(ports["mockhttp"]), "--vendor", "live", "--tiktok-url",
-                         f"http://127.0.0.1:{ports['mock']}"], ports["mockhttp"]):
-            for name in ("bare", "record", "mockhttp"):  # warm-up
+                         f"http://127.0.0.1:{ports['mock']}", "--store", "none"], ports["mockhttp"]):
+            for name in names:  # warm-up
                 measure(ports[name], 1.0, script)
             for _ in range(repeats):  # interleaved, so that machine load affects all alike
-                for name in ("bare", "record", "mockhttp"):
+                for name in names:
                     results[name].append(measure(ports[name], seconds, script))
 
     def med(name: str, index: int) -> float:
@@ -190,6 +196,8 @@ def run(quick: bool = False) -> list[Row]:
     rows = [
         Row("served hits/s, vendor recorded", "r/s", med("record", 0), med("bare", 0), 0.7, note=note),
         Row("served hits/s, mock TikTok over HTTP", "r/s", med("mockhttp", 0), med("bare", 0), 0.4),
+        Row("served hits/s, recorded + Preview store", "r/s", med("stored", 0), med("bare", 0), None,
+            note="the default `serve`: every report also written to the SQLite Preview log"),
         Row("p50 latency, vendor recorded", "ms", med("record", 1), med("bare", 1), None, higher_is_better=False),
         Row("p99 latency, vendor recorded", "ms", med("record", 2), med("bare", 2), None, higher_is_better=False),
         Row("p50 latency, mock TikTok over HTTP", "ms", med("mockhttp", 1), med("bare", 1), None,

@@ -84,7 +84,8 @@ CONTAINER_OPTION = click.option(
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
 @click.option("--quiet", is_flag=True, help="No log line per request.")
 @click.option("--store", "store_path", default="gtm-emulator.sqlite3", show_default=True,
-              help="Preview log (SQLite file) shown at /_emulator/; ':memory:' keeps nothing (needs --workers 1).")
+              help="Preview log (SQLite file) shown at /_emulator/; ':memory:' keeps nothing (needs --workers 1); "
+                   "'none' logs nothing and serves no Preview (for load).")
 @click.option("--retention", default=10_000, show_default=True, type=click.IntRange(1),
               help="Requests kept in the Preview log.")
 @click.option("--token", default=None,
@@ -110,10 +111,12 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export)
     token = token or (None if is_loopback(host) else generate_token())
-    try:
-        store = SQLiteStore(store_path, retention=retention)
-    except Exception as exc:  # an unusable path or a file that is not a database
-        fail(f"--store {store_path}: {exc}")
+    store = None
+    if store_path != "none":
+        try:
+            store = SQLiteStore(store_path, retention=retention)
+        except Exception as exc:  # an unusable path or a file that is not a database
+            fail(f"--store {store_path}: {exc}")
     hooks = []
     if record:
         from .recorder import Recorder
@@ -122,7 +125,10 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks)
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
-    click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
+    if store is not None:
+        click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
+    else:
+        click.echo("  Preview: off (--store none)", err=True)
     if record:
         click.echo(f"  recording requests to {record} (replay with `gtm-emulator replay {record}`)", err=True)
     click.echo(f"  clients: {', '.join(c.name for c in loaded.clients)}; tags: "

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import RequestError
 from .report import Report
@@ -152,6 +152,26 @@ def _event_name(event: dict[str, Any]) -> str:
     return name if isinstance(name, str) else json.dumps(name)
 
 
+class _Prepared(NamedTuple):
+    row: tuple[Any, ...]
+    event_rows: list[tuple[int, str | None]]
+    tags: list[tuple[int, dict[str, Any]]]
+    outgoing: list[tuple[int, int, dict[str, Any]]]
+    now: float
+
+
+class _Pending:
+    """A report waiting in the group-commit queue."""
+
+    __slots__ = ("done", "error", "prepared", "rid")
+
+    def __init__(self, prepared: _Prepared):
+        self.prepared = prepared
+        self.done = threading.Event()
+        self.rid: int | None = None
+        self.error: Exception | None = None
+
+
 class SQLiteStore:
     """The preview store on one SQLite file (or ``":memory:"``)."""
 
@@ -174,6 +194,10 @@ class SQLiteStore:
         self.memory = self.path == ":memory:"
         self._local = threading.local()
         self._lock = threading.RLock()
+        self._group_lock = threading.Lock()
+        self._group_queue: list[_Pending] = []
+        self._group_leader = False
+        self._group_pid = os.getpid()
         self._all: list[sqlite3.Connection] = []
         self._shared: sqlite3.Connection | None = None
         self._generation = 0
@@ -267,7 +291,53 @@ class SQLiteStore:
         self.add(report.to_dict(), elapsed_ms=elapsed_ms)
 
     def add(self, report: dict[str, Any], *, elapsed_ms: float | None = None, at: float | None = None) -> int:
-        """Save one report (``Report.to_dict()``); returns the new request id."""
+        """Save one report (``Report.to_dict()``); returns the new request id once it is committed.
+
+        Concurrent writers share transactions (group commit): the first becomes the leader and
+        commits everything queued meanwhile in one transaction, so the cost of a commit is shared
+        under load while every call still returns only after its own row is in the database."""
+        pending = _Pending(self._prepare(report, elapsed_ms, at))
+        with self._group_lock:
+            if self._group_pid != os.getpid():  # a forked worker starts with an empty queue
+                self._group_pid, self._group_queue, self._group_leader = os.getpid(), [], False
+            self._group_queue.append(pending)
+            leader = not self._group_leader
+            self._group_leader = True
+        if leader:
+            self._commit_queued()
+        else:
+            pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.rid is not None
+        return pending.rid
+
+    def _commit_queued(self) -> None:
+        """As leader: commit batches until the queue is empty, then step down."""
+        while True:
+            with self._group_lock:
+                batch, self._group_queue = self._group_queue, []
+                if not batch:
+                    self._group_leader = False
+                    return
+            try:
+                with self._write() as conn:
+                    for item in batch:
+                        item.rid = self._insert(conn, item.prepared)
+                    self._prune(conn, max(item.rid for item in batch if item.rid is not None))
+            except Exception:
+                for item in batch:  # one bad row must not fail the others: one transaction each
+                    try:
+                        with self._write() as conn:
+                            item.rid = self._insert(conn, item.prepared)
+                            self._prune(conn, item.rid)
+                    except Exception as exc:
+                        item.error = exc
+            for item in batch:
+                item.done.set()
+
+    def _prepare(self, report: dict[str, Any], elapsed_ms: float | None, at: float | None) -> _Prepared:
+        """Everything of a row that needs no database: truncation, summary columns, JSON texts."""
         now = self.clock() if at is None else at
         report = dict(report)
         request = dict(report.get("request") or {})
@@ -316,27 +386,30 @@ class SQLiteStore:
             len(outgoing), int(cut_request or cut_response),
             json.dumps(summary, ensure_ascii=False), json.dumps(report, ensure_ascii=False),
         )
-        with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO requests(time, elapsed_ms, method, url, status, client, remote_addr, n_events,"
-                " n_fired, n_succeeded, n_failed, n_rejected, n_outgoing, body_truncated, summary, report)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            rid = int(cur.lastrowid or 0)
-            conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
-                             [(rid, i, _event_name(e)) for i, e in enumerate(events)])
-            conn.executemany(
-                "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(rid, i, str(t.get("name")), str(t.get("status")), int(bool(t.get("fired"))),
-                  int(bool(t.get("vendor_rejected")))) for i, t in tags])
-            conn.executemany(
-                "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(rid, i, j, now, str(o.get("tag")), str(o.get("method")), str(o.get("url")),
-                  (o.get("response") or {}).get("status"),
-                  None if o.get("vendor_ok") is None else int(bool(o.get("vendor_ok"))),
-                  json.dumps(o, ensure_ascii=False)) for i, j, o in outgoing])
-            self._prune(conn, rid)
+        return _Prepared(row, [(i, _event_name(e)) for i, e in enumerate(events)], tags, outgoing, now)
+
+    def _insert(self, conn: sqlite3.Connection, prepared: _Prepared) -> int:
+        """Insert one prepared report inside the caller's transaction; the new request id."""
+        row, event_rows, tags, outgoing, now = prepared
+        cur = conn.execute(
+            "INSERT INTO requests(time, elapsed_ms, method, url, status, client, remote_addr, n_events,"
+            " n_fired, n_succeeded, n_failed, n_rejected, n_outgoing, body_truncated, summary, report)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        rid = int(cur.lastrowid or 0)
+        conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
+                         [(rid, i, name) for i, name in event_rows])
+        conn.executemany(
+            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(rid, i, str(t.get("name")), str(t.get("status")), int(bool(t.get("fired"))),
+              int(bool(t.get("vendor_rejected")))) for i, t in tags])
+        conn.executemany(
+            "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rid, i, j, now, str(o.get("tag")), str(o.get("method")), str(o.get("url")),
+              (o.get("response") or {}).get("status"),
+              None if o.get("vendor_ok") is None else int(bool(o.get("vendor_ok"))),
+              json.dumps(o, ensure_ascii=False)) for i, j, o in outgoing])
         return rid
 
     def _cut_outgoing(self, entry: dict[str, Any]) -> dict[str, Any]:
