@@ -410,8 +410,11 @@ class _Loader:
             if cdata["name"] in seen_clients:
                 self.problem(("clients", index, "name"), f"duplicate client name {cdata['name']!r}")
             seen_clients.add(cdata["name"])
-            for key, message in cls.check_settings(cdata.get("settings") or {}):
+            setting_problems = cls.check_settings(cdata.get("settings") or {})
+            for key, message in setting_problems:
                 self.problem(("clients", index, "settings", key), message)
+            if setting_problems:
+                continue
             try:
                 clients.append(cls(cdata["name"], cdata.get("priority", 0), cdata.get("settings") or {}))
             except ConfigError as exc:

@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .js import type_of
 from .report import FAILURE, PAUSED, ConditionTrace, EventReport, Outgoing, Report, TagResult, TriggerTrace
 
 __all__ = [
@@ -146,22 +147,6 @@ def show(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def subset_mismatches(actual: Any, expected: Any, path: list[str | int] | None = None) -> list[str]:
     """Every place where ``expected`` is not a subset of ``actual``: ``"$.a[0].b: expected …, got …"``."""
     path = list(path or [])
@@ -170,21 +155,21 @@ def subset_mismatches(actual: Any, expected: Any, path: list[str | int] | None =
         return [f"{where}: missing (expected {show(expected)})"]
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return [f"{where}: expected an object {show(expected)}, got {_json_type(actual)} {show(actual)}"]
+            return [f"{where}: expected an object {show(expected)}, got {type_of(actual)} {show(actual)}"]
         out: list[str] = []
         for key, value in expected.items():
             out.extend(subset_mismatches(actual.get(key, MISSING), value, [*path, key]))
         return out
     if isinstance(expected, (list, tuple)):
         if not isinstance(actual, (list, tuple)):
-            return [f"{where}: expected an array {show(expected)}, got {_json_type(actual)} {show(actual)}"]
+            return [f"{where}: expected an array {show(expected)}, got {type_of(actual)} {show(actual)}"]
         if len(actual) != len(expected):
             return [f"{where}: expected an array of {len(expected)} items, got {len(actual)}: {show(actual)}"]
         out = []
         for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
             out.extend(subset_mismatches(a, e, [*path, index]))
         return out
-    if _json_type(actual) != _json_type(expected) or actual != expected:
+    if type_of(actual) != type_of(expected) or actual != expected:
         return [f"{where}: expected {show(expected)}, got {show(actual)}"]
     return []
 

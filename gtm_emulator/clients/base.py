@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError, Problem
 from ..report import EventReport
 from ..request import Request, Response
 
@@ -38,6 +39,10 @@ class Client:
         self.name = name or self.default_name
         self.priority = priority
         self.settings = dict(settings or {})
+        problems = self.check_settings(self.settings)
+        if problems:
+            raise ConfigError([Problem(f"client {self.name!r}", f"settings.{key}", message)
+                               for key, message in problems])
 
     @classmethod
     def check_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:

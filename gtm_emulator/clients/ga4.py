@@ -45,7 +45,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .. import js
-from ..errors import ConfigError, Problem, RequestError
+from ..errors import RequestError
 from ..report import EventReport
 from ..request import (
     Request,
@@ -754,11 +754,7 @@ class GA4Client(Client):
     default_name = "GA4"
 
     def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None):
-        super().__init__(name, priority, settings)
-        problems = self.check_settings(self.settings)
-        if problems:
-            raise ConfigError([Problem(f"client {self.name!r}", f"settings.{key}", message)
-                               for key, message in problems])
+        super().__init__(name, priority, settings)  # raises ConfigError for bad settings
         opts = dict(SETTINGS_DEFAULTS)
         opts.update(self.settings)
         for key in _BOOL_SETTINGS:

@@ -36,7 +36,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import js
-from ..errors import ConfigError, Problem, RequestError
+from ..errors import RequestError
+from ..js import type_of
 from ..report import EventReport
 from ..request import Request, Response, client_address, first_values, parse_query, strip_port
 from .base import Claim, Client, ClientRun
@@ -141,20 +142,6 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _name_problem(name: str, max_len: int) -> str | None:
     if not name:
         return "Names must not be empty."
@@ -210,7 +197,7 @@ def validate(query: str, body: bytes | str, *, now: float | None = None) -> Vali
         result.fatal = True
         return result
     if not isinstance(payload, dict):
-        result.add("", f"Measurement payload must be a JSON object, not {_type_name(payload)}.", VALUE_INVALID)
+        result.add("", f"Measurement payload must be a JSON object, not {type_of(payload)}.", VALUE_INVALID)
         result.fatal = True
         return result
     result.payload = payload
@@ -250,7 +237,7 @@ def _check_ids(payload: dict[str, Any], result: Validation) -> None:
         result.add(id_field, f"Measurement requires a {id_field}.", VALUE_REQUIRED)
         result.fatal = True
     elif not isinstance(value, str):
-        result.add(id_field, f"Measurement {id_field} must be a string, not {_type_name(value)} "
+        result.add(id_field, f"Measurement {id_field} must be a string, not {type_of(value)} "
                              f"[{_show(value)}].", VALUE_INVALID)
         result.fatal = True
     elif id_field == "app_instance_id" and not _HEX32.match(value):
@@ -263,7 +250,7 @@ def _check_measurement_fields(payload: dict[str, Any], result: Validation, now: 
     user_id = payload.get("user_id")
     if user_id is not None:
         if not isinstance(user_id, str):
-            result.add("user_id", f"Measurement user_id must be a string, not {_type_name(user_id)}.", VALUE_INVALID)
+            result.add("user_id", f"Measurement user_id must be a string, not {type_of(user_id)}.", VALUE_INVALID)
         elif len(user_id) > MAX_USER_ID:
             result.add("user_id", f"Measurement user_id has {len(user_id)} characters; the limit is {MAX_USER_ID}.",
                        VALUE_OUT_OF_BOUNDS)
@@ -277,7 +264,7 @@ def _check_measurement_fields(payload: dict[str, Any], result: Validation, now: 
     consent = payload.get("consent")
     if consent is not None:
         if not isinstance(consent, dict):
-            result.add("consent", f"Measurement consent must be an object, not {_type_name(consent)}.", VALUE_INVALID)
+            result.add("consent", f"Measurement consent must be an object, not {type_of(consent)}.", VALUE_INVALID)
         else:
             for key, value in consent.items():
                 if key not in CONSENT_FIELDS:
@@ -289,18 +276,18 @@ def _check_measurement_fields(payload: dict[str, Any], result: Validation, now: 
     npa = payload.get("non_personalized_ads")
     if npa is not None and not isinstance(npa, bool):
         result.add("non_personalized_ads", f"Measurement non_personalized_ads must be a boolean, not "
-                                           f"{_type_name(npa)} [{_show(npa)}].", VALUE_INVALID)
+                                           f"{type_of(npa)} [{_show(npa)}].", VALUE_INVALID)
     behavior = payload.get("validation_behavior")
     if behavior is not None and behavior not in VALIDATION_BEHAVIORS:
         result.add("validation_behavior", f"Measurement validation_behavior [{_show(behavior)}] is invalid; it "
                                           f"must be {' or '.join(VALIDATION_BEHAVIORS)}.", VALUE_INVALID)
     ip = payload.get("ip_override")
     if ip is not None and not isinstance(ip, str):
-        result.add("ip_override", f"Measurement ip_override must be a string, not {_type_name(ip)}.", VALUE_INVALID)
+        result.add("ip_override", f"Measurement ip_override must be a string, not {type_of(ip)}.", VALUE_INVALID)
     for field in ("user_location", "device"):
         value = payload.get(field)
         if value is not None and not isinstance(value, dict):
-            result.add(field, f"Measurement {field} must be an object, not {_type_name(value)}.", VALUE_INVALID)
+            result.add(field, f"Measurement {field} must be an object, not {type_of(value)}.", VALUE_INVALID)
 
 
 def _check_timestamp(value: Any, path: str, result: Validation, now: float | None) -> None:
@@ -315,7 +302,7 @@ def _check_timestamp(value: Any, path: str, result: Validation, now: float | Non
         micros = int(value)
     if micros is None:
         result.add(path, f"Measurement {path} must be a whole number of microseconds since the Unix epoch, not "
-                         f"{_type_name(value)} [{_show(value)}].", VALUE_INVALID)
+                         f"{type_of(value)} [{_show(value)}].", VALUE_INVALID)
         return
     if now is None:
         return
@@ -330,7 +317,7 @@ def _check_timestamp(value: Any, path: str, result: Validation, now: float | Non
 
 def _check_user_properties(props: Any, result: Validation) -> None:
     if not isinstance(props, dict):
-        result.add("user_properties", f"Measurement user_properties must be an object, not {_type_name(props)}.",
+        result.add("user_properties", f"Measurement user_properties must be an object, not {type_of(props)}.",
                    VALUE_INVALID)
         return
     if len(props) > MAX_USER_PROPERTIES:
@@ -351,12 +338,12 @@ def _check_user_properties(props: Any, result: Validation) -> None:
                            NAME_RESERVED)
         if not isinstance(entry, dict):
             result.add(path, f"User property [{name}] must be an object like {{\"value\": …}}, not "
-                             f"{_type_name(entry)}.", VALUE_INVALID)
+                             f"{type_of(entry)}.", VALUE_INVALID)
             continue
         value = entry.get("value")
         if isinstance(value, (dict, list)):
             result.add(f"{path}.value", f"User property [{name}] value must be a string or a number, not "
-                                        f"{_type_name(value)}.", VALUE_INVALID)
+                                        f"{type_of(value)}.", VALUE_INVALID)
         elif isinstance(value, str) and len(value) > MAX_USER_PROPERTY_VALUE:
             result.add(f"{path}.value", f"User property [{name}] value has {len(value)} characters; the limit is "
                                         f"{MAX_USER_PROPERTY_VALUE}. (value: {_show(value)})", VALUE_OUT_OF_BOUNDS)
@@ -373,7 +360,7 @@ def _check_hashes(value: Any, path: str, result: Validation) -> None:
 
 def _check_user_data(user_data: Any, result: Validation) -> None:
     if not isinstance(user_data, dict):
-        result.add("user_data", f"Measurement user_data must be an object, not {_type_name(user_data)}.",
+        result.add("user_data", f"Measurement user_data must be an object, not {type_of(user_data)}.",
                    VALUE_INVALID)
         return
     for key, value in user_data.items():
@@ -385,7 +372,7 @@ def _check_user_data(user_data: Any, result: Validation) -> None:
             for index, address in enumerate(addresses):
                 where = f"{path}[{index}]" if isinstance(value, list) else path
                 if not isinstance(address, dict):
-                    result.add(where, f"User data address must be an object, not {_type_name(address)}.",
+                    result.add(where, f"User data address must be an object, not {type_of(address)}.",
                                VALUE_INVALID)
                     continue
                 for field, text in address.items():
@@ -408,7 +395,7 @@ def _check_events(payload: dict[str, Any], result: Validation) -> None:
         result.fatal = True
         return
     if not isinstance(events, list):
-        result.add("events", f"Measurement events must be an array, not {_type_name(events)}.", VALUE_INVALID)
+        result.add("events", f"Measurement events must be an array, not {type_of(events)}.", VALUE_INVALID)
         result.fatal = True
         return
     if len(events) > MAX_EVENTS:
@@ -423,7 +410,7 @@ def _check_event(index: int, event: Any, result: Validation) -> None:
     path = f"events[{index}]"
     at = f"Event at index: [{index}]"
     if not isinstance(event, dict):
-        result.add(path, f"{at} must be an object, not {_type_name(event)}.", VALUE_INVALID)
+        result.add(path, f"{at} must be an object, not {type_of(event)}.", VALUE_INVALID)
         result.bad_events.add(index)
         return
     name = event.get("name")
@@ -431,7 +418,7 @@ def _check_event(index: int, event: Any, result: Validation) -> None:
         result.add(f"{path}.name", f"{at} requires a name.", VALUE_REQUIRED)
         result.bad_events.add(index)
     elif not isinstance(name, str):
-        result.add(f"{path}.name", f"{at} has a name that is {_type_name(name)} [{_show(name)}], not a string.",
+        result.add(f"{path}.name", f"{at} has a name that is {type_of(name)} [{_show(name)}], not a string.",
                    VALUE_INVALID)
         result.bad_events.add(index)
     else:
@@ -449,7 +436,7 @@ def _check_event(index: int, event: Any, result: Validation) -> None:
     if params is None:
         return
     if not isinstance(params, dict):
-        result.add(f"{path}.params", f"{at} has params that are {_type_name(params)}, not an object.", VALUE_INVALID)
+        result.add(f"{path}.params", f"{at} has params that are {type_of(params)}, not an object.", VALUE_INVALID)
         return
     if len(params) > MAX_PARAMS:
         result.add(f"{path}.params", f"{at} has {len(params)} parameters; at most {MAX_PARAMS} are allowed.",
@@ -473,7 +460,7 @@ def _check_event(index: int, event: Any, result: Validation) -> None:
 
 def _check_param_value(key: str, value: Any, where: str, at: str, limit: int, result: Validation) -> None:
     if isinstance(value, (dict, list)) or value is None:
-        result.add(where, f"{at} has parameter [{key}] of type {_type_name(value)}; values must be strings, numbers "
+        result.add(where, f"{at} has parameter [{key}] of type {type_of(value)}; values must be strings, numbers "
                           "or booleans.", VALUE_INVALID)
     elif isinstance(value, str) and len(value) > limit:
         result.add(where, f"{at} has parameter [{key}] with a value of {len(value)} characters; the limit is {limit}. "
@@ -482,7 +469,7 @@ def _check_param_value(key: str, value: Any, where: str, at: str, limit: int, re
 
 def _check_items(items: Any, where: str, at: str, result: Validation) -> None:
     if not isinstance(items, list):
-        result.add(where, f"{at} has items of type {_type_name(items)}; items must be an array of objects.",
+        result.add(where, f"{at} has items of type {type_of(items)}; items must be an array of objects.",
                    VALUE_INVALID)
         return
     if len(items) > MAX_ITEMS:
@@ -490,7 +477,7 @@ def _check_items(items: Any, where: str, at: str, result: Validation) -> None:
     for index, item in enumerate(items):
         path = f"{where}[{index}]"
         if not isinstance(item, dict):
-            result.add(path, f"{at} has item [{index}] of type {_type_name(item)}; items must be objects.",
+            result.add(path, f"{at} has item [{index}] of type {type_of(item)}; items must be objects.",
                        VALUE_INVALID)
             continue
         if "item_id" not in item and "item_name" not in item:
@@ -609,11 +596,7 @@ class MeasurementProtocolClient(Client):
     default_name = "Measurement Protocol"
 
     def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None):
-        super().__init__(name, priority, settings)
-        problems = self.check_settings(self.settings)
-        if problems:
-            raise ConfigError([Problem(f"client {self.name!r}", f"settings.{key}", message)
-                               for key, message in problems])
+        super().__init__(name, priority, settings)  # raises ConfigError for bad settings
         self.trusted_proxies: list[str] = list(self.settings.get("trusted_proxies", []))
         self.reject_invalid = bool(_as_bool(self.settings.get("reject_invalid", False)))
 
