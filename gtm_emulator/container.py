@@ -139,6 +139,7 @@ class Container:
         )
         self.transport: Transport = transport or MockTransport()
         self.secrets = set(secrets or ())
+        self._masker = Masker(self.secrets)
         self.source = source
         self.config = config or {}
         self.vendors = vendors or {}
@@ -233,12 +234,13 @@ class Container:
     def _masked(self, report: Report, secrets: set[str]) -> Report:
         """Mask secrets in the report. A part is walked only when its raw text contains a secret
         (a substring search), which keeps masking off the hot path."""
-        masker = Masker(secrets)
+        masker = self._masker if secrets == self.secrets else Masker(secrets)
         if not masker:
             return report
         request = report.request
         in_request = masker.holds(request.query) or masker.holds(request.path) or \
-            masker.holds(repr(request.headers)) or masker.holds(request.body.decode("utf-8", "replace"))
+            any(masker.holds(value) for _, value in request.headers) or \
+            (bool(request.body) and masker.holds(request.body.decode("utf-8", "replace")))
         for event in report.events:
             if in_request:
                 event.event_data = masker.mask(event.event_data)

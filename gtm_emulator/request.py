@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes, urlsplit
+from urllib.parse import SplitResult, quote, unquote_to_bytes, urlsplit
 
 from .errors import RequestError
 
@@ -118,7 +118,11 @@ class Request:
         remote_addr: str = "127.0.0.1",
     ) -> Request:
         """A request from a path with query (``/g/collect?v=2``) or a full URL."""
-        parts = urlsplit(url)
+        if url.startswith("/") and not url.startswith("//") and "#" not in url:
+            path, _, query = url.partition("?")  # a path: no need for the full URL parser
+            parts = SplitResult("", "", path, query, "")
+        else:
+            parts = urlsplit(url)
         header_pairs: list[tuple[str, str]] = list(
             headers.items() if isinstance(headers, Mapping) else (headers or [])
         )

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_TIMEOUT_S = 15.0  # sGTM's sendHttpRequest default (15 000 ms)
+DEFAULT_TIMEOUT_S = 15.0
+_UNSET = object()  # sGTM's sendHttpRequest default (15 000 ms)
 
 
 @dataclass
@@ -25,7 +26,12 @@ class HttpResponse:
     body: bytes = b""
 
     def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
+        """The body parsed as JSON (parsed once; a copy of nothing: treat it as read-only)."""
+        cached = self.__dict__.get("_json", _UNSET)
+        if cached is _UNSET:
+            cached = json.loads(self.body.decode("utf-8"))
+            self.__dict__["_json"] = cached
+        return cached
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
