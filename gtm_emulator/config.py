@@ -386,6 +386,28 @@ class _Loader:
             return None
         return template
 
+    def build_template_client(self, cdata: dict[str, Any], index: int, seen: set[str]) -> Client | None:
+        """A client running a ``.tpl`` client template in the JavaScript sandbox."""
+        if cdata["name"] in seen:
+            self.problem(("clients", index, "name"), f"duplicate client name {cdata['name']!r}")
+        seen.add(cdata["name"])
+        ref = cdata.get("template")
+        if not ref:
+            self.problem(("clients", index, "template"), "a client of type 'template' needs 'template': the .tpl file")
+            return None
+        template = self.load_tpl(ref, ("clients", index, "template"), expect="CLIENT")
+        if template is None:
+            return None
+        from .clients.template_client import TemplateClient
+
+        settings = cdata.get("settings") or {}
+        known = template.field_names()
+        for name in settings:
+            if name not in known:
+                self.problem(("clients", index, "settings", name), f"unknown setting {name!r}: the template "
+                             f"{template.display_name!r} has the fields {', '.join(sorted(known)) or '(none)'}")
+        return TemplateClient(cdata["name"], cdata.get("priority", 0), settings, template=template)
+
     # ---------------------------------------------------------------- the container
 
     def load(self, raw: Any, vendor: str, transport: Transport | None, reuse: Container | None = None) -> Container:
@@ -403,6 +425,11 @@ class _Loader:
         clients: list[Client] = []
         seen_clients: set[str] = set()
         for index, cdata in enumerate(data["clients"]):
+            if cdata["type"] == "template" or str(cdata.get("template", "")).endswith(".tpl"):
+                client = self.build_template_client(cdata, index, seen_clients)
+                if client is not None:
+                    clients.append(client)
+                continue
             cls = CLIENT_TYPES.get(cdata["type"])
             if cls is None:
                 self.problem(("clients", index, "type"), f"client type {cdata['type']!r} is not supported here")

@@ -14,6 +14,9 @@ Order of work for one request:
    equal priorities in config order), each with its setup tags before it and its cleanup tags
    after it; each tag sees its own copy of the event data.
 4. The client builds the response; cookies set by tags during any event join it.
+
+A client with a ``handle(request, run, run_event)`` method (a client template) replaces steps 2-4:
+it runs the container itself, one ``run_event(event_data)`` call per event, and writes the response.
 """
 
 from __future__ import annotations
@@ -200,6 +203,9 @@ class Container:
             return self._refuse(request, None, 400, f"no client claimed the request ({detail})")
 
         run = ClientRun(now=now, rng=rng)
+        handle = getattr(client, "handle", None)
+        if handle is not None:  # a client that runs the container itself (client templates)
+            return self._handle_by_client(handle, request, client.name, run, response, secrets, explain)
         try:
             events = client.events(request, run)
         except RequestError as exc:
@@ -213,6 +219,29 @@ class Container:
         return self._masked(report, secrets)
 
     # ------------------------------------------------------------------ internals
+
+    def _handle_by_client(self, handle: Any, request: Request, client_name: str, run: ClientRun,
+                          response: Response, secrets: set[str], explain: bool) -> Report:
+        """``client.handle(request, run, run_event)``: the client calls ``run_event(event_data)`` once per
+        event and fills in the response, which it finds as ``run.state["response"]``. A RequestError
+        from it refuses the request; the events that already ran stay in the report."""
+        reports: list[EventReport] = []
+
+        def run_event(event_data: dict[str, Any]) -> EventReport:
+            event = self.run_event(event_data, request, client_name, response, run.now, run.rng, secrets, explain)
+            reports.append(event)
+            return event
+
+        run.state["response"] = response
+        try:
+            handle(request, run, run_event)
+        except RequestError as exc:
+            refused = self._refuse(request, client_name, exc.status, exc.reason, run.warnings)
+            refused.events = reports
+            return self._masked(refused, secrets)
+        report = Report(request=request, client=client_name, response=response, events=reports,
+                        warnings=list(run.warnings))
+        return self._masked(report, secrets)
 
     def _claiming_client(self, request: Request) -> tuple[Client | None, list[tuple[str, str]]]:
         reasons = []

@@ -76,6 +76,7 @@ class SandboxEnv:
     trusted_proxies: tuple[str, ...] = ()
     http_timeout: float = DEFAULT_TIMEOUT_S
     is_client: bool = False
+    client: Any = None  # a client run's hooks: claim_request(), return_response(), run_container(event)
     console: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -438,17 +439,22 @@ class Host:
                                  "pragma": "no-cache", "expires": "Fri, 01 Jan 1990 00:00:00 GMT"})
 
     def claim_request(self) -> None:
-        if not self.env.is_client:
+        if not self.env.is_client or self.env.client is None:
             raise SandboxThrow("claimRequest can only be called by a client")
-        raise SandboxThrow("claimRequest: client templates are not supported by the emulator yet")
+        self.env.client.claim_request()
 
     def return_response(self) -> None:
         self.check(self.perms.require, "return_response", "returnResponse")
-        self.env.notes.append("returnResponse called; the emulator sends the response when the client finishes")
+        if self.env.client is None:
+            self.env.notes.append("returnResponse called; the emulator sends the response when the client finishes")
+            return
+        self.env.client.return_response()
 
-    def run_container(self, *_: Any) -> None:
+    def run_container(self, event: Any = UNDEFINED, *_: Any) -> Any:
         self.check(self.perms.require, "run_container", "runContainer")
-        raise SandboxThrow("runContainer: client templates are not supported by the emulator yet")
+        if not self.env.is_client or self.env.client is None:
+            raise SandboxThrow("runContainer can only be called by a client")
+        return self.env.client.run_container(event)
 
     def send_pixel_from_browser(self, url: Any = UNDEFINED, *_: Any) -> bool:
         self.check(self.perms.require, "send_pixel_from_browser", "sendPixelFromBrowser")

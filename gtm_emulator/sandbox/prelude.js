@@ -159,7 +159,7 @@
     'makeNumber', 'makeInteger', 'makeTableMap', 'getTimestampMillis', 'getTimestamp', 'generateRandom',
     'logToConsole', 'claimRequest', 'returnResponse', 'setResponseStatus', 'setResponseHeader',
     'setResponseBody', 'setPixelResponse', 'sendPixelFromBrowser', 'getGoogleAuth', 'createRegex',
-    'testRegex', 'runContainer'];
+    'testRegex'];
   hosted.forEach(function (name) { api[name] = function () { return call(name, arguments); }; });
 
   api.getType = function (v) {
@@ -201,6 +201,23 @@
     var r = call('sendEventToGoogleAnalytics', [event]);
     return deferred(function (ok) { ok(r); });
   };
+  // runContainer queues the event on the host; the client runner starts it after the client code
+  // returns (as in sGTM, where runContainer is asynchronous) and then calls onStart / onComplete.
+  S.runs = [];
+  function bindToEvent(fn) { return fn; }
+  api.runContainer = function (event, onComplete, onStart) {
+    var id = call('runContainer', [event]);
+    S.runs[id] = {onComplete: onComplete, onStart: onStart};
+  };
+  S.runStart = function (id) {
+    var r = S.runs[id];
+    if (r && typeof r.onStart === 'function') runJob(function () { r.onStart(bindToEvent); });
+  };
+  S.runComplete = function (id) {
+    var r = S.runs[id];
+    if (r && typeof r.onComplete === 'function') runJob(function () { r.onComplete(bindToEvent); });
+  };
+  S.runClient = function (fieldsJson) { S.main(makeData(dec(fieldsJson), false), requireApi); };
   api.addEventCallback = function (cb) {
     call('addEventCallback', []);
     if (typeof cb === 'function') S.eventCallbacks.push(cb);

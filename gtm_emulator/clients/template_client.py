@@ -1,0 +1,299 @@
+"""Clients defined by a custom template (``.tpl`` with ``___INFO___`` type ``CLIENT``).
+
+``TemplateClient(name, priority, settings, template=...)`` runs the template's server code in the
+sandbox once per request, with ``settings`` as ``data`` (templates.md §4.1, §7.3).
+
+How claim and run are split (``SPLIT``): the code runs **once**. :meth:`TemplateClient.claim` runs
+the template's synchronous code (and drains its callbacks) in a fresh sandbox and looks at whether it
+called ``claimRequest()``. A template that did not claim is discarded with everything it wrote (its
+response writes and cookies go to a draft that is thrown away), so it has no side effect on the
+response; the next client is tried. A template that claimed keeps its sandbox open, and
+:meth:`TemplateClient.handle` (called by the container right after the claim, on the same thread)
+continues that same run:
+
+* ``runContainer(event, onComplete, onStart)`` queues the event (sGTM's ``runContainer`` is
+  asynchronous: code after the call runs before the container does). The queued events run one after
+  another, in call order: ``onStart(bindToEvent)``, then the container's run of the event (variables,
+  triggers, tags), then ``onComplete(bindToEvent)``, then the template's pending callbacks, which may
+  queue more events. ``bindToEvent(fn)`` returns ``fn`` unchanged.
+* ``setResponseStatus/Header/Body``, ``setPixelResponse`` and the client's ``setCookie`` write a
+  draft; ``returnResponse()`` sends it: the draft becomes the response, together with the cookies the
+  tags set so far. Writes after ``returnResponse()`` are ignored with a warning, and cookies that
+  tags set afterwards are not sent (a warning names them).
+* The client's console lines and sandbox warnings become report warnings (``client console: …``).
+
+Failures (``FAILURE_STATUS``, default 502): a template that throws, times out, exhausts memory or
+finishes without calling ``returnResponse()`` after it claimed the request answers 502 with the
+reason ``client template NAME failed: …``; the events that already ran stay in the report. A
+template that throws (or times out) **before** calling ``claimRequest()`` does not claim; the
+reason names the error and the next client is tried.
+
+Limits of the emulation: ``sendHttpRequest`` from a client has no transport and fails
+(``{reason: 'failed'}``, with a warning); ``sendPixelFromBrowser`` returns false; event callbacks
+(``addEventCallback``) are not called. The time limit (``time_limit``, default
+:data:`CLIENT_TIME_LIMIT_S`) counts the template's own code only, not the container runs it starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import run_now
+from ..errors import ConfigError, Problem, RequestError
+from ..js import UNDEFINED
+from ..report import EventReport
+from ..request import Request, Response, SetCookie, cookie_from_options
+from ..sandbox.apis import SandboxEnv, SandboxThrow
+from ..sandbox.permissions import DEFAULT_ENFORCEMENT
+from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal
+from ..sandbox.tpl import Template
+from .base import Claim, Client, ClientRun
+
+SPLIT = "run once: claim() runs the code, handle() continues the same run"
+FAILURE_STATUS = 502
+CLIENT_TIME_LIMIT_S = 5.0
+MAX_EVENTS = 1000  # runContainer calls per request
+
+RunEvent = Callable[[dict[str, Any]], EventReport]
+
+
+@dataclass
+class _ClientState:
+    """The hooks one client run gives the sandbox (``SandboxEnv.client``) and what it recorded."""
+
+    request: Request
+    phase: str = "main"  # "main" while the template's synchronous code runs, then "after"
+    claimed: bool = False
+    returned: bool = False
+    draft: Response = field(default_factory=Response)
+    queued: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failure: str | None = None
+    sent: Response | None = None  # the draft as it was at returnResponse()
+    tag_cookies: list[SetCookie] | None = None  # the container's cookies at returnResponse()
+    live: Response | None = None  # the container's response, once handle() runs
+    env: SandboxEnv | None = None
+
+    def claim_request(self) -> None:
+        if self.phase != "main":
+            raise SandboxThrow("claimRequest must be called before the client code returns")
+        self.claimed = True
+
+    def return_response(self) -> None:
+        if self.returned:
+            self.warnings.append("returnResponse called again; ignored")
+            return
+        self.returned = True
+        self.sent = copy.deepcopy(self.draft)
+        self.tag_cookies = list(self.live.set_cookies) if self.live is not None else []
+        if self.env is not None:
+            self.env.response = _AfterReturn(self.warnings)
+
+    def run_container(self, event: Any) -> int:
+        if not isinstance(event, dict):
+            raise SandboxThrow("runContainer: the event must be an object")
+        if len(self.queued) >= MAX_EVENTS:
+            raise SandboxThrow(f"runContainer: more than {MAX_EVENTS} events in one request")
+        self.queued.append({k: v for k, v in event.items() if v is not UNDEFINED})
+        return len(self.queued) - 1
+
+    def set_cookie(self, name: str, value: str, options: dict[str, Any], no_encode: bool) -> None:
+        if self.returned:
+            self.warnings.append(f"setCookie({name!r}) after returnResponse; ignored")
+            return
+        self.draft.set_cookie(cookie_from_options(name, value, options, self.request, no_encode=no_encode))
+
+
+class _AfterReturn:
+    """The response object the sandbox writes to once the response was sent: every write is a warning."""
+
+    def __init__(self, warnings: list[str]):
+        object.__setattr__(self, "_warnings", warnings)
+        object.__setattr__(self, "headers", _IgnoredHeaders(warnings))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._warnings.append(f"response {name} written after returnResponse; ignored")
+
+
+class _IgnoredHeaders(dict[str, str]):
+    def __init__(self, warnings: list[str]):
+        super().__init__()
+        self._warnings = warnings
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._warnings.append(f"response header {key!r} written after returnResponse; ignored")
+
+    def pop(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._warnings.append(f"response header {key!r} removed after returnResponse; ignored")
+        return default
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self._warnings.append("response headers written after returnResponse; ignored")
+
+
+@dataclass
+class _Pending:
+    request: Request
+    state: _ClientState
+    env: SandboxEnv
+    sandbox: Sandbox
+
+
+class TemplateClient(Client):
+    """A client whose behaviour is a ``.tpl`` client template (``type: template``)."""
+
+    type = "template"
+    default_name = "Template Client"
+
+    def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None, *,
+                 template: Template | None = None, enforce: str = DEFAULT_ENFORCEMENT,
+                 time_limit: float = CLIENT_TIME_LIMIT_S, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        super().__init__(name, priority, settings)
+        if template is None:
+            raise ConfigError(Problem(f"client {self.name!r}", "template", "a client of type 'template' needs a "
+                                      ".tpl client template"))
+        if template.type != "CLIENT":
+            raise ConfigError(Problem(f"client {self.name!r}", "template",
+                                      f"template {template.display_name!r} is a {template.type} template, "
+                                      "not a client template"))
+        self.template = template
+        self.enforce = enforce
+        self.time_limit = time_limit
+        self.memory_limit = memory_limit
+        self._storage: dict[str, Any] = {}
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ the run
+    def _data(self) -> dict[str, Any]:
+        data = dict(self.template.field_defaults())
+        data.update(self.settings)
+        return data
+
+    def _drop_pending(self) -> None:
+        pending: _Pending | None = getattr(self._local, "pending", None)
+        self._local.pending = None
+        if pending is not None:
+            pending.sandbox.close()
+
+    def _start(self, request: Request) -> tuple[Claim, _Pending | None]:
+        """Run the template's synchronous code; keep the sandbox when it claimed."""
+        state = _ClientState(request=request)
+        now = run_now()
+        env = SandboxEnv(
+            request=request, client_name=self.name, now=now,
+            rng=random.Random(f"{now!r}|{request.method}|{request.url}|{self.name}"),
+            send=None, set_cookie=state.set_cookie, response=state.draft, storage=self._storage,
+            is_client=True, client=state,
+        )
+        state.env = env
+        try:
+            sandbox = Sandbox(self.template, env, enforce=self.enforce, time_limit=self.time_limit,
+                              memory_limit=self.memory_limit)
+        except SandboxFailure as exc:
+            return Claim(False, f"client template {self.name!r} cannot run: {exc}"), None
+        try:
+            sandbox.eval(f"__sandbox.runClient({_fields_literal(self._data())}); 0")
+            state.phase = "after"
+            if state.claimed:
+                sandbox.drain()
+        except SandboxFailure as exc:
+            state.phase = "after"
+            if not state.claimed:
+                sandbox.close()
+                return Claim(False, f"the template threw before claiming the request: {exc}"), None
+            state.failure = _describe(exc)
+        if not state.claimed:
+            sandbox.close()
+            return Claim(False, "the template did not call claimRequest()"), None
+        return Claim(True), _Pending(request, state, env, sandbox)
+
+    def claim(self, request: Request) -> Claim:
+        self._drop_pending()
+        result, pending = self._start(request)
+        self._local.pending = pending
+        return result
+
+    def events(self, request: Request, run: ClientRun) -> list[dict[str, Any]]:
+        """Client templates run the container themselves; see :meth:`handle`."""
+        raise RequestError(FAILURE_STATUS, f"client template {self.name!r} needs a container that calls handle()")
+
+    def handle(self, request: Request, run: ClientRun, run_event: RunEvent) -> None:
+        """Finish the run that :meth:`claim` started: run the queued events, call the template's
+        callbacks; at ``returnResponse()`` the draft becomes the response. The container's response
+        object is ``run.state["response"]`` (tags' cookies land there during ``run_event``).
+
+        Raises RequestError(FAILURE_STATUS, reason) when the template fails before returning its
+        response."""
+        pending: _Pending | None = getattr(self._local, "pending", None)
+        self._local.pending = None
+        if pending is None or pending.request is not request:
+            if pending is not None:
+                pending.sandbox.close()
+            claim, pending = self._start(request)
+            if pending is None:
+                raise RequestError(FAILURE_STATUS, f"client template {self.name!r} failed: {claim.reason}")
+        response: Response = run.state["response"]
+        try:
+            self._finish(pending, run, run_event, response)
+        finally:
+            pending.sandbox.close()
+
+    def _finish(self, pending: _Pending, run: ClientRun, run_event: RunEvent, response: Response) -> None:
+        state, env, sandbox = pending.state, pending.env, pending.sandbox
+        env.now = run.now
+        env.rng = run.rng
+        state.live = response
+        failure = state.failure
+        started_runs = 0
+        try:
+            while failure is None and started_runs < len(state.queued):
+                index = started_runs
+                started_runs += 1
+                sandbox.eval(f"__sandbox.runStart({index}); 0")
+                before = time.monotonic()
+                run_event(state.queued[index])
+                sandbox.deadline += time.monotonic() - before  # the container's time is not the template's
+                sandbox.eval(f"__sandbox.runComplete({index}); 0")
+                sandbox.drain()
+            if failure is None:
+                sandbox.drain()
+                errors = [str(e) for e in sandbox.state().get("errors") or []]
+                if errors and not state.returned:
+                    failure = f"a callback threw: {errors[0]}"
+                for error in errors if state.returned else []:
+                    state.warnings.append(f"an uncaught error in the client template: {error}")
+        except SandboxFailure as exc:
+            failure = _describe(exc)
+        run.warnings.extend(f"client console: {line}" for line in env.console)
+        run.warnings.extend(env.warnings + state.warnings + env.notes)
+        if failure is None and not state.returned:
+            failure = "it finished without calling returnResponse() (sGTM would time the request out)"
+        if failure is not None and not state.returned:
+            raise RequestError(FAILURE_STATUS, f"client template {self.name!r} failed: {failure}")
+        if failure is not None:
+            run.warnings.append(f"client template {self.name!r} failed after returnResponse: {failure}")
+        sent = state.sent
+        assert sent is not None
+        kept = list(state.tag_cookies or [])
+        late = [c.name for c in response.set_cookies if c not in kept]
+        if late:
+            run.warnings.append("cookies set by tags after returnResponse were not sent: " + ", ".join(late))
+        response.status = sent.status
+        response.headers.update(sent.headers)
+        response.body = sent.body
+        response.set_cookies = kept
+        for cookie in sent.set_cookies:
+            response.set_cookie(cookie)
+
+
+def _describe(exc: SandboxFailure) -> str:
+    return f"the template threw: {exc}" if exc.kind == "exception" else str(exc)
+
+
+__all__ = ["CLIENT_TIME_LIMIT_S", "FAILURE_STATUS", "SPLIT", "SetCookie", "TemplateClient"]
