@@ -23,8 +23,8 @@ Choices on uncertain points (sgtm.md §5.4, §6.3, §8):
 * A custom template is matched to ``cvt_<containerId>_<templateId>``, else to
   ``cvt_<galleryTemplateId>``, else (with a warning) to the only template whose slugged name matches.
 * Built-in Google tags import with their type (traced, not emulated) and a warning.
-* Client templates import as ``type: template`` with a warning: the sandbox does not run client
-  templates yet.
+* Client templates import as ``type: template`` clients with their parameters as ``settings``; they
+  run in the sandbox (:mod:`gtm_emulator.clients.template_client`).
 * Transformations are not part of the native format: ignored with a warning.
 """
 
@@ -230,7 +230,6 @@ class _Converter:
                 if tpl_path is None:
                     continue
                 native.update({"type": "template", "template": tpl_path, "settings": params})
-                self.warn(f"{path}.type", "client templates are imported but the sandbox does not run them yet")
             else:
                 self.problem(f"{path}.type", f"unknown client type {ctype!r} (client {native['name']!r})")
                 continue
