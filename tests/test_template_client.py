@@ -230,6 +230,16 @@ def test_a_synchronous_throw_after_claiming_answers_502(tmp_path: Path) -> None:
     assert "the template threw" in (report.reason or "") and "TypeError" in (report.reason or "")
 
 
+def test_a_template_that_loops_right_after_claiming_is_stopped(tmp_path: Path) -> None:
+    container = inline_container(tmp_path, "claimRequest(); while (true) {}")
+    client = container.clients[0]
+    assert isinstance(client, TemplateClient)
+    client.time_limit = 0.3
+    report = post(container)
+    assert (report.client, report.response.status) == ("Inline", FAILURE_STATUS)
+    assert "timed out" in (report.reason or "") and report.events == []
+
+
 def test_a_template_that_runs_forever_is_stopped(tmp_path: Path) -> None:
     container = inline_container(tmp_path, "claimRequest(); runContainer({event_name: 'a'}, () => { for (;;) {} });")
     client = container.clients[0]
