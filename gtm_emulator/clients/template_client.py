@@ -296,4 +296,4 @@ def _describe(exc: SandboxFailure) -> str:
     return f"the template threw: {exc}" if exc.kind == "exception" else str(exc)
 
 
-__all__ = ["CLIENT_TIME_LIMIT_S", "FAILURE_STATUS", "SPLIT", "SetCookie", "TemplateClient"]
+__all__ = ["CLIENT_TIME_LIMIT_S", "FAILURE_STATUS", "SPLIT", "TemplateClient"]
