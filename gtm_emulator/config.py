@@ -518,9 +518,9 @@ class _Loader:
                     mock.pixels.setdefault(code, set()).update(tokens)
         elif transport is None:
             transport, vendors = make_transport(vendor, mock_cfg)
-        for variable in variables.values():
-            if hasattr(variable, "transport"):
-                variable.transport = transport
+        for user in (*variables.values(), *clients):  # template variables and clients send through it too
+            if hasattr(user, "transport"):
+                user.transport = transport
         return Container(
             name=data["name"], clients=clients, tags=tags, triggers=triggers, variables=variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),

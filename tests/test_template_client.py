@@ -376,3 +376,29 @@ def test_export_client_template_converts_to_a_running_template_client(tmp_path: 
     report = post(container)
     assert report.client == "JSON" and report.response.status == 200
     assert [e.event_data["event_name"] for e in report.events] == ["page_view", "purchase"]
+
+
+def test_send_http_request_from_a_client_goes_through_the_containers_transport(tmp_path: Path) -> None:
+    perms = PERMS.rstrip().rstrip("]") + """,
+  {"instance": {"key": {"publicId": "send_http", "versionId": "1"},
+                "param": [{"key": "allowedUrls", "value": {"type": 1, "string": "any"}}]}}
+]
+"""
+    code = """
+const sendHttpRequest = require('sendHttpRequest');
+if (getRequestPath() === '/json/collect') {
+  claimRequest();
+  sendHttpRequest('https://business-api.tiktok.com/open_api/v1.3/event/track/', (status) => {
+    setResponseStatus(200);
+    setResponseBody('vendor said ' + status);
+    returnResponse();
+  }, {method: 'POST', headers: {'Content-Type': 'application/json'}}, '{}');
+}
+"""
+    container = inline_container(tmp_path, code, perms=perms)
+    report = post(container)
+    assert report.response.status == 200
+    # the mock answered (HTTP 200, an envelope refusing the empty token): the call really went out
+    assert report.response.body == b"vendor said 200"
+    assert any(w.startswith("client sendHttpRequest POST https://business-api.tiktok.com/") and "HTTP 200" in w
+               for w in report.warnings)

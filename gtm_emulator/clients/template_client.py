@@ -28,8 +28,9 @@ reason ``client template NAME failed: …``; the events that already ran stay in
 template that throws (or times out) **before** calling ``claimRequest()`` does not claim; the
 reason names the error and the next client is tried.
 
-Limits of the emulation: ``sendHttpRequest`` from a client has no transport and fails
-(``{reason: 'failed'}``, with a warning); ``sendPixelFromBrowser`` returns false; event callbacks
+Limits of the emulation: ``sendHttpRequest`` from a client goes through the container's transport
+(mock vendors by default) and each call is noted in the report's warnings rather than in an event's
+outgoing list; ``sendPixelFromBrowser`` returns false; event callbacks
 (``addEventCallback``) are not called. The time limit (``time_limit``, default
 :data:`CLIENT_TIME_LIMIT_S`) counts the template's own code only, not the container runs it starts.
 """
@@ -53,6 +54,7 @@ from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
 from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal
 from ..sandbox.tpl import Template
+from ..transport import Transport
 from .base import Claim, Client, ClientRun
 
 SPLIT = "run once: claim() runs the code, handle() continues the same run"
@@ -168,12 +170,27 @@ class TemplateClient(Client):
         self.memory_limit = memory_limit
         self._storage: dict[str, Any] = {}
         self._local = threading.local()
+        self.transport: Transport | None = None  # the container's, set by the loader
 
     # ------------------------------------------------------------------ the run
     def _data(self) -> dict[str, Any]:
         data = dict(self.template.field_defaults())
         data.update(self.settings)
         return data
+
+    def _send(self, state: _ClientState, method: str, url: str, headers: dict[str, str], body: bytes,
+              timeout: float) -> Any:
+        """``sendHttpRequest`` from the client: through the container's transport, noted in the report."""
+        assert self.transport is not None
+        try:
+            response = self.transport.send(method, url, headers, body, timeout)
+        except Exception as exc:
+            if state.env is not None:
+                state.env.warnings.append(f"client sendHttpRequest {method} {url}: {exc}")
+            raise
+        if state.env is not None:
+            state.env.warnings.append(f"client sendHttpRequest {method} {url}: HTTP {response.status}")
+        return response
 
     def _drop_pending(self) -> None:
         pending: _Pending | None = getattr(self._local, "pending", None)
@@ -188,7 +205,9 @@ class TemplateClient(Client):
         env = SandboxEnv(
             request=request, client_name=self.name, now=now,
             rng=random.Random(f"{now!r}|{request.method}|{request.url}|{self.name}"),
-            send=None, set_cookie=state.set_cookie, response=state.draft, storage=self._storage,
+            send=(lambda *call: self._send(state, *call)) if self.transport is not None else None,
+            set_cookie=state.set_cookie,
+            response=state.draft, storage=self._storage,
             is_client=True, client=state,
         )
         state.env = env
