@@ -63,7 +63,15 @@ def set_path(data: dict[str, Any], key_path: str, value: Any) -> None:
     current[parts[-1]] = value
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:  # the common shapes first, by exact type; leaves are not recursed into
+        return {k: v if type(v) in _IMMUTABLE else _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _IMMUTABLE else _copy(v) for v in value]
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):

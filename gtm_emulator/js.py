@@ -323,10 +323,10 @@ def _plain(value: Any) -> Any:
                 continue
             if type(key) is not str:
                 raise _NeedsSlowPath
-            out[key] = _plain(item)
+            out[key] = item if type(item) is str else _plain(item)
         return out
     if kind is list or kind is tuple:
-        return [None if item is UNDEFINED else _plain(item) for item in value]
+        return [item if type(item) is str else None if item is UNDEFINED else _plain(item) for item in value]
     if kind is int:
         if -(2**53) <= value <= 2**53:
             return value
@@ -368,5 +368,5 @@ def drop_undefined(value: object) -> Any:
     if isinstance(value, dict):
         return {k: v if type(v) is str else drop_undefined(v) for k, v in value.items() if v is not UNDEFINED}
     if isinstance(value, (list, tuple)):
-        return [None if v is UNDEFINED else drop_undefined(v) for v in value]
+        return [v if type(v) is str else None if v is UNDEFINED else drop_undefined(v) for v in value]
     return value
