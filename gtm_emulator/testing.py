@@ -393,6 +393,51 @@ def assert_status(report: Report, status: int) -> None:
 # ---------------------------------------------------------------------------------------------- server
 
 
+class ThreadedServer:
+    """Any WSGI app as a real HTTP server on a loopback port (werkzeug, threaded), in a background
+    thread: ``start()``, ``url``, ``stop()``; also a context manager."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0):
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the server is not running; call start() first")
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ThreadedServer:
+        from werkzeug.serving import make_server
+
+        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=POLL_INTERVAL_S),
+                                        name="gtm-emulator-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 class EmulatorServer:
     """The emulator as a real HTTP server on a loopback port, in a background thread.
 
@@ -411,8 +456,7 @@ class EmulatorServer:
         self.port = port
         self.reports: list[Report] = []
         self._hooks = list(hooks)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self.app: Any = None
 
     def _collect(self, report: Report, _elapsed_ms: float) -> None:
@@ -422,7 +466,7 @@ class EmulatorServer:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the server is not running; call start() first")
-        return f"http://{self.host}:{self.port}"
+        return self._server.url
 
     @property
     def last_report(self) -> Report:
@@ -431,28 +475,17 @@ class EmulatorServer:
         return self.reports[-1]
 
     def start(self) -> EmulatorServer:
-        from werkzeug.serving import make_server
-
         from .server.app import create_app
 
         self.app = create_app(self.container, on_report=[self._collect, *self._hooks], log_requests=False)
-        self._server = make_server(self.host, self.port, self.app, threaded=True)
-        self.port = self._server.server_port
-        server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=POLL_INTERVAL_S),
-                                        name="gtm-emulator-server", daemon=True)
-        self._thread.start()
+        self._server = ThreadedServer(self.app, self.host, self.port).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

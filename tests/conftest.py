@@ -28,3 +28,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def full_size(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--full"))
+
+
+@pytest.fixture
+def cli() -> Any:
+    """A fresh click group with the harness commands (`test`, `replay`) registered on it."""
+    import click
+
+    from gtm_emulator.cli_harness import register
+
+    @click.group()
+    def group() -> None:
+        pass
+
+    register(group)
+    return group

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from gtm_emulator import ConfigError, load_container
 from gtm_emulator.server.app import create_app
+from gtm_emulator.testing import ThreadedServer
 from gtm_emulator.transport import HttpResponse, LiveTransport, MockTransport, TransportError
 from gtm_emulator.vendors.tiktok_mock import HOST
 
@@ -178,7 +179,6 @@ def test_connection_refused_is_a_failed_tag() -> None:
 def test_slow_vendor_times_out_and_other_hits_keep_their_latency() -> None:
     """A vendor slower than the HTTP timeout fails the tag; meanwhile other hits are answered."""
     from flask import Flask
-    from werkzeug.serving import make_server
 
     slow = Flask("slow")
 
@@ -187,8 +187,7 @@ def test_slow_vendor_times_out_and_other_hits_keep_their_latency() -> None:
         time.sleep(3)
         return {"code": 0}
 
-    server = make_server("127.0.0.1", 0, slow, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = ThreadedServer(slow).start()
     try:
         config = json.loads(json.dumps(load_container().config))
         config["settings"] = {"http_timeout_seconds": 0.5}
@@ -197,7 +196,7 @@ def test_slow_vendor_times_out_and_other_hits_keep_their_latency() -> None:
         config["triggers"] = [str(ROOT / "triggers" / "ga4_purchase.json")]
         config["tags"][0]["template"] = str(ROOT / "tag_templates" / "tiktok_events_api.json")
         transport = LiveTransport(allowed_hosts=[HOST],
-                                  rewrite={f"https://{HOST}": f"http://127.0.0.1:{server.server_port}"})
+                                  rewrite={f"https://{HOST}": server.url})
         container = load_container(config, transport=transport)
         app = create_app(container, log_requests=False)
         results: dict[str, Any] = {}
@@ -223,4 +222,4 @@ def test_slow_vendor_times_out_and_other_hits_keep_their_latency() -> None:
         assert results["slow_seconds"] < 2.5  # bounded by the 0.5 s timeout, not the vendor's 3 s
         assert fast_seconds < results["slow_seconds"] + 0.5
     finally:
-        server.shutdown()
+        server.stop()

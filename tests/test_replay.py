@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from gtm_emulator import load_container
-from gtm_emulator.cli_harness import register
 from gtm_emulator.replay import (
     DEFAULT_NOW,
     BadLine,
@@ -276,14 +275,6 @@ def test_compare_reports_tags_present_in_one_container_only(traffic: Path) -> No
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def cli() -> click.Group:
-    @click.group()
-    def group() -> None:
-        pass
-
-    register(group)
-    return group
 
 
 def test_cli_replay_prints_the_summary(cli: click.Group, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from gtm_emulator.cli_harness import register
 from gtm_emulator.config import schema
 from gtm_emulator.errors import ConfigError
 from gtm_emulator.scenarios import (
@@ -192,14 +191,6 @@ def test_junit_xml_shape(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def cli() -> click.Group:
-    @click.group()
-    def group() -> None:
-        pass
-
-    register(group)
-    return group
 
 
 def test_cli_test_passes_with_exit_0(cli: click.Group, tmp_path: Path) -> None:

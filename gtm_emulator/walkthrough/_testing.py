@@ -6,7 +6,6 @@ containers and CI; Playwright's own browser download is never used.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,15 +37,9 @@ class LiveDemo:
 @contextmanager
 def live_demo(workspace_dir: str | Path, lang: str = "en") -> Iterator[LiveDemo]:
     """The demo app (as ``gtm-emulator demo`` builds it) served on 127.0.0.1 on a free port."""
-    from ..cli_demo import build_demo_app, make_server
+    from ..cli_demo import build_demo_app
+    from ..testing import ThreadedServer
 
     app, workspace = build_demo_app(workspace_dir, lang=lang)
-    server = make_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, name="walkthrough-demo", daemon=True)
-    thread.start()
-    try:
-        yield LiveDemo(f"http://127.0.0.1:{server.server_port}", app, workspace)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with ThreadedServer(app) as server:
+        yield LiveDemo(server.url, app, workspace)

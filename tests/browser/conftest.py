@@ -7,7 +7,6 @@ browser download is never used. One browser and one server serve a whole test mo
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from gtm_emulator import load_container
 from gtm_emulator.server.app import create_app
 from gtm_emulator.server.preview import install_preview
 from gtm_emulator.store import SQLiteStore
+from gtm_emulator.testing import ThreadedServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,15 +56,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     store = SQLiteStore(tmp_path_factory.mktemp("preview") / "preview.sqlite3")
     app = create_app(load_container(), log_requests=False)
     install_preview(app, store)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="preview-test-server", daemon=True)
-    thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, store)
+        with ThreadedServer(app) as server:
+            yield LiveServer(server.url, app, store)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         store.close()
 
 
