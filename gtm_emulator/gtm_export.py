@@ -169,6 +169,13 @@ class _Converter:
         self.problem(path, f"custom template type {type_name!r} has no matching customTemplate in the export")
         return None
 
+    def _custom_template_file(self, type_name: str, kind: str, path: str) -> str | None:
+        """The ``.tpl`` path of the custom template behind ``cvt_…`` type ``type_name`` (problems recorded)."""
+        found = self._find_template(type_name, path)
+        if found is None:
+            return None
+        return self._template_path(found[0], found[1], kind, path)
+
     def _template_path(self, index: int, tpl: dict[str, Any], kind: str, path: str) -> str | None:
         """Validate the template text once and give its file path (relative to the container)."""
         from .sandbox.tpl import load_template, validate_template
@@ -223,10 +230,7 @@ class _Converter:
             elif ctype in ("measurement_protocol", "mp_client"):
                 native["type"] = "measurement_protocol"
             elif isinstance(ctype, str) and ctype.startswith("cvt_"):
-                found = self._find_template(ctype, f"{path}.type")
-                if found is None:
-                    continue
-                tpl_path = self._template_path(found[0], found[1], "CLIENT", f"{path}.type")
+                tpl_path = self._custom_template_file(ctype, "CLIENT", f"{path}.type")
                 if tpl_path is None:
                     continue
                 native.update({"type": "template", "template": tpl_path, "settings": params})
@@ -311,10 +315,7 @@ class _Converter:
                     continue
                 native.update({"type": "request_header", "header": str(hname)})
             elif isinstance(vtype, str) and vtype.startswith("cvt_"):
-                found = self._find_template(vtype, f"{path}.type")
-                if found is None:
-                    continue
-                tpl_path = self._template_path(found[0], found[1], "MACRO", f"{path}.type")
+                tpl_path = self._custom_template_file(vtype, "MACRO", f"{path}.type")
                 if tpl_path is None:
                     continue
                 native.update({"type": "template", "template": tpl_path, "parameters": p})
