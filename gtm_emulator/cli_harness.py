@@ -97,11 +97,11 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
         yield bar
 
 
-def _load_replay_container(path: str | None) -> Any:
+def _load_replay_container(path: str | None, preview: bool) -> Any:
     from .replay import replay_container
 
     try:
-        return replay_container(path)
+        return replay_container(path, preview=preview)
     except ConfigError as exc:
         _config_problems(exc)
 
@@ -118,8 +118,11 @@ def _load_replay_container(path: str | None) -> Any:
 @click.option("--fail-on-diff", is_flag=True, help="With --against: exit 1 when the containers differ.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
+@click.option("--preview", is_flag=True,
+              help="Run as GTM's Preview does (debug mode on). Default: as a published container serving "
+                   "production traffic (debug and preview mode off).")
 def replay_command(file: str, container: str | None, against: str | None, now: float | None, as_json: bool,
-                   fail_on_diff: bool, progress: bool | None) -> None:
+                   fail_on_diff: bool, progress: bool | None, preview: bool) -> None:
     """Replay recorded requests (NDJSON or HAR) through a container and summarise what fired."""
     from .replay import ReplayFileError, ReplaySource, compare, replay
 
@@ -130,8 +133,8 @@ def replay_command(file: str, container: str | None, against: str | None, now: f
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{file}: cannot read file: {exc.strerror or exc}")
-    main = _load_replay_container(container)
-    other = _load_replay_container(against) if against else None
+    main = _load_replay_container(container, preview)
+    other = _load_replay_container(against, preview) if against else None
     show_bar = sys.stderr.isatty() if progress is None else progress
     with _progress(total, show_bar) as bar:
         on_item = (lambda _item: bar.update(1)) if bar is not None else None

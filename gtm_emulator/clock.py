@@ -21,6 +21,12 @@ def run_now() -> float:
     return time.time() if now is None else now
 
 
+def state() -> threading.local:
+    """The thread-local whose ``now`` attribute :func:`run_now` reads (for hot paths that set and
+    restore it themselves instead of entering :func:`running_at`)."""
+    return _local
+
+
 @contextmanager
 def running_at(now: float) -> Iterator[None]:
     previous = getattr(_local, "now", None)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clients.base import Client, ClientRun
-from .clock import running_at
+from .clock import state as clock_state
 from .errors import RequestError, TagError
 from .event_data import copy_event_data
 from .report import (
@@ -153,6 +153,13 @@ class Container:
 
     # ------------------------------------------------------------------ public API
 
+    def set_mode(self, *, preview: bool) -> None:
+        """Run as in GTM's Preview (debug and preview mode on, the emulator's default) or as a
+        published container serving production traffic (both off): the Debug Mode variable,
+        ``getContainerVersion()`` and tags that log only in debug mode follow it."""
+        self.settings.debug_mode = self.settings.preview_mode = preview
+        self.info.debug_mode = self.info.preview_mode = preview
+
     @property
     def tiktok_mock(self) -> Any:
         """The in-process mock TikTok Events API (None when the container runs live)."""
@@ -182,8 +189,13 @@ class Container:
         by their compiled matchers without a per-condition trace, and the variable view holds only
         the variables that were used. What fires, what is sent and every status are the same."""
         now = time.time() if now is None else float(now)
-        with running_at(now):
+        local = clock_state()
+        previous = getattr(local, "now", None)
+        local.now = now  # what clock.running_at does, without a generator per request
+        try:
             return self._handle(request, now, seed, explain)
+        finally:
+            local.now = previous
 
     def _handle(self, request: Request, now: float, seed: Any, explain: bool = True) -> Report:
         if seed is None:
@@ -318,54 +330,47 @@ class Container:
         ctx = EventContext(event_data=event_data, request=request, client_name=client_name,
                            variables=self.variables, info=self.info, now=now, rng=rng)
         report = EventReport(event_data=event_data)
-        trigger_traces: dict[str, TriggerTrace] = {}
-
-        def trace(name: str, role: str) -> TriggerTrace:
-            cached = trigger_traces.get(name)
-            if cached is None:
-                trigger = self.triggers.get(name)
-                if trigger is None:  # "All Events" (built in)
-                    cached = TriggerTrace(name, role, True, [])
-                else:
-                    try:
-                        cached = trigger.trace(ctx, role) if explain else \
-                            TriggerTrace(name, role, trigger.matches(ctx), [])
-                    except VariableCycleError as exc:
-                        report.warnings.append(f"trigger {name!r}: variable cycle {exc}")
-                        cached = TriggerTrace(name, role, False, [])
-                trigger_traces[name] = cached
-            if cached.role != role:
-                return TriggerTrace(cached.name, role, cached.matched, cached.conditions)
-            return cached
-
+        traces: dict[str, TriggerTrace] = {}
         results: dict[str, TagResult] = {}
-        to_fire: list[TagConfig] = []
+        to_fire: set[str] = set()
         for tag in self.tags:
-            traces = [trace(n, "firing") for n in tag.firing_triggers]
-            traces += [trace(n, "blocking") for n in tag.blocking_triggers]
-            fires = any(t.matched for t in traces if t.role == "firing")
-            blocked = any(t.matched for t in traces if t.role == "blocking")
+            fires = blocked = False
+            tag_traces = []
+            for names, role in ((tag.firing_triggers, "firing"), (tag.blocking_triggers, "blocking")):
+                for name in names:
+                    cached = traces.get(name)
+                    if cached is None:
+                        cached = traces[name] = self._trace(name, role, ctx, report, explain)
+                    if cached.role != role:
+                        cached = TriggerTrace(cached.name, role, cached.matched, cached.conditions)
+                    tag_traces.append(cached)
+                    if cached.matched:
+                        if role == "firing":
+                            fires = True
+                        else:
+                            blocked = True
             if tag.paused:
                 status = PAUSED
             elif fires and blocked:
                 status = BLOCKED
-            elif fires:
-                status = NOT_FIRED  # until it runs
-                to_fire.append(tag)
             else:
-                status = NOT_FIRED
-            results[tag.name] = TagResult(name=tag.name, type=tag.type, fired=False, status=status,
-                                          triggers=traces)
+                status = NOT_FIRED  # a tag that fires is not_fired until it runs
+                if fires:
+                    to_fire.add(tag.name)
+            results[tag.name] = TagResult(tag.name, tag.type, False, status, tag_traces)
 
         start_order: list[str] = []
         if to_fire:
             runner = _EventRunner(self, ctx, request, response, now, rng, results, report, secrets)
             for index in self._firing_order:
                 tag = self.tags[index]
-                if tag in to_fire:
+                if tag.name in to_fire:
                     runner.run_sequence(tag, ())
             start_order = runner.start_order
-        report.tags = [results[t.name] for t in self._ordered_results(start_order)]
+        if start_order:
+            report.tags = [results[t.name] for t in self._ordered_results(start_order)]
+        else:
+            report.tags = list(results.values())
         if explain and self.settings.report_all_variables:
             for name in self.variables:
                 try:
@@ -373,8 +378,23 @@ class Container:
                 except VariableCycleError as exc:
                     report.warnings.append(f"variable {name!r}: cycle {exc}")
         report.variables = dict(ctx.resolved)
-        report.warnings.extend(ctx.warnings)
+        if ctx.warnings:
+            report.warnings.extend(ctx.warnings)
         return report
+
+    def _trace(self, name: str, role: str, ctx: EventContext, report: EventReport, explain: bool) -> TriggerTrace:
+        """A trigger's verdict for one event: with every condition traced, or (``explain=False``)
+        from its compiled matcher alone."""
+        trigger = self.triggers.get(name)
+        if trigger is None:  # "All Events" (built in)
+            return TriggerTrace(name, role, True, [])
+        try:
+            if explain:
+                return trigger.trace(ctx, role)
+            return TriggerTrace(name, role, trigger.matches(ctx), [])
+        except VariableCycleError as exc:
+            report.warnings.append(f"trigger {name!r}: variable cycle {exc}")
+            return TriggerTrace(name, role, False, [])
 
     def _ordered_results(self, start_order: list[str]) -> list[TagConfig]:
         """Report order: tags in the order they started, then the others in config order."""

@@ -344,14 +344,50 @@ def _plain(value: Any) -> Any:
     raise _NeedsSlowPath  # subclasses, callables and other objects: the JS-exact writer decides
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+class Plain:
+    """JSON data known to be plain: ``json.dumps`` of ``data`` is JS ``JSON.stringify``'s text."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any):
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Plain and other.data == self.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Plain({self.data!r})"
+
+
+def plain(value: object) -> Any:
+    """``value`` with undefined object members dropped (as :func:`drop_undefined`), as a
+    :class:`Plain` when its JSON text can be written by the C encoder (integral floats become ints,
+    which JS writes the same way), else as the :func:`drop_undefined` copy. Pass the result to
+    :func:`stringify` to write it without a second walk."""
+    if value is not UNDEFINED and not callable(value):
+        try:
+            return Plain(_plain(value))
+        except _NeedsSlowPath:
+            pass
+    return drop_undefined(value)
+
+
 def stringify(value: object) -> str | _Undefined:
     """JS ``JSON.stringify(value)``: undefined members dropped, JS number formatting, compact.
 
     Plain data goes through the C JSON encoder; values whose text would differ (numbers in
-    exponent form, NaN, callables…) through the JS-exact writer below."""
+    exponent form, NaN, callables…) through the JS-exact writer below. A :class:`Plain` is written
+    directly."""
+    if type(value) is Plain:
+        return _ENCODER.encode(value.data)
     if value is not UNDEFINED and not callable(value):
         try:
-            return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+            return _ENCODER.encode(_plain(value))
         except _NeedsSlowPath:
             pass
     out: list[str] = []

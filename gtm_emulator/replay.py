@@ -18,7 +18,8 @@ Determinism: each request runs with the container's clock set to ``--now`` when 
 recorded ``time`` (HAR: ``startedDateTime``), else ``DEFAULT_NOW``; the container's randomness is
 seeded from the clock and the request; vendors are recorded, never sent
 (:class:`~gtm_emulator.transport.RecordingTransport`, which answers as an accepting vendor). The
-same file and container always give the same summary.
+same file and container always give the same summary. The container runs as a published container
+(debug and preview mode off) unless ``--preview`` is given: see :func:`replay_container`.
 
 A line that cannot be read is reported as ``file:line: message``, counted and skipped; an emulator
 error on one request is counted with its source and the replay goes on.
@@ -300,12 +301,20 @@ class ReplaySource:
 # ---------------------------------------------------------------------------------------------- running
 
 
-def replay_container(source: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Any:
-    """A container for replay: vendors recorded (nothing sent), recorded calls not kept in memory."""
+def replay_container(source: str | os.PathLike[str] | Mapping[str, Any] | None = None, *,
+                     preview: bool = False) -> Any:
+    """A container for replay: vendors recorded (nothing sent), recorded calls not kept in memory.
+
+    Recorded traffic is production traffic, so by default the container runs as a published one
+    (``preview=False``): debug and preview mode off, whatever the container file says. A blocking
+    trigger on ``{{Debug Mode}}`` then behaves as in production, and tags that log only in debug mode
+    do not build their log lines. ``preview=True`` replays as GTM's Preview would run the requests."""
     from .config import load_container
     from .transport import RecordingTransport
 
-    return load_container(source, transport=RecordingTransport(keep=0))
+    container = load_container(source, transport=RecordingTransport(keep=0))
+    container.set_mode(preview=preview)
+    return container
 
 
 def _clock(item: RecordedRequest, now: float | None) -> float:

@@ -60,7 +60,7 @@ OPERATOR_WORDING = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class ConditionTrace:
     variable: str
     operator: str
@@ -96,7 +96,7 @@ class ConditionTrace:
         return f"{mark} {{{{{self.variable}}}}} {op} {self.right!r} (value: {operand_for_report(self.left)!r})"
 
 
-@dataclass
+@dataclass(slots=True)
 class TriggerTrace:
     name: str
     role: str  # "firing" | "blocking"
@@ -112,7 +112,7 @@ class TriggerTrace:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Outgoing:
     """One outgoing HTTP request a tag made, with the vendor's answer."""
 
@@ -148,7 +148,7 @@ class Outgoing:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class TagResult:
     name: str
     type: str
@@ -193,7 +193,7 @@ class TagResult:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class EventReport:
     event_data: dict[str, Any]
     tags: list[TagResult] = field(default_factory=list)
@@ -219,7 +219,7 @@ class EventReport:
         return self.event_data.get("event_name")
 
 
-@dataclass
+@dataclass(slots=True)
 class Report:
     """What the container did with one request."""
 

@@ -370,7 +370,7 @@ def registrable_domain(host: str) -> str:
     return result or ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     """What the container answers: status, headers, cookies and body."""
 

@@ -157,3 +157,20 @@ def test_stringify_fast_path_writes_what_the_js_exact_writer_writes(value: objec
     out: list[str] = []
     expected = "".join(out) if _stringify(value, out) else UNDEFINED
     assert js.stringify(value) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_like)
+def test_plain_keeps_the_value_and_its_json_text(value: object) -> None:
+    checked = js.plain(value)
+    data = checked.data if type(checked) is js.Plain else checked
+    # the same data as drop_undefined (integral floats may become ints: equal values, same JS text)
+    assert js.stringify(data) == js.stringify(js.drop_undefined(value)) == js.stringify(value)
+    assert js.stringify(checked) == js.stringify(value)
+
+
+def test_plain_marks_only_data_the_c_encoder_writes_like_js() -> None:
+    assert type(js.plain({"a": 1.0, "b": UNDEFINED})) is js.Plain
+    assert js.plain({"a": 1.0, "b": UNDEFINED}).data == {"a": 1}
+    assert js.plain({"a": 1e21}) == {"a": 1e21}  # exponent form: not Plain, the JS-exact writer decides
+    assert js.stringify(js.plain({"a": 1e21})) == '{"a":1e+21}'

@@ -19,7 +19,7 @@ class Claim:
     reason: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientRun:
     """What a client may use while it handles one request: the clock, randomness, notes."""
 

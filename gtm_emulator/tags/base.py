@@ -26,7 +26,7 @@ Judge = Callable[[HttpResponse], tuple[bool, list[str]]]
 SECRET_HEADERS = {"access-token", "authorization", "x-api-key", "api-key"}
 
 
-@dataclass
+@dataclass(slots=True)
 class TagContext:
     """The sandbox a tag runs in for one event."""
 

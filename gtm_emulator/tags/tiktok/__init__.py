@@ -92,6 +92,23 @@ def build_request(
     Raises :class:`TagError` where the template would throw; the error's ``set_cookies`` attribute (when
     present) lists the cookies the template had already written.
     """
+    return _build_request(event_data, params, cookies, now, warnings=warnings, notes=notes,
+                          request_headers=request_headers, rng=rng)[0]
+
+
+def _build_request(
+    event_data: Mapping[str, Any],
+    params: Mapping[str, Any],
+    cookies: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    *,
+    warnings: list[str] | None = None,
+    notes: list[str] | None = None,
+    request_headers: Mapping[str, str] | None = None,
+    rng: random.Random | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """:func:`build_request`, and the body for :func:`js.stringify` (a :class:`js.Plain` when the
+    body is plain data, so that the tag writes it without walking it again)."""
     profile = profile_of(params)
     now = time.time() if now is None else now
     report = Notes(warnings, notes)
@@ -108,8 +125,10 @@ def build_request(
         token = params.get("access_token", UNDEFINED)
     if "skip" in built:
         report.note(built["skip"])
-        return {"method": None, "url": None, "headers": {}, "body": None, "set_cookies": [], "skip": built["skip"]}
-    body = js.drop_undefined(built["body"])
+        skipped = {"method": None, "url": None, "headers": {}, "body": None, "set_cookies": [], "skip": built["skip"]}
+        return skipped, None
+    checked = js.plain(built["body"])  # undefined members dropped; written without a second walk
+    body = checked.data if type(checked) is js.Plain else checked
     for event in body["data"]:
         check_event_name(event.get("event", UNDEFINED), report)
     check_types(body, report)
@@ -120,7 +139,7 @@ def build_request(
                     "Access-Token": js.to_string(token) if truthy(token) else ""},
         "body": body,
         "set_cookies": built["set_cookies"],
-    }
+    }, checked
 
 
 def judge(response: HttpResponse) -> tuple[bool, list[str]]:
@@ -178,15 +197,16 @@ class TikTokTag:
         cookies = {name: ctx.cookie_values(name) for name in ("ttclid", "_ttp")}
         headers = {"referer": ctx.request.header("Referer"), "trace-id": ctx.request.header("trace-id")}
         try:
-            built = build_request(ctx.event_data, params, cookies=cookies, now=ctx.now, warnings=ctx.warnings,
-                                  notes=ctx.notes, request_headers=headers, rng=ctx.rng)
+            built, body_json = _build_request(ctx.event_data, params, cookies=cookies, now=ctx.now,
+                                              warnings=ctx.warnings, notes=ctx.notes, request_headers=headers,
+                                              rng=ctx.rng)
         except TagError as exc:
             _set_cookies(ctx, getattr(exc, "set_cookies", []))
             raise
         if built.get("skip"):
             return
         _set_cookies(ctx, built["set_cookies"])
-        body = js.stringify(built["body"])
+        body = js.stringify(body_json)
         assert isinstance(body, str)
         log = _should_log(params, ctx)
         event_name = UNDEFINED if profile == "tiktok-official" else built["body"]["data"][0].get("event", UNDEFINED)
