@@ -323,3 +323,31 @@ def test_cli_replay_progress_bar_when_asked(cli: click.Group, traffic: Path) -> 
     result = CliRunner().invoke(cli, ["replay", str(traffic), "--progress"])
     assert result.exit_code == 0
     assert "replaying" in result.stderr  # click draws only the label when the stream is not a terminal
+
+
+def _debug_blocked_data() -> dict[str, Any]:
+    """The shop container with a blocking trigger on {{Debug Mode}}, a common production guard."""
+    data = container_data()
+    data["triggers"].append({"name": "in debug mode", "fires_on": "some_events", "conditions": [
+        {"variable": "Debug Mode", "operator": "equals", "value": "true"}]})
+    data["tags"][0]["blocking_triggers"] = ["in debug mode"]
+    data["settings"] = {"debug_mode": True, "preview_mode": True}
+    return data
+
+
+def test_replay_runs_as_a_published_container_unless_preview_is_asked(traffic: Path) -> None:
+    production = replay(ReplaySource(traffic), replay_container(_debug_blocked_data()))
+    assert production.tags["TikTok"].fired == 2 and production.tags["TikTok"].blocked == 0
+    preview = replay(ReplaySource(traffic), replay_container(_debug_blocked_data(), preview=True))
+    assert preview.tags["TikTok"].fired == 0 and preview.tags["TikTok"].blocked == 2
+
+
+def test_cli_replay_preview_flag(cli: click.Group, traffic: Path, tmp_path: Path) -> None:
+    path = tmp_path / "guarded.json"
+    path.write_text(json.dumps(_debug_blocked_data()), encoding="utf-8")
+    default = CliRunner().invoke(cli, ["replay", str(traffic), "--container", str(path), "--json"])
+    preview = CliRunner().invoke(cli, ["replay", str(traffic), "--container", str(path), "--json", "--preview"])
+    assert default.exit_code == 0 and preview.exit_code == 0, default.output + preview.output
+    assert json.loads(default.stdout)["tags"]["TikTok"] == {"fired": 2, "failed": 0, "vendor_rejected": 0,
+                                                            "blocked": 0}
+    assert json.loads(preview.stdout)["tags"]["TikTok"]["blocked"] == 2
