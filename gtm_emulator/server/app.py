@@ -9,6 +9,11 @@ Reserved paths, answered before any client sees the request:
 
 Every other request becomes a :class:`~gtm_emulator.request.Request` for the container. Bodies over
 the container's ``max_body_bytes`` are refused with 413 before they are read.
+
+The app's WSGI entry sends container requests straight to the container, without Flask's routing,
+request context and response objects (the per-request cost of a tagging server is what it handles
+per hit); the emulator's endpoints and methods other than GET, POST, PUT, PATCH, DELETE, OPTIONS and
+HEAD (405) go through Flask. A 204 answer carries no body and no ``Content-Type``.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from ..container import Container
 from ..report import Report
@@ -29,6 +37,21 @@ log = logging.getLogger("gtm_emulator")
 
 ReportHook = Callable[[Report, float], None]
 RESERVED_PREFIXES = ("/_emulator", "/_mock", "/healthz")
+CONTAINER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")  # others: 405
+INTERNAL_ERROR = b"internal error in the emulator (see the server log)\n"
+_STATUS_LINES: dict[int, str] = {}
+
+
+def _status_line(status: int) -> str:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
+    return line
+
+
+def _too_large(limit: int) -> tuple[int, list[tuple[str, str]], bytes]:
+    return 413, [("Content-Type", "text/plain; charset=utf-8")], \
+        f"request body too large; the limit is {limit} bytes\n".encode()
 
 
 def request_from_environ(environ: dict[str, Any], body: bytes) -> Request:
@@ -92,15 +115,22 @@ def create_app(
     now: Callable[[], float] | None = None,
     store: Any = None,
     token: str | None = None,
+    explain: bool | None = None,
 ) -> Flask:
     """The Flask app serving ``container``. ``on_report`` hooks receive each report (the store,
     the recorder); they run before the response is returned, so results are there when it is.
     With a ``store``, the Preview UI and the inspection API are served under ``/_emulator/``
-    (requiring ``token`` when one is given)."""
+    (requiring ``token`` when one is given).
+
+    ``explain`` asks for reports that explain every decision (each condition traced, every variable
+    resolved); by default it is on when a store or a report hook may show them, and off otherwise
+    (``serve --store none``), where only the log line reads the report. What fires, what is sent and
+    every answer are the same either way."""
     app = Flask("gtm_emulator", static_folder=None)  # /static/... belongs to the container, like every path
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or container.settings.max_body_bytes
     # The container is looked up per request, so it can be swapped (``set_container``) after an edit.
-    state: dict[str, Any] = {"container": container, "hooks": list(on_report or [])}
+    state: dict[str, Any] = {"container": container, "hooks": list(on_report or []),
+                             "explain": explain if explain is not None else bool(store is not None or on_report)}
     app.extensions["gtm_emulator"] = state
     hooks: list[ReportHook] = state["hooks"]
 
@@ -129,22 +159,23 @@ def create_app(
         body = f"unknown emulator endpoint {path}; endpoints:\n" + "".join(f"  {e}\n" for e in endpoints)
         return Response(body, status=404, mimetype="text/plain")
 
-    def handle(path: str = "") -> Response:
-        if request.path.startswith(("/_emulator", "/_mock")):
-            return reserved_404(request.path)
+    def answer(environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The container's answer to one request: status, headers and body."""
         started = time.perf_counter()
-        length = request.content_length
         limit = app.config["MAX_CONTENT_LENGTH"]
+        length = get_content_length(environ)
         if length is not None and length > limit:
-            return too_large(Exception())
-        body = request.get_data(cache=False)
-        creq = request_from_environ(request.environ, body)
+            return _too_large(limit)
         try:
-            report = state["container"].handle(creq, now=now() if now else None)
+            body = get_input_stream(environ, max_content_length=limit).read()
+        except RequestEntityTooLarge:  # a chunked body that grew past the limit
+            return _too_large(limit)
+        creq = request_from_environ(environ, body)
+        try:
+            report = state["container"].handle(creq, now=now() if now else None, explain=state["explain"])
         except Exception:  # a bug in the emulator: logged, answered without a traceback
             log.error("internal error handling %s %s\n%s", creq.method, creq.path, traceback.format_exc())
-            return Response("internal error in the emulator (see the server log)\n", status=500,
-                            mimetype="text/plain")
+            return 500, [("Content-Type", "text/plain; charset=utf-8")], INTERNAL_ERROR
         elapsed_ms = (time.perf_counter() - started) * 1000
         for hook in hooks:
             try:
@@ -153,21 +184,47 @@ def create_app(
                 log.error("report hook failed:\n%s", traceback.format_exc())
         if log_requests:
             log.info(summary_line(report, elapsed_ms))
-        resp = Response(report.response.body, status=report.response.status)
-        for name, value in report.response.headers.items():
-            resp.headers[name] = value
-        for cookie in report.response.set_cookies:
-            resp.headers.add("Set-Cookie", cookie.header_value())
-        return resp
+        response = report.response
+        headers = list(response.headers.items())
+        headers += [("Set-Cookie", cookie.header_value()) for cookie in response.set_cookies]
+        return response.status, headers, response.body
+
+    def handle(path: str = "") -> Response:
+        """The Flask view for container paths (requests the WSGI entry below passes to Flask)."""
+        if request.path.startswith(("/_emulator", "/_mock")):
+            return reserved_404(request.path)
+        status, headers, body = answer(request.environ)
+        return Response(body, status=status, headers=headers)
+
+    flask_wsgi = app.wsgi_app
+
+    def wsgi_entry(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Requests for the container skip Flask's routing and request objects: the one hot path of
+        a tagging server. The emulator's own endpoints (and unknown methods) go to Flask."""
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method not in CONTAINER_METHODS or (environ.get("PATH_INFO") or "/").startswith(RESERVED_PREFIXES):
+            return flask_wsgi(environ, start_response)  # type: ignore[no-any-return]
+        try:
+            status, headers, body = answer(environ)
+        except Exception:  # never a traceback to the client
+            log.error("internal error\n%s", traceback.format_exc())
+            status, headers, body = 500, [("Content-Type", "text/plain; charset=utf-8")], INTERNAL_ERROR
+        if status != 204 and status != 304 and not 100 <= status < 200:
+            headers.append(("Content-Length", str(len(body))))
+        else:
+            body = b""
+        start_response(_status_line(status), headers)
+        return [b"" if method == "HEAD" else body]
+
+    app.wsgi_app = wsgi_entry  # type: ignore[method-assign]
 
     if store is not None:
         from .preview import install_preview
 
         install_preview(app, store, token=token)
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-    app.add_url_rule("/", "container_root", handle, methods=methods)
-    app.add_url_rule("/<path:path>", "container", handle, methods=methods)
+    app.add_url_rule("/", "container_root", handle, methods=list(CONTAINER_METHODS))
+    app.add_url_rule("/<path:path>", "container", handle, methods=list(CONTAINER_METHODS))
     return app
 
 
@@ -182,4 +239,6 @@ def set_container(app: Flask, container: Container) -> None:
 
 
 def add_report_hook(app: Flask, hook: ReportHook) -> None:
+    """Give ``hook`` every report from now on (reports then explain every decision)."""
     app.extensions["gtm_emulator"]["hooks"].append(hook)
+    app.extensions["gtm_emulator"]["explain"] = True
