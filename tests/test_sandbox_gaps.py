@@ -12,6 +12,7 @@ from test_sandbox_helpers import ALL_PERMS, perm, tpl
 from gtm_emulator.config import load_container
 from gtm_emulator.container import Container
 from gtm_emulator.report import Report
+from gtm_emulator.transport import HttpResponse, MockTransport
 
 EVENT_PERMS = [*ALL_PERMS, perm("read_event_metadata")]
 PIXEL_PERMS = [*ALL_PERMS, perm("send_pixel_from_browser")]
@@ -78,3 +79,63 @@ def test_tag_event_callback_runs_after_all_tags_with_their_statuses(tmp_path: Pa
     throws = next(t for t in event.tags if t.name == "Throws")
     assert throws.status == "failure"
     assert any("an event callback failed" in w and "late boom" in w for w in throws.warnings)
+
+
+EFFECTS_TAG = """
+const addEventCallback = require('addEventCallback');
+const sendHttpRequest = require('sendHttpRequest');
+const setCookie = require('setCookie');
+const logToConsole = require('logToConsole');
+addEventCallback((containerId, data) => {
+  setCookie('cb_seen', 'yes', {'max-age': 60});
+  sendHttpRequest('https://collector.example/done?n=' + data.tags.length, {method: 'POST'}, '{"ok":1}')
+    .then(r => logToConsole('collector answered', r.statusCode));
+});
+data.gtmOnSuccess();
+"""
+
+
+def test_what_a_callback_does_lands_in_the_report(tmp_path: Path) -> None:
+    c = container(tmp_path, [{"name": "Effects", "code": EFFECTS_TAG}, {"name": "Other", "code": FAILING}])
+    seen: list[tuple[str, str, bytes]] = []
+
+    def collector(method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        seen.append((method, path, body))
+        return HttpResponse(204, {}, b"")
+
+    assert isinstance(c.transport, MockTransport)
+    c.transport.mount("collector.example", collector)
+    report = hit(c)
+    event = report.events[0]
+    assert [(o.tag, o.method, o.url) for o in event.outgoing] == [
+        ("Effects", "POST", "https://collector.example/done?n=2")]
+    assert event.outgoing[0].body == {"ok": 1}
+    assert "collector answered 204" in event.console
+    assert seen == [("POST", "/done?n=2", b'{"ok":1}')]
+    assert [ck.name for ck in report.response.set_cookies] == ["cb_seen"]
+
+
+def test_a_runaway_callback_is_stopped_and_reported(tmp_path: Path) -> None:
+    code = "require('addEventCallback')(() => { while (true) {} }); data.gtmOnSuccess();"
+    c = container(tmp_path, [{"name": "Loops later", "code": code}])
+    tag = c.tags[0].impl
+    tag.time_limit = 0.5  # type: ignore[attr-defined]
+    event = hit(c).events[0]
+    result = event.tags[0]
+    assert result.status == "success"  # the tag itself had completed
+    assert any("an event callback failed: stopped: timed out" in w for w in result.warnings)
+    # the worker was replaced: the next request runs normally
+    assert hit(c).events[0].tags[0].status == "success"
+
+
+def test_callbacks_without_a_container_are_dropped_with_a_note() -> None:
+    from test_sandbox_helpers import tag_context
+
+    from gtm_emulator.sandbox import load_template
+    from gtm_emulator.tags.template_tag import TemplateTag
+
+    ctx = tag_context()
+    TemplateTag(load_template(tpl(CALLBACK_TAG, permissions=EVENT_PERMS))).run({}, ctx)
+    assert ctx.console == ["tag body ran"]  # the callback never ran
+    assert ctx.after_tags is None
+    assert any("addEventCallback" in n and "not called" in n for n in ctx.notes)

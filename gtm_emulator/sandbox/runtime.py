@@ -288,10 +288,7 @@ class EventCallbacks:
         if sandbox is None:
             raise SandboxFailure("crash", "the sandbox is closed")
         sandbox.deadline = time.monotonic() + sandbox.time_limit
-        result = decode(sandbox.eval(
-            f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, "
-            f"{_fields_literal(data)})"))
-        return int(result.get("n", 0)), [str(e) for e in result.get("errors") or []]
+        return call_event_callbacks(sandbox, event_id, container_id, data)
 
     def close(self) -> None:
         sandbox, self.sandbox = self.sandbox, None
@@ -303,6 +300,16 @@ class EventCallbacks:
             self.close()
         except Exception:
             pass
+
+
+def call_event_callbacks(sandbox: Sandbox, event_id: int | None, container_id: str,
+                         data: dict[str, Any]) -> tuple[int, list[str]]:
+    """Call, in ``sandbox``, the ``addEventCallback`` callbacks registered for ``event_id`` (``None``:
+    unbound, a tag's; a number: the client's ``runContainer`` event bound with ``bindToEvent``) as
+    ``cb(containerId, data)``; returns (how many ran, the errors they threw)."""
+    result = decode(sandbox.eval(
+        f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, {_fields_literal(data)})"))
+    return int(result.get("n", 0)), [str(e) for e in result.get("errors") or []]
 
 
 def _fields_literal(params: dict[str, Any]) -> str:
@@ -340,6 +347,9 @@ def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *,
         if keep_callbacks and pending:
             outcome.callbacks = EventCallbacks(sandbox)
             sandbox = None
+        elif pending:
+            env.notes.append("addEventCallback: the tag ran outside a container run, so there is no end of an "
+                             "event to call the callback at; it was not called")
     except SandboxFailure as exc:
         outcome.error = str(exc)
         env.console.append(f"ERROR: {outcome.error}")
