@@ -12,7 +12,9 @@ from test_sandbox_helpers import ALL_PERMS, perm, tpl
 from gtm_emulator.config import load_container
 from gtm_emulator.container import Container
 from gtm_emulator.report import Report
+from gtm_emulator.request import Request
 from gtm_emulator.transport import HttpResponse, MockTransport
+from gtm_emulator.variables import EventContext
 
 EVENT_PERMS = [*ALL_PERMS, perm("read_event_metadata")]
 PIXEL_PERMS = [*ALL_PERMS, perm("send_pixel_from_browser")]
@@ -139,3 +141,79 @@ def test_callbacks_without_a_container_are_dropped_with_a_note() -> None:
     assert ctx.console == ["tag body ran"]  # the callback never ran
     assert ctx.after_tags is None
     assert any("addEventCallback" in n and "not called" in n for n in ctx.notes)
+
+
+PIXEL_TAG = """
+const sendPixelFromBrowser = require('sendPixelFromBrowser');
+const logToConsole = require('logToConsole');
+logToConsole('pixel', sendPixelFromBrowser('https://pixel.example/p.gif?e=' + data.n));
+data.gtmOnSuccess();
+"""
+
+
+def pixel_container(tmp_path: Path) -> Container:
+    return container(tmp_path, [
+        {"name": "Pixel A", "code": PIXEL_TAG.replace("data.n", "'a'"), "perms": PIXEL_PERMS, "priority": 2},
+        {"name": "Pixel B", "code": PIXEL_TAG.replace("data.n", "'b'"), "perms": PIXEL_PERMS, "priority": 1},
+    ])
+
+
+def test_send_pixel_from_browser_goes_into_the_ga4_event_stream_reply(tmp_path: Path) -> None:
+    report = hit(pixel_container(tmp_path), PURCHASE + "&richsstsse")
+    assert report.events[0].console == ["pixel true", "pixel true"]
+    response = report.response
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.body.decode() == ('event: message\ndata: {"send_pixel": ["https://pixel.example/p.gif?e=a", '
+                                      '"https://pixel.example/p.gif?e=b"]}\n\n')
+
+
+def test_send_pixel_from_browser_is_false_without_richsstsse(tmp_path: Path) -> None:
+    report = hit(pixel_container(tmp_path))
+    event = report.events[0]
+    assert event.console == ["pixel false", "pixel false"]
+    assert any("returned false" in n and "richsstsse" in n for n in event.tags[0].notes)
+    assert (report.response.status, report.response.body) == (204, b"")
+
+
+def test_send_pixel_from_browser_needs_its_permission(tmp_path: Path) -> None:
+    c = container(tmp_path, [{"name": "No grant", "code": PIXEL_TAG.replace("data.n", "1"), "perms": ALL_PERMS}])
+    result = hit(c, PURCHASE + "&richsstsse").events[0].tags[0]
+    assert result.status == "failure"
+    assert "send_pixel_from_browser" in (result.error or "")
+
+
+PATH_TAG = """
+require('logToConsole')('path', require('getRequestPath')());
+data.gtmOnSuccess();
+"""
+
+
+def test_path_prefix_is_removed_from_get_request_path_and_the_request_path_variable(tmp_path: Path) -> None:
+    c = container(tmp_path, [{"name": "Path", "code": PATH_TAG}], path_prefix="/analytics")
+    event = hit(c, "/analytics" + PURCHASE).events[0]
+    assert event.console == ["path /g/collect"]
+    assert request_path(c, "/analytics" + PURCHASE) == "/g/collect"
+    assert request_path(c, "/analytics") == "/"
+    # outside the prefix the path stays as it is; without a prefix nothing is removed
+    assert hit(c, "/other" + PURCHASE).events[0].console == ["path /other/g/collect"]
+    plain = container(tmp_path, [{"name": "Path", "code": PATH_TAG}])
+    event = hit(plain, "/analytics" + PURCHASE).events[0]
+    assert event.console == ["path /analytics/g/collect"]
+    assert request_path(plain, "/analytics" + PURCHASE) == "/analytics/g/collect"
+
+
+def request_path(c: Container, path: str) -> Any:
+    """The Request Path built-in variable as the container's tags and triggers see it."""
+    request = Request.build("GET", "https://sgtm.shop.example" + path)
+    ctx = EventContext(event_data={}, request=request, client_name="GA4", variables={}, info=c.info)
+    return ctx.get("Request Path")
+
+
+def test_path_prefix_setting_is_validated() -> None:
+    import pytest
+
+    from gtm_emulator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="path_prefix"):
+        load_container({"name": "x", "settings": {"path_prefix": "analytics?x"}, "clients": [], "tags": []})
