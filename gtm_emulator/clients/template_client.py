@@ -30,9 +30,20 @@ reason names the error and the next client is tried.
 
 Limits of the emulation: ``sendHttpRequest`` from a client goes through the container's transport
 (mock vendors by default) and each call is noted in the report's warnings rather than in an event's
-outgoing list; ``sendPixelFromBrowser`` returns false; event callbacks
-(``addEventCallback``) are not called. The time limit (``time_limit``, default
-:data:`CLIENT_TIME_LIMIT_S`) counts the template's own code only, not the container runs it starts.
+outgoing list; ``sendPixelFromBrowser`` returns false (``PIXEL_REFUSAL``: only the GA4 client's reply
+carries pixel URLs). The time limit (``time_limit``, default :data:`CLIENT_TIME_LIMIT_S`) counts the
+template's own code only, not the container runs it starts.
+
+Event callbacks: ``bindToEvent(fn)`` returns ``fn`` bound to its event; ``bindToEvent(addEventCallback)(cb)``
+registers ``cb`` for that event, and it is called as ``cb(containerId, {tags: [...]})`` after the
+event's tags and after its ``onComplete`` (sGTM's order of the two is uncertain), within the client's
+time limit; a callback that throws is a warning. An unbound ``addEventCallback`` in a client is never
+called (a warning says so).
+
+``templateDataStorage`` is per client; with the container's ``preview_mode`` on (the default) it is
+reset for every request (recognised by the request object, so claim() and handle() share it), as tag
+templates' storage is; otherwise it is kept across requests. The container's ID, version, modes and
+``path_prefix`` come from ``info`` (the container's ContainerInfo, set by the loader).
 """
 
 from __future__ import annotations

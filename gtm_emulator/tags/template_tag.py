@@ -14,6 +14,16 @@ Choices on uncertain points:
   reset for every request (recognised by the request's response object), as in GTM's preview.
 * Outgoing requests to a host in ``JUDGES`` get that vendor's verdict (``vendor_ok``), like the
   native tags do (TikTok's envelope ``code``).
+* ``addEventCallback``: a run that registered callbacks keeps its sandbox open and leaves a hook in
+  ``ctx.after_tags``; the container calls it once all tags of the event have finished and the
+  callbacks run as ``cb(containerId, {tags: [{id, status, executionTime}]})`` (``callback_payload``):
+  ``id`` is the tag's name, ``executionTime`` whole milliseconds, ``status`` one of
+  ``CALLBACK_STATUSES`` as :func:`callback_status` reads the tag's result (the list is uncertain,
+  sgtm.md §7). What they do goes into the event's report; a failing callback is a warning on the tag.
+* ``sendPixelFromBrowser`` returns true only when the claiming client is a GA4 client
+  (``PIXEL_CLIENT_TYPE``) and the hit asked for the event-stream reply (``PIXEL_QUERY_FLAG``): the URL
+  goes to ``response.send_pixel``, which the GA4 client's reply lists. Otherwise false, with a note.
+* ``getRequestPath`` removes the container's ``path_prefix``.
 """
 
 from __future__ import annotations
