@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _support import NOW, PURCHASE
 from test_sandbox_helpers import ALL_PERMS, perm, tpl
 
 from gtm_emulator.config import load_container
 from gtm_emulator.container import Container
-from gtm_emulator.report import Report
+from gtm_emulator.report import Report, TagResult
 from gtm_emulator.request import Request
+from gtm_emulator.tags.template_tag import CALLBACK_STATUSES, callback_status
 from gtm_emulator.transport import HttpResponse, MockTransport
 from gtm_emulator.variables import EventContext
 
@@ -211,9 +213,37 @@ def request_path(c: Container, path: str) -> Any:
 
 
 def test_path_prefix_setting_is_validated() -> None:
-    import pytest
-
     from gtm_emulator.errors import ConfigError
 
     with pytest.raises(ConfigError, match="path_prefix"):
         load_container({"name": "x", "settings": {"path_prefix": "analytics?x"}, "clients": [], "tags": []})
+
+
+def test_the_callback_runs_in_the_tag_runs_own_engine(tmp_path: Path) -> None:
+    code = """
+const logToConsole = require('logToConsole');
+let seen = 'registered';
+require('addEventCallback')(() => logToConsole('closure sees', seen));
+require('callLater')(() => { seen = 'changed by a later task'; data.gtmOnSuccess(); });
+"""
+    c = container(tmp_path, [{"name": "Closure", "code": code}])
+    for _ in range(3):  # and the worker is released each time: repeated requests keep working
+        assert hit(c).events[0].console == ["closure sees changed by a later task"]
+
+
+@pytest.mark.parametrize(("status", "error", "expected"), [
+    ("success", None, "success"),
+    ("failure", "the template called data.gtmOnFailure()", "failure"),
+    ("failure", "TikTok answered HTTP 500", "failure"),
+    ("failure", "the template threw: Error: x", "exception"),
+    ("failure", "KeyError: 'x'", "exception"),
+    ("failure", "out of memory: the template exceeded 64 MB", "exception"),
+    ("failure", "timed out: the template ran longer than 5 s", "timeout"),
+    ("failure", "timed out after 31.0 s (limit 30 s)", "timeout"),
+    ("failure", "the tag finished without calling data.gtmOnSuccess() or data.gtmOnFailure() "
+                "(sGTM would time it out)", "timeout"),
+])
+def test_callback_status_of_a_tag_result(status: str, error: str | None, expected: str) -> None:
+    result = TagResult(name="t", type="template", fired=True, status=status, error=error)
+    assert callback_status(result) == expected
+    assert expected in CALLBACK_STATUSES
