@@ -521,12 +521,16 @@ class _Loader:
         for user in (*variables.values(), *clients):  # template variables and clients send through it too
             if hasattr(user, "transport"):
                 user.transport = transport
-        return Container(
+        container = Container(
             name=data["name"], clients=clients, tags=tags, triggers=triggers, variables=variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),
             settings=settings, transport=transport, secrets=self.secrets, source=self.file, config=data,
             vendors=vendors, load_warnings=self.warnings,
         )
+        for client in clients:  # client templates read the container's ID, modes and path prefix
+            if hasattr(client, "info"):
+                client.info = container.info
+        return container
 
     def check_refs(self, refs: tuple[str, ...], path: tuple[Any, ...], variables: Mapping[str, Variable],
                    file: str | None = None) -> None:

@@ -44,7 +44,7 @@ from .report import (
     TriggerTrace,
 )
 from .request import Request, Response, display_text
-from .tags.base import TagContext, TagType
+from .tags.base import AfterTags, TagContext, TagType, run_after_tags
 from .transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .triggers import Trigger
 from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
@@ -103,6 +103,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     report_all_variables: bool = True
     not_emulated_tags_fail: bool = False
+    path_prefix: str = ""  # the server container URL's path ("/analytics"), removed from Request Path
 
 
 class Container:
@@ -139,6 +140,8 @@ class Container:
             environment_name=self.settings.environment_name,
             debug_mode=self.settings.debug_mode,
             preview_mode=self.settings.preview_mode,
+            path_prefix=self.settings.path_prefix,
+            client_types={c.name: c.type for c in self.clients},
         )
         self.transport: Transport = transport or MockTransport()
         self.secrets = set(secrets or ())
@@ -371,6 +374,8 @@ class Container:
             report.tags = [results[t.name] for t in self._ordered_results(start_order)]
         else:
             report.tags = list(results.values())
+        if to_fire and runner.after_tags:  # addEventCallback: once all tags of the event have finished
+            run_after_tags(runner.after_tags, report, secrets)
         if explain and self.settings.report_all_variables:
             for name in self.variables:
                 try:
@@ -421,6 +426,7 @@ class _EventRunner:
         self.secrets = secrets
         self.start_order: list[str] = []
         self.done: dict[str, str] = {}  # tag name -> final status of its (first) run
+        self.after_tags: list[AfterTags] = []
 
     def run_sequence(self, tag: TagConfig, stack: tuple[str, ...], role: str | None = None) -> str:
         """Fire ``tag`` with its setup and cleanup tags; returns the status it ended with."""
@@ -465,6 +471,7 @@ class _EventRunner:
             info=self.container.info,
             client_name=self.ctx.client_name,
             timeout=settings.http_timeout_seconds,
+            after_tags=self.after_tags,
         )
         started = time.perf_counter()
         try:

@@ -378,6 +378,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     set_cookies: list[SetCookie] = field(default_factory=list)
     body: bytes = b""
+    # URLs tags asked the browser to load (sendPixelFromBrowser); the GA4 client puts them in its reply
+    send_pixel: list[str] = field(default_factory=list)
 
     def set_cookie(self, cookie: SetCookie) -> None:
         """A later cookie with the same name, domain and path replaces the earlier one."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,6 +91,7 @@ class ContainerInfo:
     debug_mode: bool = True
     preview_mode: bool = True
     path_prefix: str = ""  # server-container path prefix, removed from Request Path
+    client_types: dict[str, str] = field(default_factory=dict)  # client name -> client type
 
 
 class VariableCycleError(EmulatorError):
@@ -342,12 +343,18 @@ def _client_name(ctx: EventContext) -> Any:
     return ctx.client_name if ctx.client_name is not None else UNDEFINED
 
 
-def _request_path(ctx: EventContext) -> Any:
-    path = ctx.request.path
-    prefix = ctx.info.path_prefix.rstrip("/")
+def strip_path_prefix(path: str, prefix: str) -> str:
+    """The request path without the server container's URL path prefix (``/analytics/g/collect`` ->
+    ``/g/collect`` for the prefix ``/analytics``). A path outside the prefix is returned unchanged;
+    the prefix itself becomes ``/``."""
+    prefix = prefix.rstrip("/")
     if prefix and (path == prefix or path.startswith(prefix + "/")):
-        path = path[len(prefix):] or "/"
+        return path[len(prefix):] or "/"
     return path
+
+
+def _request_path(ctx: EventContext) -> Any:
+    return strip_path_prefix(ctx.request.path, ctx.info.path_prefix)
 
 
 def _request_host(ctx: EventContext) -> Any:

@@ -856,7 +856,7 @@ class GA4Client(Client):
             response.headers["access-control-allow-headers"] = asked or "Content-Type"
             response.body = b""
             return
-        pixels = run.state.get("send_pixel") or []
+        pixels = [*(run.state.get("send_pixel") or []), *response.send_pixel]  # the latter: template tags
         if pixels and "richsstsse" in _decode_params(request.query, False, "query string"):
             response.status = 200
             response.headers["content-type"] = "text/event-stream"

@@ -30,9 +30,20 @@ reason names the error and the next client is tried.
 
 Limits of the emulation: ``sendHttpRequest`` from a client goes through the container's transport
 (mock vendors by default) and each call is noted in the report's warnings rather than in an event's
-outgoing list; ``sendPixelFromBrowser`` returns false; event callbacks
-(``addEventCallback``) are not called. The time limit (``time_limit``, default
-:data:`CLIENT_TIME_LIMIT_S`) counts the template's own code only, not the container runs it starts.
+outgoing list; ``sendPixelFromBrowser`` returns false (``PIXEL_REFUSAL``: only the GA4 client's reply
+carries pixel URLs). The time limit (``time_limit``, default :data:`CLIENT_TIME_LIMIT_S`) counts the
+template's own code only, not the container runs it starts.
+
+Event callbacks: ``bindToEvent(fn)`` returns ``fn`` bound to its event; ``bindToEvent(addEventCallback)(cb)``
+registers ``cb`` for that event, and it is called as ``cb(containerId, {tags: [...]})`` after the
+event's tags and after its ``onComplete`` (sGTM's order of the two is uncertain), within the client's
+time limit; a callback that throws is a warning. An unbound ``addEventCallback`` in a client is never
+called (a warning says so).
+
+``templateDataStorage`` is per client; with the container's ``preview_mode`` on (the default) it is
+reset for every request (recognised by the request object, so claim() and handle() share it), as tag
+templates' storage is; otherwise it is kept across requests. The container's ID, version, modes and
+``path_prefix`` come from ``info`` (the container's ContainerInfo, set by the loader).
 """
 
 from __future__ import annotations
@@ -52,8 +63,9 @@ from ..report import EventReport
 from ..request import Request, Response, SetCookie, cookie_from_options
 from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
-from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal
+from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal, call_event_callbacks
 from ..sandbox.tpl import Template
+from ..tags.template_tag import callback_payload
 from ..transport import Transport
 from .base import Claim, Client, ClientRun
 
@@ -61,6 +73,8 @@ SPLIT = "run once: claim() runs the code, handle() continues the same run"
 FAILURE_STATUS = 502
 CLIENT_TIME_LIMIT_S = 5.0
 MAX_EVENTS = 1000  # runContainer calls per request
+PIXEL_REFUSAL = ("a client template's reply is not a command protocol the emulator knows; only the GA4 client's "
+                 "event-stream reply (richsstsse) carries pixel URLs")
 
 RunEvent = Callable[[dict[str, Any]], EventReport]
 
@@ -169,8 +183,20 @@ class TemplateClient(Client):
         self.time_limit = time_limit
         self.memory_limit = memory_limit
         self._storage: dict[str, Any] = {}
+        self._storage_owner: Any = None
+        self._storage_lock = threading.Lock()
         self._local = threading.local()
         self.transport: Transport | None = None  # the container's, set by the loader
+        self.info: Any = None  # the container's ContainerInfo, set by the loader (None: the defaults)
+
+    def _storage_for(self, request: Request, preview: bool) -> dict[str, Any]:
+        """``templateDataStorage``: kept between requests, except in preview mode where every request
+        starts empty (as tag templates' storage does; claim() and handle() of one request share it)."""
+        with self._storage_lock:
+            if preview and self._storage_owner is not request:
+                self._storage = {}
+                self._storage_owner = request
+            return self._storage
 
     # ------------------------------------------------------------------ the run
     def _data(self) -> dict[str, Any]:
@@ -202,12 +228,19 @@ class TemplateClient(Client):
         """Run the template's synchronous code; keep the sandbox when it claimed."""
         state = _ClientState(request=request)
         now = run_now()
+        info = self.info
+        preview = bool(getattr(info, "preview_mode", True))
         env = SandboxEnv(
             request=request, client_name=self.name, now=now,
+            container_id=getattr(info, "container_id", "GTM-EMULATOR"), version=getattr(info, "version", "0"),
+            environment_name=getattr(info, "environment_name", ""),
+            debug_mode=bool(getattr(info, "debug_mode", True)), preview_mode=preview,
+            path_prefix=getattr(info, "path_prefix", ""),
+            pixel_refusal=PIXEL_REFUSAL,
             rng=random.Random(f"{now!r}|{request.method}|{request.url}|{self.name}"),
             send=(lambda *call: self._send(state, *call)) if self.transport is not None else None,
             set_cookie=state.set_cookie,
-            response=state.draft, storage=self._storage,
+            response=state.draft, storage=self._storage_for(request, preview),
             is_client=True, client=state,
         )
         state.env = env
@@ -276,12 +309,23 @@ class TemplateClient(Client):
                 started_runs += 1
                 sandbox.eval(f"__sandbox.runStart({index}); 0")
                 before = time.monotonic()
-                run_event(state.queued[index])
+                event_report = run_event(state.queued[index])
                 sandbox.deadline += time.monotonic() - before  # the container's time is not the template's
                 sandbox.eval(f"__sandbox.runComplete({index}); 0")
                 sandbox.drain()
+                count, errors = call_event_callbacks(sandbox, index, env.container_id,
+                                                     callback_payload(event_report))
+                if count:
+                    state.warnings.append(f"addEventCallback: {count} callback(s) of event {index} called after "
+                                          "its tags finished")
+                state.warnings.extend(f"an event callback threw: {e}" for e in errors)
             if failure is None:
                 sandbox.drain()
+                unbound = int(sandbox.eval("__sandbox.eventCallbacks.length") or 0)
+                if unbound:
+                    state.warnings.append(f"addEventCallback: {unbound} callback(s) were not bound to an event "
+                                          "(a client must use bindToEvent(addEventCallback) in runContainer's "
+                                          "onStart or onComplete); not called")
                 errors = [str(e) for e in sandbox.state().get("errors") or []]
                 if errors and not state.returned:
                     failure = f"a callback threw: {errors[0]}"

@@ -40,6 +40,7 @@ from ..js import UNDEFINED
 from ..regex import compile_pattern
 from ..request import Request, client_address, decode_component_lenient, registrable_domain
 from ..transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
+from ..variables import strip_path_prefix
 from .permissions import PermissionDenied, Permissions
 from .values import decode, encode
 
@@ -74,6 +75,9 @@ class SandboxEnv:
     firestore: dict[str, dict[str, Any]] = field(default_factory=dict)
     hmac_keys: dict[str, str] = field(default_factory=dict)
     trusted_proxies: tuple[str, ...] = ()
+    path_prefix: str = ""  # the server container URL's path, removed by getRequestPath
+    pixel_urls: list[str] | None = None  # where sendPixelFromBrowser puts URLs; None: not supported here
+    pixel_refusal: str = "the request does not support sendPixelFromBrowser"  # the note when it is None
     http_timeout: float = DEFAULT_TIMEOUT_S
     is_client: bool = False
     client: Any = None  # a client run's hooks: claim_request(), return_response(), run_container(event)
@@ -206,7 +210,7 @@ class Host:
             "getClientName": lambda: env.client_name if env.client_name is not None else UNDEFINED,
             "getContainerVersion": self.get_container_version,
             "getRequestMethod": lambda: self._req("getRequestMethod", "method").method,
-            "getRequestPath": lambda: self._req("getRequestPath", "path").path,
+            "getRequestPath": lambda: strip_path_prefix(self._req("getRequestPath", "path").path, env.path_prefix),
             "getRequestQueryString": lambda: self._req("getRequestQueryString", "query_string").query,
             "getRequestQueryParameter": self.get_query_parameter,
             "getRequestQueryParameters": self.get_query_parameters,
@@ -458,12 +462,17 @@ class Host:
 
     def send_pixel_from_browser(self, url: Any = UNDEFINED, *_: Any) -> bool:
         self.check(self.perms.require, "send_pixel_from_browser", "sendPixelFromBrowser")
-        self.env.notes.append(f"sendPixelFromBrowser({js.to_string(url)!r}): not supported, returned false")
-        return False
+        target = js.to_string(url)
+        if self.env.pixel_urls is None:
+            self.env.notes.append(f"sendPixelFromBrowser({target!r}) returned false: {self.env.pixel_refusal}")
+            return False
+        self.env.pixel_urls.append(target)
+        self.env.notes.append(f"sendPixelFromBrowser({target!r}): the URL goes to the browser in the GA4 "
+                              "client's event-stream reply")
+        return True
 
     def add_event_callback(self) -> None:
         self.check(self.perms.require, "read_event_metadata", "addEventCallback")
-        self.env.notes.append("addEventCallback: the callback is registered but never called by the emulator")
 
     def send_event_to_ga(self, event: Any = UNDEFINED, *_: Any) -> Any:
         self.env.analytics_events.append(event)

@@ -203,24 +203,50 @@
   };
   // runContainer queues the event on the host; the client runner starts it after the client code
   // returns (as in sGTM, where runContainer is asynchronous) and then calls onStart / onComplete.
+  // bindToEvent(fn) returns fn bound to that event: while it runs, S.bound names the event, so an
+  // addEventCallback call registers the callback for that event.
   S.runs = [];
-  function bindToEvent(fn) { return fn; }
+  S.bound = null;
+  function binder(id) {
+    return function bindToEvent(fn) {
+      if (typeof fn !== 'function') return fn;
+      return function () {
+        var prev = S.bound;
+        S.bound = id;
+        try { return fn.apply(null, arguments); } finally { S.bound = prev; }
+      };
+    };
+  }
   api.runContainer = function (event, onComplete, onStart) {
     var id = call('runContainer', [event]);
     S.runs[id] = {onComplete: onComplete, onStart: onStart};
   };
   S.runStart = function (id) {
     var r = S.runs[id];
-    if (r && typeof r.onStart === 'function') runJob(function () { r.onStart(bindToEvent); });
+    if (r && typeof r.onStart === 'function') runJob(function () { r.onStart(binder(id)); });
   };
   S.runComplete = function (id) {
     var r = S.runs[id];
-    if (r && typeof r.onComplete === 'function') runJob(function () { r.onComplete(bindToEvent); });
+    if (r && typeof r.onComplete === 'function') runJob(function () { r.onComplete(binder(id)); });
   };
   S.runClient = function (fieldsJson) { S.main(makeData(dec(fieldsJson), false), requireApi); };
   api.addEventCallback = function (cb) {
     call('addEventCallback', []);
-    if (typeof cb === 'function') S.eventCallbacks.push(cb);
+    if (typeof cb === 'function') S.eventCallbacks.push({cb: cb, event: S.bound});
+  };
+  // Call the callbacks registered for one event (null: a tag's own event), each with its own copy of
+  // the event's tag results; drain what they start. Returns {n: callbacks called, errors: [...]}.
+  S.runEventCallbacks = function (eventId, containerId, dataJson) {
+    var start = S.errors.length, n = 0, list = S.eventCallbacks;
+    S.eventCallbacks = [];
+    var mine = list.filter(function (e) { return e.event === eventId; });
+    S.eventCallbacks = list.filter(function (e) { return e.event !== eventId; });
+    mine.forEach(function (e) {
+      n++;
+      runJob(function () { e.cb(containerId, dec(dataJson)); });
+    });
+    S.drain();
+    return enc({n: n, errors: S.errors.splice(start)});
   };
   api.addMessageListener = function (type, cb) {
     call('__permission', ['use_message', 'addMessageListener']);
@@ -335,7 +361,9 @@
     }
     return enc({v: r});
   };
-  S.state = function () { return enc({done: S.done, late: S.late, errors: S.errors}); };
+  S.state = function () {
+    return enc({done: S.done, late: S.late, errors: S.errors, callbacks: S.eventCallbacks.length});
+  };
 
   // ---------------------------------------------------------------- template tests
   function AssertionFailure(message) { this.__gtmAssert = true; this.message = message; }

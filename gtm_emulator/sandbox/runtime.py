@@ -18,6 +18,11 @@ complete later, so the emulator reports it at once instead of waiting for the ti
 message says that sGTM would time the tag out. An uncaught exception in a callback fails the tag if
 it had not completed yet (the first completion counts; later ones are warnings).
 
+``addEventCallback`` (``EventCallbacks``): a tag run that registered event callbacks keeps its
+engine context (and worker process) open after the tag completed; the container calls the callbacks
+once all tags of the event have finished, in that same context, with a fresh time budget, and then
+releases the worker. A run stopped by a limit cannot keep its callbacks (its worker was killed).
+
 Engine contexts are used only on the thread that created them (the engine is not thread-safe).
 """
 
@@ -69,6 +74,7 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    callbacks: EventCallbacks | None = None  # the run's open sandbox, when it registered event callbacks
 
 
 def _clean(message: str) -> str:
@@ -265,34 +271,95 @@ class Sandbox:
         return (time.monotonic() - self.started) * 1000
 
 
+class EventCallbacks:
+    """A finished tag run whose sandbox stays open because it called ``addEventCallback``: the
+    callbacks are JS functions of that run, so they can only run in its engine context. The owner
+    calls :meth:`run` once all tags of the event have finished, then :meth:`close` (the worker goes
+    back to the pool). The callbacks get a fresh time budget (the run's time limit)."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox: Sandbox | None = sandbox
+
+    def run(self, event_id: int | None, container_id: str, data: dict[str, Any]) -> tuple[int, list[str]]:
+        """Call the callbacks registered for ``event_id`` (``None``: a tag's) as
+        ``cb(containerId, data)`` and drain what they start; returns (how many ran, their errors).
+        Raises SandboxFailure when a limit stops them."""
+        sandbox = self.sandbox
+        if sandbox is None:
+            raise SandboxFailure("crash", "the sandbox is closed")
+        sandbox.deadline = time.monotonic() + sandbox.time_limit
+        return call_event_callbacks(sandbox, event_id, container_id, data)
+
+    def close(self) -> None:
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            sandbox.close()
+
+    def __del__(self) -> None:  # never leak a worker when the owner forgot to close
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def call_event_callbacks(sandbox: Sandbox, event_id: int | None, container_id: str,
+                         data: dict[str, Any]) -> tuple[int, list[str]]:
+    """Call, in ``sandbox``, the ``addEventCallback`` callbacks registered for ``event_id`` (``None``:
+    unbound, a tag's; a number: the client's ``runContainer`` event bound with ``bindToEvent``) as
+    ``cb(containerId, data)``; returns (how many ran, the errors they threw)."""
+    result = decode(sandbox.eval(
+        f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, {_fields_literal(data)})"))
+    return int(result.get("n", 0)), [str(e) for e in result.get("errors") or []]
+
+
 def _fields_literal(params: dict[str, Any]) -> str:
     from .values import encode
 
     return json.dumps(encode(params))
 
 
-def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, **limits: Any) -> RunOutcome:
-    """Run a tag template once; the outcome says success or failure and why."""
+def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *, keep_callbacks: bool = False,
+                 **limits: Any) -> RunOutcome:
+    """Run a tag template once; the outcome says success or failure and why.
+
+    ``keep_callbacks``: when the run registered ``addEventCallback`` callbacks (and its engine is
+    still usable: it completed or threw, no limit was hit), its sandbox stays open as
+    ``outcome.callbacks`` for the caller to run them at the end of the event and close."""
     outcome = RunOutcome(status="failure", console=env.console, warnings=env.warnings, notes=env.notes)
     started = time.monotonic()
+    sandbox: Sandbox | None = None
+    state: dict[str, Any] | None = None
     try:
-        with Sandbox(template, env, **limits) as sandbox:
-            try:
-                sandbox.eval(f"__sandbox.runTag({_fields_literal(params)}); 0")
-            except SandboxFailure as exc:
-                if exc.kind != "exception":
-                    raise
-                outcome.error = f"the template threw: {exc}"
-                env.console.append(f"ERROR: {outcome.error}")
-                return outcome
+        sandbox = Sandbox(template, env, **limits)
+        try:
+            sandbox.eval(f"__sandbox.runTag({_fields_literal(params)}); 0")
+        except SandboxFailure as exc:
+            if exc.kind != "exception":
+                raise
+            outcome.error = f"the template threw: {exc}"
+            env.console.append(f"ERROR: {outcome.error}")
+        if outcome.error is None:
             sandbox.drain()
             state = sandbox.state()
+            pending = int(state.get("callbacks") or 0)
+        else:
+            pending = int(sandbox.eval("__sandbox.eventCallbacks.length") or 0)
+        if keep_callbacks and pending:
+            outcome.callbacks = EventCallbacks(sandbox)
+            sandbox = None
+        elif pending:
+            env.notes.append("addEventCallback: the tag ran outside a container run, so there is no end of an "
+                             "event to call the callback at; it was not called")
     except SandboxFailure as exc:
         outcome.error = str(exc)
         env.console.append(f"ERROR: {outcome.error}")
         return outcome
     finally:
+        if sandbox is not None:
+            sandbox.close()
         outcome.duration_ms = (time.monotonic() - started) * 1000
+    if state is None:
+        return outcome
     done = state.get("done")
     errors = [str(e) for e in state.get("errors") or []]
     for late in state.get("late") or []:

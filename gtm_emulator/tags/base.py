@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..js import to_string
-from ..report import MASK, Outgoing
+from ..report import MASK, EventReport, Outgoing
 from ..request import Request, Response, cookie_from_options
 from ..transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
 # A vendor's verdict on a 2xx answer: (accepted, warnings).
 Judge = Callable[[HttpResponse], tuple[bool, list[str]]]
+
+# Work a tag leaves for the end of its event (``addEventCallback``): called with the event's report
+# (every tag of the event has finished) and the set of secrets to mask in it.
+AfterTags = Callable[["EventReport", set[str]], None]
 
 SECRET_HEADERS = {"access-token", "authorization", "x-api-key", "api-key"}
 
@@ -46,6 +50,7 @@ class TagContext:
     notes: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     vendor_rejected: bool = False
+    after_tags: list[AfterTags] | None = None  # None: no event end to wait for (run outside a container)
 
     # ------------------------------------------------------------------ sandbox APIs
 
@@ -122,6 +127,16 @@ class TagContext:
         else:
             entry.vendor_ok = False
         return resp
+
+
+def run_after_tags(hooks: list[AfterTags], report: EventReport, secrets: set[str]) -> None:
+    """Call what tags left for the end of the event, in the order they registered it. A hook that
+    raises is a warning of the event, never a crashed request."""
+    for hook in hooks:
+        try:
+            hook(report, secrets)
+        except Exception as exc:
+            report.warnings.append(f"after the tags of the event: {type(exc).__name__}: {exc}")
 
 
 class TagType(Protocol):

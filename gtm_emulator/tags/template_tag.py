@@ -14,24 +14,45 @@ Choices on uncertain points:
   reset for every request (recognised by the request's response object), as in GTM's preview.
 * Outgoing requests to a host in ``JUDGES`` get that vendor's verdict (``vendor_ok``), like the
   native tags do (TikTok's envelope ``code``).
+* ``addEventCallback``: a run that registered callbacks keeps its sandbox open and leaves a hook in
+  ``ctx.after_tags``; the container calls it once all tags of the event have finished and the
+  callbacks run as ``cb(containerId, {tags: [{id, status, executionTime}]})`` (``callback_payload``):
+  ``id`` is the tag's name, ``executionTime`` whole milliseconds, ``status`` one of
+  ``CALLBACK_STATUSES`` as :func:`callback_status` reads the tag's result (the list is uncertain,
+  sgtm.md §7). What they do goes into the event's report; a failing callback is a warning on the tag.
+* ``sendPixelFromBrowser`` returns true only when the claiming client is a GA4 client
+  (``PIXEL_CLIENT_TYPE``) and the hit asked for the event-stream reply (``PIXEL_QUERY_FLAG``): the URL
+  goes to ``response.send_pixel``, which the GA4 client's reply lists. Otherwise false, with a note.
+* ``getRequestPath`` removes the container's ``path_prefix``.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import TagError
-from ..sandbox.apis import SandboxEnv
+from ..report import SUCCESS, EventReport, TagResult
+from ..sandbox.apis import SandboxEnv, SendFn
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
-from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT_S, run_tag_code
+from ..sandbox.runtime import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TIME_LIMIT_S,
+    EventCallbacks,
+    SandboxFailure,
+    run_tag_code,
+)
 from ..sandbox.tpl import Template
 from ..transport import HttpResponse, TransportError
-from .base import TagContext, register
+from .base import AfterTags, TagContext, register
 
 APPLY_DEFAULTS = True
+CALLBACK_STATUSES = ("success", "failure", "exception", "timeout")  # sgtm.md §7; the list is uncertain
+PIXEL_CLIENT_TYPE = "ga4"  # the only client whose reply can carry sendPixelFromBrowser URLs
+PIXEL_QUERY_FLAG = "richsstsse"  # the hit asks for the event-stream reply that carries them
 
 
 def _tiktok_judge() -> Callable[[HttpResponse], tuple[bool, list[str]]]:
@@ -91,17 +112,7 @@ class TemplateTag:
                     ctx.notes.append(f"field {name!r} not set; used the template's defaultValue")
         info = ctx.info
         preview = bool(getattr(info, "preview_mode", True))
-
-        def send(method: str, url: str, headers: dict[str, str], body: bytes, timeout: float) -> HttpResponse:
-            host = (urlsplit(url).hostname or "").lower()
-            judge = JUDGES[host]() if host in JUDGES else None
-            response = ctx.send_http(method, url, headers, body, judge=judge, timeout=timeout)
-            if response is None:
-                error = ctx.outgoing[-1].error if ctx.outgoing else None
-                reason = (error or "failed").split(":", 1)[0]
-                raise TransportError(reason if reason in ("failed", "timed_out") else "failed", error or "")
-            return response
-
+        pixel_urls, pixel_refusal = pixel_support(ctx)
         env = SandboxEnv(
             event_data=ctx.event_data,
             request=ctx.request,
@@ -113,18 +124,115 @@ class TemplateTag:
             preview_mode=preview,
             now=ctx.now,
             rng=ctx.rng,
-            send=send,
-            set_cookie=lambda name, value, options, no_encode: ctx.set_cookie(name, value, options, no_encode),
+            send=_sender(ctx),
+            set_cookie=ctx.set_cookie,
             response=ctx.response,
             storage=self._storage_for(ctx, preview),
             hmac_keys=self.hmac_keys,
             http_timeout=ctx.timeout,
+            path_prefix=getattr(info, "path_prefix", ""),
+            pixel_urls=pixel_urls,
+            pixel_refusal=pixel_refusal,
             console=ctx.console,
             warnings=ctx.warnings,
             notes=ctx.notes,
         )
         time_limit = self.time_limit if self.time_limit is not None else DEFAULT_TIME_LIMIT_S
-        outcome = run_tag_code(template, data, env, enforce=self.enforce, time_limit=time_limit,
-                               memory_limit=self.memory_limit)
+        outcome = run_tag_code(template, data, env, keep_callbacks=ctx.after_tags is not None,
+                               enforce=self.enforce, time_limit=time_limit, memory_limit=self.memory_limit)
+        if outcome.callbacks is not None:
+            assert ctx.after_tags is not None
+            ctx.after_tags.append(_event_callbacks_hook(ctx, env, outcome.callbacks))
         if outcome.status != "success":
             raise TagError(outcome.error or "the template failed")
+
+
+def _sender(ctx: TagContext) -> SendFn:
+    """``sendHttpRequest`` of a tag template: through ``ctx.send_http`` (recorded in the report)."""
+
+    def send(method: str, url: str, headers: dict[str, str], body: bytes, timeout: float) -> HttpResponse:
+        host = (urlsplit(url).hostname or "").lower()
+        judge = JUDGES[host]() if host in JUDGES else None
+        before = len(ctx.outgoing)
+        response = ctx.send_http(method, url, headers, body, judge=judge, timeout=timeout)
+        if response is None:
+            error = ctx.outgoing[-1].error if len(ctx.outgoing) > before else None
+            reason = (error or "failed").split(":", 1)[0]
+            raise TransportError(reason if reason in ("failed", "timed_out") else "failed", error or "")
+        return response
+
+    return send
+
+
+def pixel_support(ctx: TagContext) -> tuple[list[str] | None, str]:
+    """Where ``sendPixelFromBrowser`` URLs go for this tag run, or None and why not: only a GA4 hit
+    claimed by a GA4 client that asked for the event-stream reply (``richsstsse``) can carry them."""
+    client = getattr(ctx, "client_name", None)
+    client_type = (getattr(ctx.info, "client_types", None) or {}).get(client)
+    if client_type != PIXEL_CLIENT_TYPE:
+        return None, (f"the claiming client {client!r} is not a GA4 client; only the GA4 client's reply can "
+                      "ask the browser to load a pixel")
+    names = {part.split("=", 1)[0] for part in (ctx.request.query or "").split("&")}
+    if PIXEL_QUERY_FLAG not in names:
+        return None, f"the hit did not ask for the event-stream reply ({PIXEL_QUERY_FLAG} is not in its query)"
+    urls = getattr(ctx.response, "send_pixel", None)
+    if not isinstance(urls, list):
+        return None, "the response cannot carry pixel URLs"
+    return urls, ""
+
+
+def callback_status(result: TagResult) -> str:
+    """A tag's status as ``addEventCallback`` reports it (``CALLBACK_STATUSES``): ``timeout`` for a
+    tag stopped by a time limit or that never completed, ``exception`` for one that threw (or hit a
+    memory/stack limit), ``failure`` for ``gtmOnFailure`` and other failures."""
+    if result.status == SUCCESS:
+        return "success"
+    error = result.error or ""
+    if "timed out" in error or "would time it out" in error:
+        return "timeout"
+    if error.startswith(("the template threw", "a callback threw", "out of memory", "stack overflow")) \
+            or re.match(r"[A-Za-z_]\w*(Error|Exception)\b", error):
+        return "exception"
+    return "failure"
+
+
+def callback_payload(report: EventReport) -> dict[str, Any]:
+    """The second argument of an event callback: ``{tags: [{id, status, executionTime}]}`` for every
+    tag that fired in the event (id: the tag's name; executionTime: whole milliseconds)."""
+    return {"tags": [{"id": t.name, "status": callback_status(t), "executionTime": round(t.duration_ms or 0)}
+                     for t in report.tags if t.fired]}
+
+
+def _event_callbacks_hook(ctx: TagContext, env: SandboxEnv, callbacks: EventCallbacks) -> AfterTags:
+    """The end-of-event work of a tag run that called ``addEventCallback``: run its callbacks in the
+    run's own engine context; what they do lands in the event's report like the tag's own effects
+    (outgoing requests, console, cookies), notes and failures on the tag's result."""
+
+    def hook(report: EventReport, secrets: set[str]) -> None:
+        cctx = TagContext(tag_name=ctx.tag_name, event_data=ctx.event_data, request=ctx.request,
+                          response=ctx.response, transport=ctx.transport, now=ctx.now, rng=ctx.rng, info=ctx.info,
+                          client_name=ctx.client_name, timeout=ctx.timeout)
+        env.send = _sender(cctx)
+        env.set_cookie = cctx.set_cookie
+        env.console, env.warnings, env.notes = cctx.console, cctx.warnings, cctx.notes
+        try:
+            count, errors = callbacks.run(None, env.container_id, callback_payload(report))
+        except SandboxFailure as exc:
+            count, errors = 0, [f"stopped: {exc}"]
+        finally:
+            callbacks.close()
+        secrets.update(cctx.secrets)
+        report.outgoing.extend(cctx.outgoing)
+        report.console.extend(cctx.console)
+        report.console.extend(f"ERROR: event callback of tag {ctx.tag_name!r}: {e}" for e in errors)
+        result = next((t for t in reversed(report.tags) if t.name == ctx.tag_name), None)
+        if result is None:
+            report.warnings.extend(cctx.warnings + [f"event callback of tag {ctx.tag_name!r}: {e}" for e in errors])
+            return
+        result.notes.append(f"addEventCallback: {count} callback(s) called after all tags of the event")
+        result.notes.extend(cctx.notes)
+        result.warnings.extend(cctx.warnings)
+        result.warnings.extend(f"an event callback failed: {e}" for e in errors)
+        result.vendor_rejected = result.vendor_rejected or cctx.vendor_rejected
+
+    return hook
