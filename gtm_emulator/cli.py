@@ -7,6 +7,7 @@ exit status 2.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,7 +23,8 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None, **kw: Any) -> Any:
+def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None,
+         path_prefix: str | None = None, **kw: Any) -> Any:
     from .config import load_container, load_gtm_export
 
     if container and gtm_export:
@@ -32,8 +34,11 @@ def load(container: str | None, vendor: str = "mock", gtm_export: str | None = N
             loaded = load_gtm_export(gtm_export, vendor=vendor, **kw)
             for warning in loaded.load_warnings:
                 click.echo(f"warning: {warning}", err=True)
-            return loaded
-        return load_container(container, vendor=vendor, **kw)
+        else:
+            loaded = load_container(container, vendor=vendor, **kw)
+        if path_prefix is not None:
+            loaded.set_path_prefix(path_prefix)
+        return loaded
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -61,6 +66,18 @@ def cli() -> None:
 GTM_EXPORT_OPTION = click.option(
     "--gtm-export", "gtm_export", type=click.Path(dir_okay=False), default=None,
     help="Run a GTM server-container export (exportFormatVersion 2) directly, instead of --container.",
+)
+
+def _check_path_prefix(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"(/[^/?#]+)*/?", value):
+        raise click.BadParameter(f"{value!r} is not a URL path such as /analytics")
+    return value.rstrip("/") if value else value
+
+
+PATH_PREFIX_OPTION = click.option(
+    "--path-prefix", "path_prefix", default=None, callback=_check_path_prefix, metavar="PATH",
+    help="Path of the server container's URL (/analytics for https://example.com/analytics), removed from "
+         "Request Path and getRequestPath; overrides the container setting path_prefix.",
 )
 
 CONTAINER_OPTION = click.option(
@@ -93,9 +110,10 @@ CONTAINER_OPTION = click.option(
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Append every request the container handles to this NDJSON file (for `gtm-emulator replay`).")
 @GTM_EXPORT_OPTION
+@PATH_PREFIX_OPTION
 def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int,
           threads: int, quiet: bool, store_path: str, retention: int, token: str | None, record: str | None,
-          gtm_export: str | None) -> None:
+          gtm_export: str | None, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from .config import make_transport
     from .server.app import create_app
@@ -109,7 +127,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     if store_path == ":memory:" and workers > 1:
         fail("--store :memory: works with --workers 1 only")
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
-    loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export)
+    loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix)
     token = token or (None if is_loopback(host) else generate_token())
     store = None
     if store_path != "none":
@@ -169,10 +187,8 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> None:
     """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/)."""
-    from flask import Flask
-
     from .server.wsgi import configure_logging, run_gunicorn
-    from .vendors.tiktok_mock import TikTokMock, blueprint
+    from .vendors.tiktok_mock import TikTokMock, create_app
 
     configure_logging()
     config: dict[str, list[str]] = {}
@@ -181,8 +197,7 @@ def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> 
         if not sep or not code or not token:
             fail(f"--pixel {item!r}: expected PIXEL=TOKEN")
         config.setdefault(code, []).append(token)
-    app = Flask("gtm_emulator_mock_tiktok")
-    app.register_blueprint(blueprint(TikTokMock.from_config({"pixels": config})))
+    app = create_app(TikTokMock.from_config({"pixels": config}))
     click.echo(f"mock TikTok Events API on http://{host}:{port}/open_api/v1.3/event/track/ "
                f"({len(config)} pixel(s))", err=True)
     run_gunicorn(app, host, port, workers=1, threads=threads)
@@ -213,10 +228,11 @@ def _parse_cookie(value: str) -> tuple[str, str]:
 @click.option("--now", type=float, default=None, help="Clock, as epoch seconds (for reproducible reports).")
 @click.option("--explain", is_flag=True, help="Print a readable explanation instead of JSON.")
 @GTM_EXPORT_OPTION
+@PATH_PREFIX_OPTION
 @click.argument("url")
 def simulate(container: str | None, method: str | None, data_file: str | None, data: str | None,
              headers: tuple[str, ...], cookies: tuple[str, ...], remote_addr: str, now: float | None,
-             explain: bool, gtm_export: str | None, url: str) -> None:
+             explain: bool, gtm_export: str | None, path_prefix: str | None, url: str) -> None:
     """Run one request through the container in-process and print the report as JSON."""
     body = b""
     if data_file is not None:
@@ -226,7 +242,7 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
             fail(f"--data-file {data_file}: {exc.strerror or exc}")
     elif data is not None:
         body = data.encode("utf-8")
-    loaded = load(container, gtm_export=gtm_export)
+    loaded = load(container, gtm_export=gtm_export, path_prefix=path_prefix)
     report = loaded.simulate(
         method or ("POST" if body else "GET"), url,
         headers=dict(_parse_header(h) for h in headers), body=body,
@@ -243,12 +259,13 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the container JSON (default: next to the export, <name>.container.json); "
                    "custom templates go to a templates/ folder beside it.")
-def import_(export: str, output: str | None) -> None:
+@PATH_PREFIX_OPTION
+def import_(export: str, output: str | None, path_prefix: str | None) -> None:
     """Convert a GTM server-container export into the project's container JSON."""
     from .gtm_export import write_conversion
 
     out = Path(output) if output else Path(export).with_suffix(".container.json")
-    native, warnings = write_conversion(export, out)
+    native, warnings = write_conversion(export, out, settings={"path_prefix": path_prefix} if path_prefix else None)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{out}: {len(native.get('tags', []))} tags, {len(native.get('triggers', []))} triggers, "

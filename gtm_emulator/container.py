@@ -92,6 +92,12 @@ class TagConfig:
     secret_params: frozenset[str] = frozenset()
     id: str | None = None
 
+    @property
+    def reads_event_data_only(self) -> bool:
+        """Whether the tag type declares that it never changes the event data it is given (so it
+        needs no copy of its own)."""
+        return bool(getattr(self.impl, "reads_event_data_only", False))
+
 
 @dataclass
 class Settings:
@@ -162,6 +168,11 @@ class Container:
         ``getContainerVersion()`` and tags that log only in debug mode follow it."""
         self.settings.debug_mode = self.settings.preview_mode = preview
         self.info.debug_mode = self.info.preview_mode = preview
+
+    def set_path_prefix(self, prefix: str) -> None:
+        """The path of the server container's URL (``/analytics``), removed from Request Path and
+        ``getRequestPath`` (the container setting ``path_prefix``)."""
+        self.settings.path_prefix = self.info.path_prefix = prefix
 
     @property
     def tiktok_mock(self) -> Any:
@@ -462,7 +473,8 @@ class _EventRunner:
         settings = self.container.settings
         tctx = TagContext(
             tag_name=tag.name,
-            event_data=copy_event_data(self.ctx.event_data),
+            # each tag sees its own copy, except tag types that declare they never change it
+            event_data=self.ctx.event_data if tag.reads_event_data_only else copy_event_data(self.ctx.event_data),
             request=self.request,
             response=self.response,
             transport=self.container.transport,

@@ -551,10 +551,15 @@ def load_export(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def write_conversion(export_path: str | Path, out_path: str | Path) -> tuple[dict[str, Any], list[str]]:
-    """Convert an export file and write the container JSON plus its ``templates/*.tpl`` next to it."""
+def write_conversion(export_path: str | Path, out_path: str | Path, *, settings: dict[str, Any] | None = None
+                     ) -> tuple[dict[str, Any], list[str]]:
+    """Convert an export file and write the container JSON plus its ``templates/*.tpl`` next to it.
+    ``settings`` are added to the container's settings (an export does not carry, e.g., the
+    server container URL's ``path_prefix``)."""
     files: dict[str, str] = {}
     native, warnings = convert(load_export(export_path), str(export_path), template_files=files)
+    if settings:
+        native["settings"] = {**native.get("settings", {}), **settings}
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     for rel, text in files.items():

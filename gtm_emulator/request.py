@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import SplitResult, quote, unquote_to_bytes, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from .errors import RequestError
 
@@ -120,26 +120,20 @@ class Request:
         """A request from a path with query (``/g/collect?v=2``) or a full URL."""
         if url.startswith("/") and not url.startswith("//") and "#" not in url:
             path, _, query = url.partition("?")  # a path: no need for the full URL parser
-            parts = SplitResult("", "", path, query, "")
+            netloc, scheme = "", "http"
         else:
             parts = urlsplit(url)
-        header_pairs: list[tuple[str, str]] = list(
-            headers.items() if isinstance(headers, Mapping) else (headers or [])
-        )
-        if parts.netloc and not any(k.lower() == "host" for k, _ in header_pairs):
-            header_pairs.append(("Host", parts.netloc))
+            path, query, netloc, scheme = parts.path, parts.query, parts.netloc, parts.scheme or "http"
+        pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+        header_pairs = [(k if type(k) is str else str(k), v if type(v) is str else str(v)) for k, v in pairs]
+        if netloc and not any(k.lower() == "host" for k, _ in header_pairs):
+            header_pairs.append(("Host", netloc))
         if cookies:
             extra = "; ".join(f"{k}={quote(v, safe='')}" for k, v in cookies.items())
             header_pairs.append(("Cookie", extra))
-        return cls(
-            method=method.upper(),
-            path=parts.path or "/",
-            query=parts.query,
-            headers=tuple((str(k), str(v)) for k, v in header_pairs),
-            body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
-            remote_addr=remote_addr,
-            scheme=parts.scheme or "http",
-        )
+        return cls(method.upper(), path or "/", query, tuple(header_pairs),
+                   body.encode("utf-8") if isinstance(body, str) else body if type(body) is bytes else bytes(body),
+                   remote_addr, scheme)
 
     # ------------------------------------------------------------------ headers
 

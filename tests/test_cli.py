@@ -134,3 +134,39 @@ def test_validate_accepts_tpl_files(tmp_path: Path) -> None:
     broken.write_text("___INFO___\n\n{not json\n")
     code, out, _ = run("validate", str(broken))
     assert code == 2 and f"{broken}: ___INFO___" in out
+
+
+def _prefix_container(tmp_path: Path) -> Path:
+    """A TikTok tag that fires only when Request Path, with the container's path prefix removed, is /g/collect."""
+    data = {
+        "name": "prefixed",
+        "clients": [{"name": "GA4", "type": "ga4"}],
+        "triggers": [{"name": "collect path", "fires_on": "some_events", "conditions": [
+            {"variable": "Request Path", "operator": "equals", "value": "/g/collect"}]}],
+        "tags": [{"name": "TikTok", "type": "tiktok_events_api", "firing_triggers": ["collect path"],
+                  "parameters": {"pixel_code": "CPREFIX0PIXEL0000001", "access_token": "token-1234"}}],
+    }
+    path = tmp_path / "prefixed.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_simulate_path_prefix_is_removed_from_request_path(tmp_path: Path) -> None:
+    container = str(_prefix_container(tmp_path))
+    url = "/analytics/g/collect?v=2&tid=G-1&cid=1.2&en=purchase"
+    code, out, err = run("simulate", "--container", container, "--path-prefix", "/analytics/", url)
+    assert code == 0, err
+    assert json.loads(out)["events"][0]["tags"][0]["status"] == "success"
+    code, out, err = run("simulate", "--container", container, url)
+    assert code == 0, err
+    assert json.loads(out)["events"][0]["tags"][0]["status"] == "not_fired"
+    code, _, err = run("simulate", "--container", container, "--path-prefix", "analytics?x", url)
+    assert code == 2 and "is not a URL path" in err
+
+
+def test_import_path_prefix_goes_into_the_settings(tmp_path: Path) -> None:
+    out = tmp_path / "shop.json"
+    code, _, err = run("import", str(EXPORT), "-o", str(out), "--path-prefix", "/metrics")
+    assert code == 0, err
+    assert json.loads(out.read_text())["settings"]["path_prefix"] == "/metrics"
+    assert run("validate", str(out))[0] == 0

@@ -406,3 +406,26 @@ def test_create_app_standalone() -> None:
     mock = app.config["TIKTOK_MOCK"]
     resp = app.test_client().post(TRACK_PATH, json=payload(), headers={"Access-Token": "any"})
     assert resp.get_json()["code"] == 0 and len(mock.events) == 1
+
+
+def test_standalone_app_answers_track_calls_as_the_blueprint_does() -> None:
+    """create_app answers POSTs to the API paths from its WSGI entry, and every other request through
+    Flask: both give the same answers as the blueprint alone."""
+    from flask import Flask
+
+    fast_app = create_app(TikTokMock(clock=Clock()))
+    plain_app = Flask("t")
+    plain_app.register_blueprint(blueprint(TikTokMock(clock=Clock())))
+    for app in (fast_app, plain_app):
+        client = app.test_client()
+        ok = client.post(TRACK_PATH + "?x=1", json=payload(), headers={"Access-Token": "any"})
+        assert ok.status_code == 200 and ok.get_json()["code"] == 0
+        assert ok.headers["Content-Length"] == str(len(ok.data))
+        assert client.post(TRACK_PATH, data=b"{", headers={"Access-Token": "any"}).get_json()["code"] != 0
+        assert client.post(TRACK_PATH, json=payload()).get_json()["code"] == 40104  # no token
+        assert client.get(TRACK_PATH).status_code == 405  # GET goes to Flask, then to the mock
+        assert [r["path"] for r in client.get("/_requests").get_json()] == [TRACK_PATH + "?x=1", TRACK_PATH,
+                                                                            TRACK_PATH]  # not the 405
+        assert client.get("/_requests").get_json()[0]["headers"]["Access-Token"] == "****"
+    fast_mock = fast_app.config["TIKTOK_MOCK"]
+    assert len(fast_mock.events) == 1 and fast_mock.events[0].pixel_code == PIXEL

@@ -14,6 +14,7 @@ The PII property, reconciled with the templates honestly:
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import string
 from typing import Any
@@ -23,7 +24,8 @@ from hypothesis import strategies as st
 
 from gtm_emulator import js
 from gtm_emulator.errors import TagError
-from gtm_emulator.tags.tiktok import build_request
+from gtm_emulator.strategies import event_data_dicts, ga4_event_data
+from gtm_emulator.tags.tiktok import TikTokTag, build_request
 from gtm_emulator.vendors.tiktok_mock import TRACK_PATH, TikTokMock
 
 PIXEL = "C0ABCDEFGHIJKLMNOPQR"
@@ -205,3 +207,19 @@ def test_spec_payloads_pass_the_strict_mock(ev: dict[str, Any], params: dict[str
     assert built is not None
     answer = mock_answer(mock, built)
     assert answer["code"] == 0, (answer, json.dumps(built["body"]))
+
+
+all_profiles = st.sampled_from(sorted(params_for)).flatmap(lambda p: params_for[p])
+any_event = st.one_of(event_data(any_pii), event_data_dicts(), ga4_event_data())
+
+
+@SETTINGS
+@given(any_event, all_profiles, cookies)
+def test_the_tag_never_changes_the_event_data(ev: dict[str, Any], params: dict[str, Any],
+                                              jar: dict[str, Any]) -> None:
+    """The native tag is declared ``reads_event_data_only`` (the container gives it the event data
+    without a copy of its own): no profile may change what it reads, whatever it reads."""
+    before = pickle.dumps(ev)
+    build(ev, params, jar)
+    assert pickle.dumps(ev) == before
+    assert TikTokTag.reads_event_data_only

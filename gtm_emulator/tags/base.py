@@ -99,7 +99,7 @@ class TagContext:
                 self.secrets.add(v)
         self.outgoing.append(entry)
         started = time.perf_counter()
-        entry.raw_text = url + "\n" + raw.decode("utf-8", "replace")
+        entry.raw_text = url + "\n" + (body if isinstance(body, str) else raw.decode("utf-8", "replace"))
         try:
             resp = self.transport.send(method, url, headers, raw, timeout or self.timeout)
         except TransportError as exc:

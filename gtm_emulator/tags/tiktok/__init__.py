@@ -191,6 +191,7 @@ class TikTokTag:
 
     type = "tiktok_events_api"
     secret_params = frozenset({"access_token", "accessToken"})
+    reads_event_data_only = True  # build_request is pure (a property test holds it to that)
 
     def run(self, params: dict[str, Any], ctx: TagContext) -> None:
         profile = profile_of(params)

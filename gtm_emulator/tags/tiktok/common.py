@@ -48,10 +48,16 @@ def sha256_hex(text: str) -> str:
 # ---------------------------------------------------------------------- sandbox helpers
 
 
+_NOT_MAPPINGS = frozenset({str, int, float, bool, list, tuple})
+
+
 def get(data: Any, key: str) -> Any:
     """``data[key]`` in JS: UNDEFINED when ``data`` is not an object or lacks the key."""
-    if type(data) is dict:  # the common case, without the ABC check below
+    kind = type(data)
+    if kind is dict:  # the common case, without the ABC check below
         return data.get(key, UNDEFINED)
+    if data is UNDEFINED or data is None or kind in _NOT_MAPPINGS:
+        return UNDEFINED
     if isinstance(data, Mapping):
         return data.get(key, UNDEFINED)
     return UNDEFINED
