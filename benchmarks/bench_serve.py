@@ -1,10 +1,14 @@
 """Served throughput and latency of GA4 hits through ``gtm-emulator serve``.
 
 Baseline: a bare Flask app answering 204 to every request, on the same gunicorn settings (workers,
-threads). Subjects: the default container with the vendor recorded (nothing sent), and with the
-mock TikTok API called over HTTP (a second process started with ``gtm-emulator mock-tiktok``),
-both with ``--store none`` (no Preview log: what a load or CI run needs); and, for the record,
-the default ``serve`` that also writes every report to the SQLite Preview log.
+threads). ``serve`` answers container paths from its WSGI entry without Flask's routing and request
+objects, so it can outrun that baseline; a second reference, a bare WSGI callable answering 204 (no
+framework at all), shows what the emulator's own work costs.
+
+Subjects: the default container with the vendor recorded (nothing sent), and with the mock TikTok
+API called over HTTP (a second process started with ``gtm-emulator mock-tiktok``), both with
+``--store none`` (no Preview log: what a load or CI run needs); and, for the record, the default
+``serve`` that also writes every report to the SQLite Preview log.
 
 Load comes from ``wrk`` (Debian package ``wrk``) on loopback, bounded in time; without ``wrk`` a
 small threaded Python client is used instead (and says so: it saturates sooner, so its ratios are
@@ -53,6 +57,16 @@ app = Flask("bare")
 @app.route("/<path:path>", methods=["GET", "POST"])
 def any_path(path):
     return Response(status=204)
+run_gunicorn(app, "127.0.0.1", int(sys.argv[1]), workers=int(sys.argv[2]), threads=int(sys.argv[3]))
+"""
+
+
+BARE_WSGI = """
+import sys
+from gtm_emulator.server.wsgi import run_gunicorn
+def app(environ, start_response):
+    start_response("204 NO CONTENT", [])
+    return [b""]
 run_gunicorn(app, "127.0.0.1", int(sys.argv[1]), workers=int(sys.argv[2]), threads=int(sys.argv[3]))
 """
 
@@ -169,11 +183,14 @@ def run(quick: bool = False) -> list[Row]:
         script = lua_script(tmp) if shutil.which("wrk") else None
         bare_file = os.path.join(tmp, "bare.py")
         Path(bare_file).write_text(BARE_APP)
-        ports = {name: free_port() for name in ("bare", "record", "mockhttp", "mock", "stored")}
-        names = ("bare", "record", "mockhttp", "stored")
+        wsgi_file = os.path.join(tmp, "bare_wsgi.py")
+        Path(wsgi_file).write_text(BARE_WSGI)
+        ports = {name: free_port() for name in ("bare", "wsgi", "record", "mockhttp", "mock", "stored")}
+        names = ("bare", "wsgi", "record", "mockhttp", "stored")
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in names}
         serve = [py, "-m", "gtm_emulator", "serve", "--quiet", "--workers", str(WORKERS), "--threads", str(THREADS)]
         with process([py, bare_file, str(ports["bare"]), str(WORKERS), str(THREADS)], ports["bare"], "/"), \
+                process([py, wsgi_file, str(ports["wsgi"]), str(WORKERS), str(THREADS)], ports["wsgi"], "/"), \
                 process([*serve, "--port", str(ports["record"]), "--vendor", "record", "--store", "none"],
                         ports["record"]), \
                 process([*serve, "--port", str(ports["stored"]), "--vendor", "record", "--store",
@@ -198,6 +215,9 @@ def run(quick: bool = False) -> list[Row]:
         Row("served hits/s, mock TikTok over HTTP", "r/s", med("mockhttp", 0), med("bare", 0), 0.4),
         Row("served hits/s, recorded + Preview store", "r/s", med("stored", 0), med("bare", 0), None,
             note="the default `serve`: every report also written to the SQLite Preview log"),
+        Row("served hits/s, vendor recorded, vs bare WSGI", "r/s", med("record", 0), med("wsgi", 0), None,
+            note="reference: a WSGI callable answering 204, no framework"),
+        Row("bare Flask vs bare WSGI", "r/s", med("bare", 0), med("wsgi", 0), None),
         Row("p50 latency, vendor recorded", "ms", med("record", 1), med("bare", 1), None, higher_is_better=False),
         Row("p99 latency, vendor recorded", "ms", med("record", 2), med("bare", 2), None, higher_is_better=False),
         Row("p50 latency, mock TikTok over HTTP", "ms", med("mockhttp", 1), med("bare", 1), None,
