@@ -144,3 +144,90 @@ def test_served_end_to_end_over_http(served: str) -> None:
     big = requests.post(served + "/g/collect?v=2&tid=G&en=x", data=b"x" * (10 * 1024 * 1024), timeout=10)
     assert big.status_code == 413
     assert requests.get(served + PURCHASE, timeout=5).status_code == 204
+
+
+# ---------------------------------------------------------------------- the WSGI entry for container paths
+
+
+def _environ(method: str, path: str, query: str = "", body: bytes = b"", **extra: object) -> dict[str, object]:
+    import io
+
+    environ: dict[str, object] = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+        "wsgi.multiprocess": False, "wsgi.run_once": False, "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1",
+    }
+    environ.update(extra)
+    return environ
+
+
+def _call(app, environ: dict[str, object]) -> tuple[str, dict[str, str], bytes]:
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+    body = b"".join(app.wsgi_app(environ, lambda status, headers, exc_info=None: seen.append((status, headers))))
+    status, headers = seen[0]
+    return status, dict(headers), body
+
+
+def test_head_answers_with_the_length_and_no_body(client) -> None:
+    resp = client.open("/nope", method="HEAD")
+    assert resp.status_code == 400 and resp.data == b""
+    assert int(resp.headers["Content-Length"]) > 0
+
+
+def test_unknown_methods_get_405_from_flask(client) -> None:
+    resp = client.open("/g/collect?v=2", method="PROPFIND")
+    assert resp.status_code == 405 and b"PROPFIND" in resp.data
+
+
+def test_an_emulator_bug_is_a_500_without_traceback_and_the_server_goes_on(caplog) -> None:
+    container = load_container()
+    app = create_app(container, log_requests=False)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    original = container.handle
+    container.handle = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="gtm_emulator"):
+        resp = app.test_client().get(PAGE_VIEW)
+    assert resp.status_code == 500 and b"internal error in the emulator" in resp.data
+    assert b"Traceback" not in resp.data and "RuntimeError: boom" in caplog.text
+    container.handle = original  # type: ignore[method-assign]
+    assert app.test_client().get(PAGE_VIEW).status_code == 204
+
+
+def test_a_chunked_body_over_the_limit_is_413_before_the_container_sees_it() -> None:
+    seen = []
+    app = create_app(load_container(), log_requests=False, on_report=[lambda report, _ms: seen.append(report)])
+    big = b"en=page_view\n" * 100_000  # 1.3 MB, over the 1 MiB default, sent without Content-Length
+    status, headers, body = _call(app, _environ("POST", "/g/collect", "v=2&tid=G-1&cid=1.2", big,
+                                                **{"wsgi.input_terminated": True}))
+    assert status.startswith("413") and b"too large" in body and seen == []
+    assert headers["Content-Length"] == str(len(body))
+
+
+def test_a_204_has_no_body_and_no_content_type() -> None:
+    app = create_app(load_container(), log_requests=False)
+    status, headers, body = _call(app, _environ("GET", "/g/collect", PAGE_VIEW.split("?", 1)[1]))
+    assert status == "204 NO CONTENT" and body == b"" and "Content-Type" not in headers
+
+
+def test_reports_explain_when_a_hook_reads_them() -> None:
+    from gtm_emulator.server.app import add_report_hook
+
+    reports = []
+    app = create_app(load_container(), log_requests=False)
+    add_report_hook(app, lambda report, _ms: reports.append(report))
+    app.test_client().get(PAGE_VIEW)
+    conditions = reports[0].events[0].tags[0].triggers[0].conditions
+    assert [c.variable for c in conditions] == ["Client Name", "Event Name"]
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole() -> None:
+    seen = []
+    app = create_app(load_container(), log_requests=False, on_report=[lambda report, _ms: seen.append(report)])
+    body = b"en=page_view\n" * 20
+    status, _, _ = _call(app, _environ("POST", "/g/collect", "v=2&tid=G-1&cid=1.2", body,
+                                       **{"wsgi.input_terminated": True}))
+    assert status.startswith("204") and seen[0].request.body == body and len(seen[0].events) == 20

@@ -49,6 +49,17 @@ def _status_line(status: int) -> str:
     return line
 
 
+def _read_at_most(stream: Any, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _too_large(limit: int) -> tuple[int, list[tuple[str, str]], bytes]:
     return 413, [("Content-Type", "text/plain; charset=utf-8")], \
         f"request body too large; the limit is {limit} bytes\n".encode()
@@ -167,8 +178,12 @@ def create_app(
         if length is not None and length > limit:
             return _too_large(limit)
         try:
-            body = get_input_stream(environ, max_content_length=limit).read()
-        except RequestEntityTooLarge:  # a chunked body that grew past the limit
+            # one byte more than the limit: a chunked body (no Content-Length) that grew past it is
+            # refused, not cut short
+            body = _read_at_most(get_input_stream(environ, max_content_length=limit + 1), limit + 1)
+        except RequestEntityTooLarge:
+            return _too_large(limit)
+        if len(body) > limit:
             return _too_large(limit)
         creq = request_from_environ(environ, body)
         try:
