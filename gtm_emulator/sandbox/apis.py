@@ -15,6 +15,10 @@ Choices on uncertain points (named constants, easy to change):
 * The legacy callback form of ``sendHttpRequest`` gets status 0, ``{}`` and ``""`` on a network
   failure or timeout (done on the JS side).
 * ``hmacSha256`` keys come from ``SandboxEnv.hmac_keys`` (``{keyId: secret}``); an unknown key throws.
+* ``setResponseStatus`` with a code outside ``RESPONSE_STATUS_RANGE`` (100-599) throws into the
+  template. sGTM's Node server cannot send such a status either (its exact reaction is not documented);
+  here a client template then ends as a 502 with the reason, instead of a broken status line. A
+  published client that copies the status of a failed ``sendHttpGet`` (0) hits this.
 * Google Cloud APIs are fakes: ``BigQuery.insert`` records the rows and resolves, ``Firestore`` is an
   in-memory document store per environment, ``getGoogleAuth`` returns a dummy object. Each use adds a
   note saying a fake was used.
@@ -102,6 +106,7 @@ ENV_APIS = frozenset({
 _URI_RESERVED = set(";/?:@&=+$,#")
 _ENCODE_URI_SAFE = "-_.!~*'();/?:@&=+$,#"
 _ENCODE_COMPONENT_SAFE = "-_.!~*'()"
+RESPONSE_STATUS_RANGE = (100, 599)
 _PIXEL = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 
 
@@ -408,7 +413,13 @@ class Host:
         return self.env.response
 
     def set_response_status(self, code: Any = UNDEFINED, *_: Any) -> None:
-        self._response("setResponseStatus").status = int(js.to_integer(code))
+        response = self._response("setResponseStatus")
+        status = int(js.to_integer(code))
+        low, high = RESPONSE_STATUS_RANGE
+        if not low <= status <= high:
+            raise SandboxThrow(f"setResponseStatus: {js.to_string(code)} is not an HTTP status code "
+                               f"({low}-{high})")
+        response.status = status
 
     def set_response_header(self, name: Any = UNDEFINED, value: Any = UNDEFINED, *_: Any) -> None:
         response = self._response("setResponseHeader")

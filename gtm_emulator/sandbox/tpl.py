@@ -12,6 +12,8 @@ Choices on points the reference marks uncertain:
   ``TAG``, ``MACRO`` and ``CLIENT`` templates can be run.
 * Unknown sections, unknown field types and unknown validator types are warnings
   (:attr:`Template.warnings`), never errors.
+* A missing ``___SERVER_PERMISSIONS___`` section is an empty permission list, as GTM's editor writes
+  templates that use no permissioned API (seen in published gallery templates).
 """
 
 from __future__ import annotations
@@ -258,9 +260,9 @@ def _build(text: str, file: str) -> tuple[Template | None, list[Problem]]:
         problems.append(Problem(file, "___SANDBOXED_JS_FOR_SERVER___", "required section is missing"))
     elif not sections["SANDBOXED_JS_FOR_SERVER"].strip():
         problems.append(Problem(file, "___SANDBOXED_JS_FOR_SERVER___", "the code section is empty"))
+    # A template whose code needs no permission (only makeNumber, getType, Math, ...) is saved by
+    # GTM's editor without a ___SERVER_PERMISSIONS___ section: that means "no permissions".
     perms = _json_section(sections, "SERVER_PERMISSIONS", list, file, problems)
-    if "SERVER_PERMISSIONS" not in sections:
-        problems.append(Problem(file, "___SERVER_PERMISSIONS___", "required section is missing"))
     if perms is not None:
         _check_permissions(perms, file, problems)
     scenarios, setup, teardown = _parse_tests(sections.get("TESTS", ""), file, problems)
