@@ -227,12 +227,15 @@ def _parse_cookie(value: str) -> tuple[str, str]:
 @click.option("--remote-addr", default="127.0.0.1", show_default=True, help="Client IP address of the request.")
 @click.option("--now", type=float, default=None, help="Clock, as epoch seconds (for reproducible reports).")
 @click.option("--explain", is_flag=True, help="Print a readable explanation instead of JSON.")
+@click.option("--vendor", type=click.Choice(["mock", "record", "live"]), default="mock", show_default=True,
+              help="mock: TikTok requests go to the built-in mock TikTok API (other hosts fail, as offline); "
+                   "record: nothing is sent, every call is answered as accepted; live: really sent.")
 @GTM_EXPORT_OPTION
 @PATH_PREFIX_OPTION
 @click.argument("url")
 def simulate(container: str | None, method: str | None, data_file: str | None, data: str | None,
              headers: tuple[str, ...], cookies: tuple[str, ...], remote_addr: str, now: float | None,
-             explain: bool, gtm_export: str | None, path_prefix: str | None, url: str) -> None:
+             explain: bool, vendor: str, gtm_export: str | None, path_prefix: str | None, url: str) -> None:
     """Run one request through the container in-process and print the report as JSON."""
     body = b""
     if data_file is not None:
@@ -242,7 +245,7 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
             fail(f"--data-file {data_file}: {exc.strerror or exc}")
     elif data is not None:
         body = data.encode("utf-8")
-    loaded = load(container, gtm_export=gtm_export, path_prefix=path_prefix)
+    loaded = load(container, vendor=vendor, gtm_export=gtm_export, path_prefix=path_prefix)
     report = loaded.simulate(
         method or ("POST" if body else "GET"), url,
         headers=dict(_parse_header(h) for h in headers), body=body,

@@ -170,3 +170,13 @@ def test_import_path_prefix_goes_into_the_settings(tmp_path: Path) -> None:
     assert code == 0, err
     assert json.loads(out.read_text())["settings"]["path_prefix"] == "/metrics"
     assert run("validate", str(out))[0] == 0
+
+
+def test_simulate_vendor_record_answers_every_call_as_accepted(tmp_path: Path) -> None:
+    code, out, err = run("simulate", "--vendor", "record", "--now", "1700000000", PURCHASE)
+    assert code == 0, err
+    outgoing = json.loads(out)["events"][0]["outgoing"]
+    assert len(outgoing) == 1 and outgoing[0]["vendor_ok"] is True
+    assert outgoing[0]["response"]["body"]["message"] == "OK (recorded, not sent)"
+    code, _, err = run("simulate", "--vendor", "nope", PURCHASE)
+    assert code == 2 and "--vendor" in err
