@@ -1,11 +1,13 @@
 """Gaps found by running published Community Template Gallery templates; each is checked here with the
-project's own minimal templates: a template without a permissions section, and a client that sets an
-impossible response status."""
+project's own minimal templates: a template without a permissions section, a client that sets an
+impossible response status, ``queryPermission``, the tables ``access_bigquery`` grants and the callback
+form of ``BigQuery.insert``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from test_template_client import client_tpl, container_dict
 
@@ -14,15 +16,38 @@ from gtm_emulator.sandbox import load_template, validate_template
 from gtm_emulator.sandbox.testing import run_tests
 
 
-def variable_tpl(code: str, scenario: str) -> str:
-    """A variable template with no ___SERVER_PERMISSIONS___ section, as GTM's editor saves one whose
-    code uses no permissioned API."""
+def variable_tpl(code: str, scenario: str, perms: list[dict[str, Any]] | None = None) -> str:
+    """A variable template; with ``perms`` None it has no ___SERVER_PERMISSIONS___ section, as GTM's
+    editor saves one whose code uses no permissioned API."""
     info = json.dumps({"type": "MACRO", "id": "cvt_temp_public_id", "version": 1, "securityGroups": [],
                        "displayName": "No permissions", "containerContexts": ["SERVER"]})
     indented = "\n".join("    " + line for line in scenario.splitlines())
+    section = "" if perms is None else f"___SERVER_PERMISSIONS___\n\n{json.dumps(perms)}\n\n\n"
     return (f"___INFO___\n\n{info}\n\n\n___TEMPLATE_PARAMETERS___\n\n[]\n\n\n"
-            f"___SANDBOXED_JS_FOR_SERVER___\n\n{code}\n\n\n"
+            f"___SANDBOXED_JS_FOR_SERVER___\n\n{code}\n\n\n{section}"
             f"___TESTS___\n\nscenarios:\n- name: only\n  code: |-\n{indented}\n")
+
+
+def perm(pid: str, **params: Any) -> dict[str, Any]:
+    """One ___SERVER_PERMISSIONS___ entry; str, bool, list of str and list of dict values."""
+    def value(v: Any) -> dict[str, Any]:
+        if isinstance(v, bool):
+            return {"type": 8, "boolean": v}
+        if isinstance(v, str):
+            return {"type": 1, "string": v}
+        if isinstance(v, dict):
+            return {"type": 3, "mapKey": [value(k) for k in v], "mapValue": [value(x) for x in v.values()]}
+        return {"type": 2, "listItem": [value(x) for x in v]}
+    return {"instance": {"key": {"publicId": pid, "versionId": "1"},
+                         "param": [{"key": k, "value": value(v)} for k, v in params.items()]},
+            "isRequired": True}
+
+
+def run_one(tmp_path: Path, code: str, scenario: str, perms: list[dict[str, Any]]) -> tuple[bool, str]:
+    path = tmp_path / "t.tpl"
+    path.write_text(variable_tpl(code, scenario, perms), encoding="utf-8")
+    result = run_tests(path)
+    return result.scenarios[0].passed, result.scenarios[0].message
 
 
 PURE = "const makeNumber = require('makeNumber');\nreturn makeNumber(data.a) * 2;"
@@ -77,3 +102,82 @@ def test_set_response_status_accepts_every_http_status(tmp_path: Path) -> None:
     for good in (100, 204, 302, 404, 599, "418"):
         report = status_client(tmp_path, good).simulate("GET", "/any")  # type: ignore[attr-defined]
         assert report.response.status == int(good), good
+
+
+QUERY = """const queryPermission = require('queryPermission');
+return [
+  queryPermission('send_http', 'https://api.example.com/v1/x'),
+  queryPermission('send_http', 'https://other.example.com/'),
+  queryPermission('get_cookies', 'allowed'),
+  queryPermission('get_cookies', 'secret'),
+  queryPermission('read_request', 'header', 'user-agent'),
+  queryPermission('read_request', 'header', 'cookie'),
+  queryPermission('read_event_data', 'user_data.email'),
+  queryPermission('read_event_data', 'ip_override'),
+  queryPermission('logging'),
+  queryPermission('no_such_permission'),
+];"""
+
+
+def test_query_permission_answers_from_the_declarations_without_throwing(tmp_path: Path) -> None:
+    perms = [perm("send_http", allowedUrls="specific", urls=["https://api.example.com/"]),
+             perm("get_cookies", cookieAccess="specific", cookieNames=["allowed"]),
+             perm("read_request", requestAccess="specific", headerAccess="specific",
+                  headerWhitelist=[{"headerName": "User-Agent"}]),
+             perm("read_event_data", eventDataAccess="specific", keyPatterns=["user_data"])]
+    expected = [True, False, True, False, True, False, True, False, False, False]
+    ok, message = run_one(tmp_path, QUERY, f"assertThat(runCode({{}})).isEqualTo({json.dumps(expected)});", perms)
+    assert ok, message
+
+
+def test_query_permission_with_no_declarations_is_false_for_everything(tmp_path: Path) -> None:
+    ok, message = run_one(tmp_path, QUERY, f"assertThat(runCode({{}})).isEqualTo({json.dumps([False] * 10)});", [])
+    assert ok, message
+
+
+INSERT = """const BigQuery = require('BigQuery');
+BigQuery.insert({projectId: data.p, datasetId: data.d, tableId: data.t}, [{a: 1}], {});
+return 'inserted';"""
+
+
+def bigquery_perm(*tables: dict[str, str]) -> list[dict[str, Any]]:
+    return [perm("access_bigquery", allowedTables=list(tables))]
+
+
+def test_bigquery_insert_needs_a_table_the_permission_lists(tmp_path: Path) -> None:
+    perms = bigquery_perm({"projectId": "*", "datasetId": "shop", "tableId": "events", "operation": "write"})
+    stored = "assertThat(runCode({p: 'x', d: 'shop', t: 'events'})).isEqualTo('inserted');"
+    ok, message = run_one(tmp_path, INSERT, stored, perms)
+    assert ok, message
+    ok, message = run_one(tmp_path, INSERT, "runCode({p: 'x', d: 'shop', t: 'other'});", perms)
+    assert not ok
+    assert "Permission denied" in message and "shop.other" in message
+
+
+def test_bigquery_permission_without_tables_allows_none(tmp_path: Path) -> None:
+    ok, message = run_one(tmp_path, INSERT, "runCode({p: 'x', d: 'shop', t: 'events'});", bigquery_perm())
+    assert not ok
+    assert "access_bigquery" in message
+
+
+def test_bigquery_omitted_project_matches_only_a_wildcard(tmp_path: Path) -> None:
+    exact = bigquery_perm({"projectId": "mine", "datasetId": "*", "tableId": "*", "operation": "write"})
+    ok, _ = run_one(tmp_path, INSERT, "runCode({d: 'shop', t: 'events'});", exact)
+    assert not ok
+    wild = bigquery_perm({"projectId": "*", "datasetId": "*", "tableId": "*", "operation": "write"})
+    stored = "assertThat(runCode({d: 'shop', t: 'events'})).isEqualTo('inserted');"
+    ok, message = run_one(tmp_path, INSERT, stored, wild)
+    assert ok, message
+
+
+def test_bigquery_insert_calls_the_legacy_success_callback(tmp_path: Path) -> None:
+    code = """const BigQuery = require('BigQuery');
+const logToConsole = require('logToConsole');
+BigQuery.insert({datasetId: 'd', tableId: 't'}, [{a: 1}], {},
+                () => logToConsole('stored'), () => logToConsole('failed'));
+return 'done';"""
+    perms = [*bigquery_perm({"projectId": "*", "datasetId": "*", "tableId": "*", "operation": "write"}),
+             perm("logging", environments="all")]
+    ok, message = run_one(tmp_path, code, "runCode({});\nassertApi('logToConsole').wasCalledWith('stored');\n"
+                          "assertApi('logToConsole').wasNotCalledWith('failed');", perms)
+    assert ok, message

@@ -22,6 +22,9 @@ Choices on uncertain points (named constants, easy to change):
 * Google Cloud APIs are fakes: ``BigQuery.insert`` records the rows and resolves, ``Firestore`` is an
   in-memory document store per environment, ``getGoogleAuth`` returns a dummy object. Each use adds a
   note saying a fake was used.
+* ``BigQuery.insert`` also takes the first sandbox release's callbacks,
+  ``insert(connection, rows, options, onSuccess, onFailure)``: ``onSuccess()`` runs when the fake insert
+  succeeds (``LEGACY_BIGQUERY_CALLBACKS`` in ``prelude.js``), besides the returned promise resolving.
 """
 
 from __future__ import annotations
@@ -210,6 +213,7 @@ class Host:
         self.apis: dict[str, Callable[..., Any]] = {
             "__permission": self._permission,
             "__mocked": self._mocked,
+            "queryPermission": lambda pid=UNDEFINED, *args: self.perms.query(js.to_string(pid), list(args)),
             "getAllEventData": self.get_all_event_data,
             "getEventData": self.get_event_data,
             "getClientName": lambda: env.client_name if env.client_name is not None else UNDEFINED,
@@ -650,8 +654,10 @@ class Host:
 
     def bigquery_insert(self, connection: Any = UNDEFINED, rows: Any = UNDEFINED, options: Any = UNDEFINED,
                         *_: Any) -> Any:
-        self.check(self.perms.require, "access_bigquery", "BigQuery.insert")
         table = connection if isinstance(connection, dict) else {}
+        names = [js.to_string(table[k]) if table.get(k) not in (None, UNDEFINED) else ""
+                 for k in ("projectId", "datasetId", "tableId")]
+        self.check(self.perms.bigquery, "BigQuery.insert", "write", *names)
         self.env.bigquery_rows.append({"table": table, "rows": rows if isinstance(rows, list) else []})
         self.env.notes.append("BigQuery.insert: faked (rows recorded, nothing sent to Google Cloud)")
         return UNDEFINED

@@ -159,7 +159,7 @@
     'makeNumber', 'makeInteger', 'makeTableMap', 'getTimestampMillis', 'getTimestamp', 'generateRandom',
     'logToConsole', 'claimRequest', 'returnResponse', 'setResponseStatus', 'setResponseHeader',
     'setResponseBody', 'setPixelResponse', 'sendPixelFromBrowser', 'getGoogleAuth', 'createRegex',
-    'testRegex'];
+    'testRegex', 'queryPermission'];
   hosted.forEach(function (name) { api[name] = function () { return call(name, arguments); }; });
 
   api.getType = function (v) {
@@ -286,9 +286,12 @@
     removeItem: function (k) { return call('templateDataStorage.removeItem', [k]); },
     clear: function () { return call('templateDataStorage.clear', []); }
   };
+  // The first sandbox release's BigQuery.insert took (connection, rows, options, onSuccess, onFailure).
+  var LEGACY_BIGQUERY_CALLBACKS = true;
   api.BigQuery = {
-    insert: function (connection, rows, options) {
+    insert: function (connection, rows, options, onSuccess) {
       var r = call('BigQuery.insert', [connection, rows, options]);
+      if (LEGACY_BIGQUERY_CALLBACKS && typeof onSuccess === 'function') later(function () { onSuccess(); });
       return deferred(function (ok) { ok(r); });
     }
   };
