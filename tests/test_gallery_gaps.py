@@ -181,3 +181,13 @@ return 'done';"""
     ok, message = run_one(tmp_path, code, "runCode({});\nassertApi('logToConsole').wasCalledWith('stored');\n"
                           "assertApi('logToConsole').wasNotCalledWith('failed');", perms)
     assert ok, message
+
+
+def test_server_template_with_code_only_in_the_web_section_names_that_section() -> None:
+    info = json.dumps({"type": "TAG", "id": "cvt_temp_public_id", "version": 1, "securityGroups": [],
+                       "displayName": "Web section", "containerContexts": ["SERVER"]})
+    text = (f"___INFO___\n\n{info}\n\n\n___TEMPLATE_PARAMETERS___\n\n[]\n\n\n"
+            "___SANDBOXED_JS_FOR_WEB_TEMPLATE___\n\ndata.gtmOnSuccess();\n\n\n___WEB_PERMISSIONS___\n\n[]\n")
+    problems = validate_template(text, "web.tpl")
+    assert [p.path for p in problems] == ["___SANDBOXED_JS_FOR_SERVER___"]
+    assert "___SANDBOXED_JS_FOR_WEB_TEMPLATE___" in problems[0].message
