@@ -13,6 +13,7 @@ from test_template_client import client_tpl, container_dict
 
 from gtm_emulator.config import load_container
 from gtm_emulator.sandbox import load_template, validate_template
+from gtm_emulator.sandbox.hoist import hoist_top_level
 from gtm_emulator.sandbox.testing import run_tests
 
 
@@ -191,3 +192,25 @@ def test_server_template_with_code_only_in_the_web_section_names_that_section() 
     problems = validate_template(text, "web.tpl")
     assert [p.path for p in problems] == ["___SANDBOXED_JS_FOR_SERVER___"]
     assert "___SANDBOXED_JS_FOR_WEB_TEMPLATE___" in problems[0].message
+
+
+EARLY_READ = """const first = describe();
+let later = 'set';
+function describe() { return later === undefined ? 'undefined before its declaration' : later; }
+return [first, describe()];"""
+
+
+def test_a_top_level_let_read_before_its_declaration_is_undefined(tmp_path: Path) -> None:
+    expected = json.dumps(["undefined before its declaration", "set"])
+    ok, message = run_one(tmp_path, EARLY_READ, f"assertThat(runCode({{}})).isEqualTo({expected});", [])
+    assert ok, message
+
+
+def test_hoisting_keeps_nested_declarations_strings_and_positions() -> None:
+    source = ("const a = 1; // const b\nlet c = 'let d'\nfunction f() { let e = 1; const g = 2; }\n"
+              "for (let i = 0; i < 1; i++) { const k = i; }\nx.let = 1\nlet z = {let: 1};\n")
+    out = hoist_top_level(source)
+    assert len(out) == len(source)
+    assert out.splitlines() == ["var   a = 1; // const b", "var c = 'let d'",
+                                "function f() { let e = 1; const g = 2; }",
+                                "for (let i = 0; i < 1; i++) { const k = i; }", "x.let = 1", "var z = {let: 1};"]

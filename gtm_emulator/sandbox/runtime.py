@@ -2,7 +2,8 @@
 
 Each run gets a **fresh engine context**: the prelude (:mod:`.prelude`) is evaluated, the template
 code is compiled as the body of ``function (data, require) { … }`` (so a top-level ``return`` works,
-templates.md §4.1), and then called. Callbacks, ``callLater`` tasks and promise reactions are queued
+templates.md §4.1; its top-level ``let`` / ``const`` have no temporal dead zone, see :mod:`.hoist`),
+and then called. Callbacks, ``callLater`` tasks and promise reactions are queued
 on the JS side and drained by the host inside the same limits.
 
 Limits (a runaway template can never hang the server):
@@ -44,6 +45,7 @@ from typing import Any
 
 from ..js import UNDEFINED
 from .apis import Host, SandboxEnv
+from .hoist import hoist_top_level
 from .permissions import DEFAULT_ENFORCEMENT, Permissions
 from .prelude import PRELUDE
 from .tpl import Template
@@ -226,7 +228,8 @@ class Sandbox:
                                 self.deadline, time_limit)
             self.eval("(" + PRELUDE.strip().rstrip(";") + ")(__hostCall); delete globalThis.__hostCall; 0")
             try:
-                self.eval("__sandbox.main = (function (data, require) {" + template.code + "\n}); 0")
+                code = hoist_top_level(template.code)
+                self.eval("__sandbox.main = (function (data, require) {" + code + "\n}); 0")
             except SandboxFailure as exc:
                 if exc.kind == "exception":
                     raise SandboxFailure("syntax", f"the template code does not compile: {exc}") from None
