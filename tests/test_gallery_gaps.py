@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from test_template_client import PERMS as PERMS_CLIENT
 from test_template_client import client_tpl, container_dict
 
 from gtm_emulator.config import load_container
@@ -214,3 +215,48 @@ def test_hoisting_keeps_nested_declarations_strings_and_positions() -> None:
     assert out.splitlines() == ["var   a = 1; // const b", "var c = 'let d'",
                                 "function f() { let e = 1; const g = 2; }",
                                 "for (let i = 0; i < 1; i++) { const k = i; }", "x.let = 1", "var z = {let: 1};"]
+
+
+LISTENING_CLIENT = """
+const addMessageListener = require('addMessageListener');
+const JSON = require('JSON');
+claimRequest();
+const received = [];
+addMessageListener('done', (type, message) => { received.push(message.tag); });
+runContainer({event_name: 'purchase'}, () => {
+  setResponseStatus(200);
+  setResponseBody(JSON.stringify(received));
+  returnResponse();
+});
+"""
+
+SENDING_TAG = """const sendMessage = require('sendMessage');
+const hasMessageListener = require('hasMessageListener');
+if (!hasMessageListener('done') || hasMessageListener('other')) data.gtmOnFailure();
+sendMessage('done', {tag: data.label});
+sendMessage('other', {tag: 'not listened to'});
+data.gtmOnSuccess();"""
+
+
+def test_a_tag_message_reaches_the_listener_of_the_client_that_ran_the_container(tmp_path: Path) -> None:
+    use_message = json.dumps([perm("use_message", allowedActions="any")])
+    client_perms = json.dumps([*json.loads(PERMS_CLIENT), *json.loads(use_message)])
+    client_path = tmp_path / "listening.tpl"
+    client_path.write_text(client_tpl(LISTENING_CLIENT, client_perms), encoding="utf-8")
+    info = json.dumps({"type": "TAG", "id": "cvt_temp_public_id", "version": 1, "securityGroups": [],
+                       "displayName": "Sender", "containerContexts": ["SERVER"]})
+    tag_path = tmp_path / "sender.tpl"
+    fields = json.dumps([{"type": "TEXT", "name": "label", "displayName": "Label", "simpleValueType": True}])
+    tag_path.write_text(f"___INFO___\n\n{info}\n\n\n___TEMPLATE_PARAMETERS___\n\n{fields}\n\n\n"
+                        f"___SANDBOXED_JS_FOR_SERVER___\n\n{SENDING_TAG}\n\n\n"
+                        f"___SERVER_PERMISSIONS___\n\n{use_message}\n", encoding="utf-8")
+    data = container_dict([{"name": "Listening", "type": "template", "template": str(client_path), "priority": 10}],
+                          "Listening")
+    data["tags"] = [{"name": f"Sender {label}", "type": "template", "template": str(tag_path),
+                     "parameters": {"label": label}, "firing_triggers": ["purchase from client"]}
+                    for label in ("a", "b")]
+    report = load_container(data).simulate("GET", "/any")
+    assert report.response.status == 200, report.reason
+    assert json.loads(report.response.body) == ["a", "b"]
+    statuses = [(tag.name, tag.status) for event in report.events for tag in event.tags]
+    assert statuses == [("Sender a", "success"), ("Sender b", "success")]  # hasMessageListener saw the client's

@@ -209,10 +209,17 @@ class Host:
         self.test_mode = test_mode
         self.regexes: list[dict[str, Any]] = []
         self.mocked: set[str] = set()
+        self.listening: set[str] = set()
+        self.on_message: Callable[[str, Any], Any] | None = None  # set by a sandbox on a message bus
+        self.listened_elsewhere: Callable[[str], bool] | None = None
         self.unmocked: list[str] = []
         self.apis: dict[str, Callable[..., Any]] = {
             "__permission": self._permission,
             "__mocked": self._mocked,
+            "__listen": lambda message_type: self.listening.add(js.to_string(message_type)),
+            "__sendMessage": self._send_message,
+            "__listenedElsewhere": lambda message_type: bool(self.listened_elsewhere
+                                                             and self.listened_elsewhere(js.to_string(message_type))),
             "queryPermission": lambda pid=UNDEFINED, *args: self.perms.query(js.to_string(pid), list(args)),
             "getAllEventData": self.get_all_event_data,
             "getEventData": self.get_event_data,
@@ -309,6 +316,10 @@ class Host:
 
     def _mocked(self, name: str) -> None:
         self.mocked.add(name)
+
+    def _send_message(self, message_type: Any, message: Any) -> None:
+        if self.on_message is not None:
+            self.on_message(js.to_string(message_type), message)
 
     # ------------------------------------------------------------------ event data, container
     def get_all_event_data(self) -> Any:

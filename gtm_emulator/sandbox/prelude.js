@@ -250,16 +250,24 @@
   };
   api.addMessageListener = function (type, cb) {
     call('__permission', ['use_message', 'addMessageListener']);
-    if (typeof cb === 'function') S.listeners[String(type)] = cb;
+    if (typeof cb === 'function') { S.listeners[String(type)] = cb; call('__listen', [String(type)]); }
   };
   api.hasMessageListener = function (type) {
     call('__permission', ['use_message', 'hasMessageListener']);
-    return Object.prototype.hasOwnProperty.call(S.listeners, String(type));
+    return Object.prototype.hasOwnProperty.call(S.listeners, String(type)) || call('__listenedElsewhere', [String(type)]);
   };
   api.sendMessage = function (type, message) {
     call('__permission', ['use_message', 'sendMessage']);
     var cb = S.listeners[String(type)];
     if (cb && message !== null && typeof message === 'object') cb(type, message);
+    // listeners in the other templates of the request (see messages.py)
+    if (message !== null && typeof message === 'object' && !Array.isArray(message)) {
+      call('__sendMessage', [String(type), message]);
+    }
+  };
+  S.deliver = function (type, messageJson) {
+    var cb = S.listeners[type];
+    if (cb) runJob(function () { cb(type, dec(messageJson)); });
   };
   api.JSON = {
     parse: function (text) { try { return JSON.parse(String(text)); } catch (e) { return undefined; } },

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..js import UNDEFINED
+from . import messages
 from .apis import Host, SandboxEnv
 from .hoist import hoist_top_level
 from .permissions import DEFAULT_ENFORCEMENT, Permissions
@@ -222,6 +223,7 @@ class Sandbox:
         self.started = time.monotonic()
         self.deadline = self.started + time_limit
         self.host = Host(env, Permissions(template.permissions, enforce), template.storage_key, test_mode)
+        self.bus: messages.MessageBus | None = None
         self.worker = POOL.acquire()
         try:
             self.worker.request({"op": "new", "memory": memory_limit, "stack": stack_limit},
@@ -237,6 +239,9 @@ class Sandbox:
         except BaseException:
             self.close()
             raise
+        bus = None if test_mode else messages.current()
+        if bus is not None:
+            self.join_bus(bus)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -244,7 +249,21 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def join_bus(self, bus: messages.MessageBus) -> None:
+        """Exchange ``sendMessage`` messages with the other sandboxes on ``bus`` (see :mod:`.messages`)."""
+        self.bus = bus
+        self.host.on_message = lambda message_type, message: bus.deliver(self, message_type, message)
+        self.host.listened_elsewhere = lambda message_type: any(
+            member is not self and member.listens(message_type) for member in bus.members)
+        bus.join(self)
+
+    def listens(self, message_type: str) -> bool:
+        """Whether this template added a listener for ``message_type`` (for the message bus)."""
+        return self.worker is not None and message_type in self.host.listening
+
     def close(self) -> None:
+        if self.bus is not None:
+            self.bus.leave(self)
         worker, self.worker = self.worker, None
         if worker is not None:
             POOL.release(worker)
