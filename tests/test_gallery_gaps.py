@@ -260,3 +260,42 @@ def test_a_tag_message_reaches_the_listener_of_the_client_that_ran_the_container
     assert json.loads(report.response.body) == ["a", "b"]
     statuses = [(tag.name, tag.status) for event in report.events for tag in event.tags]
     assert statuses == [("Sender a", "success"), ("Sender b", "success")]  # hasMessageListener saw the client's
+
+
+HEADERS = """
+claimRequest();
+const setResponseHeader = require('setResponseHeader');
+setResponseStatus(200);
+setResponseHeader('Content-Type', 'text/plain');
+if (data.other) setResponseHeader('X-Other', '1');
+setResponseBody('ok');
+returnResponse();
+"""
+
+
+def response_client(tmp_path: Path, other: bool, **access: Any) -> Any:
+    perms = [p for p in json.loads(PERMS_CLIENT) if p["instance"]["key"]["publicId"] != "access_response"]
+    perms.append(perm("access_response", **access))
+    path = tmp_path / "headers.tpl"
+    path.write_text(client_tpl(HEADERS.replace("data.other", json.dumps(other)), json.dumps(perms)), encoding="utf-8")
+    data = container_dict([{"name": "Headers", "type": "template", "template": str(path), "priority": 10}], "Headers")
+    return load_container(data).simulate("GET", "/any")
+
+
+def test_access_response_limits_headers_to_the_whitelist(tmp_path: Path) -> None:
+    specific = {"writeResponseAccess": "specific", "writeHeaderAccess": "specific", "writeStatusAllowed": True,
+                "writeHeadersAllowed": True, "writeBodyAllowed": True,
+                "writeHeaderWhitelist": [{"headerName": "content-type"}]}
+    report = response_client(tmp_path, False, **specific)
+    assert (report.response.status, report.response.body) == (200, b"ok"), report.reason
+    report = response_client(tmp_path, True, **specific)
+    assert report.response.status == 502
+    assert "X-Other" in (report.reason or "") and "access_response" in (report.reason or "")
+    report = response_client(tmp_path, True, writeResponseAccess="any", writeHeaderAccess="specific")
+    assert report.response.status == 200, report.reason  # response access "any" allows every write
+
+
+def test_access_response_can_forbid_the_body(tmp_path: Path) -> None:
+    report = response_client(tmp_path, False, writeResponseAccess="specific", writeBodyAllowed=False)
+    assert report.response.status == 502
+    assert "response body" in (report.reason or "")

@@ -421,14 +421,16 @@ class Host:
             return
         self.env.set_cookie(js.to_string(name), js.to_string(value), opts, js.truthy(no_encode))
 
-    def _response(self, api: str) -> Any:
+    def _response(self, api: str, *writes: str, header: str | None = None) -> Any:
         self.check(self.perms.require, "access_response", api)
+        for what in writes:
+            self.check(self.perms.access_response, api, what, header)
         if self.env.response is None:
             raise SandboxThrow(f"{api}: there is no response to write")
         return self.env.response
 
     def set_response_status(self, code: Any = UNDEFINED, *_: Any) -> None:
-        response = self._response("setResponseStatus")
+        response = self._response("setResponseStatus", "status")
         status = int(js.to_integer(code))
         low, high = RESPONSE_STATUS_RANGE
         if not low <= status <= high:
@@ -437,7 +439,7 @@ class Host:
         response.status = status
 
     def set_response_header(self, name: Any = UNDEFINED, value: Any = UNDEFINED, *_: Any) -> None:
-        response = self._response("setResponseHeader")
+        response = self._response("setResponseHeader", "header", header=js.to_string(name))
         key = js.to_string(name).lower()
         if value is None or value is UNDEFINED:
             response.headers.pop(key, None)
@@ -445,7 +447,7 @@ class Host:
             response.headers[key] = js.to_string(value)
 
     def set_response_body(self, body: Any = UNDEFINED, encoding: Any = "utf8", *_: Any) -> None:
-        response = self._response("setResponseBody")
+        response = self._response("setResponseBody", "body")
         text = js.to_string(body)
         enc = js.to_string(encoding).lower() if encoding is not UNDEFINED else "utf8"
         if enc == "base64":
@@ -462,7 +464,7 @@ class Host:
             response.body = text.encode("utf-8")
 
     def set_pixel_response(self) -> None:
-        response = self._response("setPixelResponse")
+        response = self._response("setPixelResponse", "status", "body")
         response.status = 200
         response.body = _PIXEL
         response.headers.update({"content-type": "image/gif", "cache-control": "no-store, no-cache, must-revalidate",

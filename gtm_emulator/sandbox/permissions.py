@@ -22,6 +22,9 @@ Choices on uncertain points (each easy to change):
   ``tableId``, each ``*`` or exact; ``operation`` ``write`` for ``BigQuery.insert``); a declaration with
   no table entries allows no table. A missing ``projectId`` in the call (GTM then uses the project
   the container runs in) matches only a ``*`` entry (``BIGQUERY_DEFAULT_PROJECT``).
+* ``access_response`` with ``writeResponseAccess: specific`` checks status, header (against
+  ``writeHeaderWhitelist`` when ``writeHeaderAccess`` is ``specific``) and body writes;
+  ``setPixelResponse`` counts as a status and body write (its fixed headers are not checked).
 * ``queryPermission(permission, ...args)`` answers from the declarations whatever the enforcement
   mode; an unknown permission answers ``false``. Its arguments per permission are in
   ``Permissions.query``.
@@ -226,6 +229,22 @@ class Permissions:
         if not any(url_allowed(url, str(p)) for p in params.get("urls") or []):
             raise PermissionDenied(f"{api}: sending to {url!r} is not allowed by send_http")
 
+    def access_response(self, api: str, what: str, header: str | None = None) -> None:
+        """``what``: status, header or body. With ``writeResponseAccess: specific`` the flags
+        ``writeStatusAllowed`` / ``writeHeadersAllowed`` / ``writeBodyAllowed`` apply (an undeclared flag
+        allows, as for ``read_request``), and ``writeHeaderAccess: specific`` limits headers to
+        ``writeHeaderWhitelist`` (names compared case-insensitively)."""
+        params = self._need("access_response", api)
+        if params.get("writeResponseAccess", "any") == "any":
+            return
+        flag = {"status": "writeStatusAllowed", "header": "writeHeadersAllowed", "body": "writeBodyAllowed"}[what]
+        if params.get(flag) is False:
+            raise PermissionDenied(f"{api}: access_response does not allow writing the response {what}")
+        if what == "header" and params.get("writeHeaderAccess", "any") == "specific":
+            allowed = [h.lower() for h in _specific_list(params.get("writeHeaderWhitelist"), "headerName")]
+            if (header or "").lower() not in allowed:
+                raise PermissionDenied(f"{api}: writing response header {header!r} is not allowed by access_response")
+
     def bigquery(self, api: str, operation: str, project: str, dataset: str, table: str) -> None:
         params = self._need("access_bigquery", api)
         for rule in params.get("allowedTables") or []:
@@ -263,6 +282,8 @@ class Permissions:
             elif pid == "set_cookies":
                 options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
                 self.set_cookies(api, arg(0), options)
+            elif pid == "access_response" and arg(0) in ("status", "header", "body"):
+                self.access_response(api, arg(0), arg(1) or None)
             elif pid == "access_bigquery":
                 self.bigquery(api, arg(0) or "write", arg(1), arg(2), arg(3))
             else:
