@@ -1,7 +1,8 @@
 """Gaps found by running published Community Template Gallery templates; each is checked here with the
 project's own minimal templates: a template without a permissions section, a client that sets an
-impossible response status, ``queryPermission``, the tables ``access_bigquery`` grants and the callback
-form of ``BigQuery.insert``."""
+impossible response status, ``queryPermission``, the tables ``access_bigquery`` grants, the callback
+form of ``BigQuery.insert``, top-level declarations read early, code only in the web section, messages
+from tags to the client and ``access_response`` with specific access."""
 
 from __future__ import annotations
 
