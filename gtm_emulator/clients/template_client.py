@@ -21,6 +21,8 @@ continues that same run:
   tags set so far. Writes after ``returnResponse()`` are ignored with a warning, and cookies that
   tags set afterwards are not sent (a warning names them).
 * The client's console lines and sandbox warnings become report warnings (``client console: …``).
+* Messages: while the events run, ``sendMessage`` in a tag runs the client's ``addMessageListener``
+  listener for that type synchronously, as in sGTM (``gtm_emulator.sandbox.messages``).
 
 Failures (``FAILURE_STATUS``, default 502): a template that throws, times out, exhausts memory or
 finishes without calling ``returnResponse()`` after it claimed the request answers 502 with the
@@ -61,6 +63,7 @@ from ..errors import ConfigError, Problem, RequestError
 from ..js import UNDEFINED
 from ..report import EventReport
 from ..request import Request, Response, SetCookie, cookie_from_options
+from ..sandbox import messages
 from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
 from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal, call_event_callbacks
@@ -292,7 +295,9 @@ class TemplateClient(Client):
                 raise RequestError(FAILURE_STATUS, f"client template {self.name!r} failed: {claim.reason}")
         response: Response = run.state["response"]
         try:
-            self._finish(pending, run, run_event, response)
+            with messages.request_scope() as bus:  # tags' sendMessage reaches the client's listeners
+                pending.sandbox.join_bus(bus)
+                self._finish(pending, run, run_event, response)
         finally:
             pending.sandbox.close()
 

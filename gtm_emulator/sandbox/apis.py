@@ -22,6 +22,9 @@ Choices on uncertain points (named constants, easy to change):
 * Google Cloud APIs are fakes: ``BigQuery.insert`` records the rows and resolves, ``Firestore`` is an
   in-memory document store per environment, ``getGoogleAuth`` returns a dummy object. Each use adds a
   note saying a fake was used.
+* ``BigQuery.insert`` also takes the first sandbox release's callbacks,
+  ``insert(connection, rows, options, onSuccess, onFailure)``: ``onSuccess()`` runs when the fake insert
+  succeeds (``LEGACY_BIGQUERY_CALLBACKS`` in ``prelude.js``), besides the returned promise resolving.
 """
 
 from __future__ import annotations
@@ -206,10 +209,18 @@ class Host:
         self.test_mode = test_mode
         self.regexes: list[dict[str, Any]] = []
         self.mocked: set[str] = set()
+        self.listening: set[str] = set()
+        self.on_message: Callable[[str, Any], Any] | None = None  # set by a sandbox on a message bus
+        self.listened_elsewhere: Callable[[str], bool] | None = None
         self.unmocked: list[str] = []
         self.apis: dict[str, Callable[..., Any]] = {
             "__permission": self._permission,
             "__mocked": self._mocked,
+            "__listen": lambda message_type: self.listening.add(js.to_string(message_type)),
+            "__sendMessage": self._send_message,
+            "__listenedElsewhere": lambda message_type: bool(self.listened_elsewhere
+                                                             and self.listened_elsewhere(js.to_string(message_type))),
+            "queryPermission": lambda pid=UNDEFINED, *args: self.perms.query(js.to_string(pid), list(args)),
             "getAllEventData": self.get_all_event_data,
             "getEventData": self.get_event_data,
             "getClientName": lambda: env.client_name if env.client_name is not None else UNDEFINED,
@@ -305,6 +316,10 @@ class Host:
 
     def _mocked(self, name: str) -> None:
         self.mocked.add(name)
+
+    def _send_message(self, message_type: Any, message: Any) -> None:
+        if self.on_message is not None:
+            self.on_message(js.to_string(message_type), message)
 
     # ------------------------------------------------------------------ event data, container
     def get_all_event_data(self) -> Any:
@@ -406,14 +421,16 @@ class Host:
             return
         self.env.set_cookie(js.to_string(name), js.to_string(value), opts, js.truthy(no_encode))
 
-    def _response(self, api: str) -> Any:
+    def _response(self, api: str, *writes: str, header: str | None = None) -> Any:
         self.check(self.perms.require, "access_response", api)
+        for what in writes:
+            self.check(self.perms.access_response, api, what, header)
         if self.env.response is None:
             raise SandboxThrow(f"{api}: there is no response to write")
         return self.env.response
 
     def set_response_status(self, code: Any = UNDEFINED, *_: Any) -> None:
-        response = self._response("setResponseStatus")
+        response = self._response("setResponseStatus", "status")
         status = int(js.to_integer(code))
         low, high = RESPONSE_STATUS_RANGE
         if not low <= status <= high:
@@ -422,7 +439,7 @@ class Host:
         response.status = status
 
     def set_response_header(self, name: Any = UNDEFINED, value: Any = UNDEFINED, *_: Any) -> None:
-        response = self._response("setResponseHeader")
+        response = self._response("setResponseHeader", "header", header=js.to_string(name))
         key = js.to_string(name).lower()
         if value is None or value is UNDEFINED:
             response.headers.pop(key, None)
@@ -430,7 +447,7 @@ class Host:
             response.headers[key] = js.to_string(value)
 
     def set_response_body(self, body: Any = UNDEFINED, encoding: Any = "utf8", *_: Any) -> None:
-        response = self._response("setResponseBody")
+        response = self._response("setResponseBody", "body")
         text = js.to_string(body)
         enc = js.to_string(encoding).lower() if encoding is not UNDEFINED else "utf8"
         if enc == "base64":
@@ -447,7 +464,7 @@ class Host:
             response.body = text.encode("utf-8")
 
     def set_pixel_response(self) -> None:
-        response = self._response("setPixelResponse")
+        response = self._response("setPixelResponse", "status", "body")
         response.status = 200
         response.body = _PIXEL
         response.headers.update({"content-type": "image/gif", "cache-control": "no-store, no-cache, must-revalidate",
@@ -650,8 +667,10 @@ class Host:
 
     def bigquery_insert(self, connection: Any = UNDEFINED, rows: Any = UNDEFINED, options: Any = UNDEFINED,
                         *_: Any) -> Any:
-        self.check(self.perms.require, "access_bigquery", "BigQuery.insert")
         table = connection if isinstance(connection, dict) else {}
+        names = [js.to_string(table[k]) if table.get(k) not in (None, UNDEFINED) else ""
+                 for k in ("projectId", "datasetId", "tableId")]
+        self.check(self.perms.bigquery, "BigQuery.insert", "write", *names)
         self.env.bigquery_rows.append({"table": table, "rows": rows if isinstance(rows, list) else []})
         self.env.notes.append("BigQuery.insert: faked (rows recorded, nothing sent to Google Cloud)")
         return UNDEFINED

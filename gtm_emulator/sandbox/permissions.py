@@ -18,6 +18,16 @@ Choices on uncertain points (each easy to change):
 * ``read_event_data`` key patterns: ``*`` matches any run of characters, and a pattern ``a.b`` also
   grants the keys below it (``a.b.c``). ``getAllEventData`` needs ``eventDataAccess: any``.
 * ``get_client_name`` is not required (it is uncertain that the permission exists).
+* ``access_bigquery``: a call must match one ``allowedTables`` entry (``projectId``, ``datasetId``,
+  ``tableId``, each ``*`` or exact; ``operation`` ``write`` for ``BigQuery.insert``); a declaration with
+  no table entries allows no table. A missing ``projectId`` in the call (GTM then uses the project
+  the container runs in) matches only a ``*`` entry (``BIGQUERY_DEFAULT_PROJECT``).
+* ``access_response`` with ``writeResponseAccess: specific`` checks status, header (against
+  ``writeHeaderWhitelist`` when ``writeHeaderAccess`` is ``specific``) and body writes;
+  ``setPixelResponse`` counts as a status and body write (its fixed headers are not checked).
+* ``queryPermission(permission, ...args)`` answers from the declarations whatever the enforcement
+  mode; an unknown permission answers ``false``. Its arguments per permission are in
+  ``Permissions.query``.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from urllib.parse import urlsplit
 
 ENFORCEMENT_MODES = ("off", "warn", "error")
 DEFAULT_ENFORCEMENT = "error"
+BIGQUERY_DEFAULT_PROJECT = ""  # what an omitted projectId is compared with (only "*" matches it)
 
 
 class PermissionDenied(Exception):
@@ -217,6 +228,69 @@ class Permissions:
             return
         if not any(url_allowed(url, str(p)) for p in params.get("urls") or []):
             raise PermissionDenied(f"{api}: sending to {url!r} is not allowed by send_http")
+
+    def access_response(self, api: str, what: str, header: str | None = None) -> None:
+        """``what``: status, header or body. With ``writeResponseAccess: specific`` the flags
+        ``writeStatusAllowed`` / ``writeHeadersAllowed`` / ``writeBodyAllowed`` apply (an undeclared flag
+        allows, as for ``read_request``), and ``writeHeaderAccess: specific`` limits headers to
+        ``writeHeaderWhitelist`` (names compared case-insensitively)."""
+        params = self._need("access_response", api)
+        if params.get("writeResponseAccess", "any") == "any":
+            return
+        flag = {"status": "writeStatusAllowed", "header": "writeHeadersAllowed", "body": "writeBodyAllowed"}[what]
+        if params.get(flag) is False:
+            raise PermissionDenied(f"{api}: access_response does not allow writing the response {what}")
+        if what == "header" and params.get("writeHeaderAccess", "any") == "specific":
+            allowed = [h.lower() for h in _specific_list(params.get("writeHeaderWhitelist"), "headerName")]
+            if (header or "").lower() not in allowed:
+                raise PermissionDenied(f"{api}: writing response header {header!r} is not allowed by access_response")
+
+    def bigquery(self, api: str, operation: str, project: str, dataset: str, table: str) -> None:
+        params = self._need("access_bigquery", api)
+        for rule in params.get("allowedTables") or []:
+            if not isinstance(rule, dict):
+                continue
+            if str(rule.get("operation", "write")).lower() != operation:
+                continue
+            wanted = [(rule.get("projectId", "*"), project), (rule.get("datasetId", "*"), dataset),
+                      (rule.get("tableId", "*"), table)]
+            if all(str(pattern) == "*" or str(pattern) == value for pattern, value in wanted):
+                return
+        where = ".".join(part or "(default project)" for part in (project, dataset, table))
+        raise PermissionDenied(f"{api}: {operation} to BigQuery table {where!r} is not allowed by access_bigquery")
+
+    def query(self, pid: str, args: list[Any]) -> bool:
+        """``queryPermission(pid, ...args)``: whether the declarations allow the call the arguments
+        describe (``read_request`` takes a component such as ``header`` and a name; ``send_http`` a URL;
+        ``get_cookies`` a name; ``set_cookies`` a name and options; ``read_event_data`` a key path;
+        ``access_bigquery`` an operation, project, dataset and table). Never raises."""
+        def arg(i: int) -> str:
+            return str(args[i]) if i < len(args) and args[i] is not None else ""
+
+        api = "queryPermission"
+        try:
+            if pid == "read_event_data":
+                self.read_event_data(api, arg(0) or None)
+            elif pid == "read_request":
+                component = {"queryParameter": "query", "queryString": "query_string",
+                             "remoteAddress": "remote_address", "requestMethod": "method"}.get(arg(0), arg(0))
+                self.read_request(api, component, arg(1) or None)
+            elif pid == "send_http":
+                self.send_http(api, arg(0))
+            elif pid == "get_cookies":
+                self.get_cookies(api, arg(0))
+            elif pid == "set_cookies":
+                options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+                self.set_cookies(api, arg(0), options)
+            elif pid == "access_response" and arg(0) in ("status", "header", "body"):
+                self.access_response(api, arg(0), arg(1) or None)
+            elif pid == "access_bigquery":
+                self.bigquery(api, arg(0) or "write", arg(1), arg(2), arg(3))
+            else:
+                self._need(pid, api)
+        except PermissionDenied:
+            return False
+        return True
 
     def logging(self, api: str, debug: bool) -> bool:
         """Whether ``logToConsole`` output is shown: needs ``logging``; ``environments: debug`` shows

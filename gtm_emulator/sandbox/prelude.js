@@ -159,7 +159,7 @@
     'makeNumber', 'makeInteger', 'makeTableMap', 'getTimestampMillis', 'getTimestamp', 'generateRandom',
     'logToConsole', 'claimRequest', 'returnResponse', 'setResponseStatus', 'setResponseHeader',
     'setResponseBody', 'setPixelResponse', 'sendPixelFromBrowser', 'getGoogleAuth', 'createRegex',
-    'testRegex'];
+    'testRegex', 'queryPermission'];
   hosted.forEach(function (name) { api[name] = function () { return call(name, arguments); }; });
 
   api.getType = function (v) {
@@ -250,16 +250,24 @@
   };
   api.addMessageListener = function (type, cb) {
     call('__permission', ['use_message', 'addMessageListener']);
-    if (typeof cb === 'function') S.listeners[String(type)] = cb;
+    if (typeof cb === 'function') { S.listeners[String(type)] = cb; call('__listen', [String(type)]); }
   };
   api.hasMessageListener = function (type) {
     call('__permission', ['use_message', 'hasMessageListener']);
-    return Object.prototype.hasOwnProperty.call(S.listeners, String(type));
+    return Object.prototype.hasOwnProperty.call(S.listeners, String(type)) || call('__listenedElsewhere', [String(type)]);
   };
   api.sendMessage = function (type, message) {
     call('__permission', ['use_message', 'sendMessage']);
     var cb = S.listeners[String(type)];
     if (cb && message !== null && typeof message === 'object') cb(type, message);
+    // listeners in the other templates of the request (see messages.py)
+    if (message !== null && typeof message === 'object' && !Array.isArray(message)) {
+      call('__sendMessage', [String(type), message]);
+    }
+  };
+  S.deliver = function (type, messageJson) {
+    var cb = S.listeners[type];
+    if (cb) runJob(function () { cb(type, dec(messageJson)); });
   };
   api.JSON = {
     parse: function (text) { try { return JSON.parse(String(text)); } catch (e) { return undefined; } },
@@ -286,9 +294,12 @@
     removeItem: function (k) { return call('templateDataStorage.removeItem', [k]); },
     clear: function () { return call('templateDataStorage.clear', []); }
   };
+  // The first sandbox release's BigQuery.insert took (connection, rows, options, onSuccess, onFailure).
+  var LEGACY_BIGQUERY_CALLBACKS = true;
   api.BigQuery = {
-    insert: function (connection, rows, options) {
+    insert: function (connection, rows, options, onSuccess) {
       var r = call('BigQuery.insert', [connection, rows, options]);
+      if (LEGACY_BIGQUERY_CALLBACKS && typeof onSuccess === 'function') later(function () { onSuccess(); });
       return deferred(function (ok) { ok(r); });
     }
   };

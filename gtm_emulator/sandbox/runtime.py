@@ -2,7 +2,8 @@
 
 Each run gets a **fresh engine context**: the prelude (:mod:`.prelude`) is evaluated, the template
 code is compiled as the body of ``function (data, require) { … }`` (so a top-level ``return`` works,
-templates.md §4.1), and then called. Callbacks, ``callLater`` tasks and promise reactions are queued
+templates.md §4.1; its top-level ``let`` / ``const`` have no temporal dead zone, see :mod:`.hoist`),
+and then called. Callbacks, ``callLater`` tasks and promise reactions are queued
 on the JS side and drained by the host inside the same limits.
 
 Limits (a runaway template can never hang the server):
@@ -43,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from ..js import UNDEFINED
+from . import messages
 from .apis import Host, SandboxEnv
+from .hoist import hoist_top_level
 from .permissions import DEFAULT_ENFORCEMENT, Permissions
 from .prelude import PRELUDE
 from .tpl import Template
@@ -220,13 +223,15 @@ class Sandbox:
         self.started = time.monotonic()
         self.deadline = self.started + time_limit
         self.host = Host(env, Permissions(template.permissions, enforce), template.storage_key, test_mode)
+        self.bus: messages.MessageBus | None = None
         self.worker = POOL.acquire()
         try:
             self.worker.request({"op": "new", "memory": memory_limit, "stack": stack_limit},
                                 self.deadline, time_limit)
             self.eval("(" + PRELUDE.strip().rstrip(";") + ")(__hostCall); delete globalThis.__hostCall; 0")
             try:
-                self.eval("__sandbox.main = (function (data, require) {" + template.code + "\n}); 0")
+                code = hoist_top_level(template.code)
+                self.eval("__sandbox.main = (function (data, require) {" + code + "\n}); 0")
             except SandboxFailure as exc:
                 if exc.kind == "exception":
                     raise SandboxFailure("syntax", f"the template code does not compile: {exc}") from None
@@ -234,6 +239,9 @@ class Sandbox:
         except BaseException:
             self.close()
             raise
+        bus = None if test_mode else messages.current()
+        if bus is not None:
+            self.join_bus(bus)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -241,7 +249,21 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def join_bus(self, bus: messages.MessageBus) -> None:
+        """Exchange ``sendMessage`` messages with the other sandboxes on ``bus`` (see :mod:`.messages`)."""
+        self.bus = bus
+        self.host.on_message = lambda message_type, message: bus.deliver(self, message_type, message)
+        self.host.listened_elsewhere = lambda message_type: any(
+            member is not self and member.listens(message_type) for member in bus.members)
+        bus.join(self)
+
+    def listens(self, message_type: str) -> bool:
+        """Whether this template added a listener for ``message_type`` (for the message bus)."""
+        return self.worker is not None and message_type in self.host.listening
+
     def close(self) -> None:
+        if self.bus is not None:
+            self.bus.leave(self)
         worker, self.worker = self.worker, None
         if worker is not None:
             POOL.release(worker)

@@ -14,6 +14,9 @@ Choices on points the reference marks uncertain:
   (:attr:`Template.warnings`), never errors.
 * A missing ``___SERVER_PERMISSIONS___`` section is an empty permission list, as GTM's editor writes
   templates that use no permissioned API (seen in published gallery templates).
+* A ``SERVER`` template whose code is only in ``___SANDBOXED_JS_FOR_WEB_TEMPLATE___`` (with
+  ``___WEB_PERMISSIONS___``) is rejected, with a problem naming the web section: it is not known
+  that a server container runs web sections, and their permissions are web permissions.
 """
 
 from __future__ import annotations
@@ -257,7 +260,13 @@ def _build(text: str, file: str) -> tuple[Template | None, list[Problem]]:
     if fields is not None:
         _check_fields(fields, file, problems, warnings)
     if "SANDBOXED_JS_FOR_SERVER" not in sections:
-        problems.append(Problem(file, "___SANDBOXED_JS_FOR_SERVER___", "required section is missing"))
+        why = "required section is missing"
+        if "SANDBOXED_JS_FOR_WEB_TEMPLATE" in sections:
+            # Some published SERVER templates keep their code (and permissions) in the web sections;
+            # the emulator does not run web sections as server code (see the module docstring).
+            why += (" (the code is in ___SANDBOXED_JS_FOR_WEB_TEMPLATE___, the web section; a server"
+                    " container runs ___SANDBOXED_JS_FOR_SERVER___ with ___SERVER_PERMISSIONS___)")
+        problems.append(Problem(file, "___SANDBOXED_JS_FOR_SERVER___", why))
     elif not sections["SANDBOXED_JS_FOR_SERVER"].strip():
         problems.append(Problem(file, "___SANDBOXED_JS_FOR_SERVER___", "the code section is empty"))
     # A template whose code needs no permission (only makeNumber, getType, Math, ...) is saved by
