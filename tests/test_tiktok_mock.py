@@ -429,3 +429,23 @@ def test_standalone_app_answers_track_calls_as_the_blueprint_does() -> None:
         assert client.get("/_requests").get_json()[0]["headers"]["Access-Token"] == "****"
     fast_mock = fast_app.config["TIKTOK_MOCK"]
     assert len(fast_mock.events) == 1 and fast_mock.events[0].pixel_code == PIXEL
+
+
+def test_standalone_app_refuses_bodies_over_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from gtm_emulator.vendors import tiktok_mock
+
+    monkeypatch.setattr(tiktok_mock, "MAX_BODY_BYTES", 1000)
+    app = create_app(TikTokMock(clock=Clock()))
+    mock = app.config["TIKTOK_MOCK"]
+    big = b'{"data": [' + b" " * 2000 + b"]}"
+    seen: list[str] = []
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": TRACK_PATH, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+               "wsgi.input": io.BytesIO(big), "wsgi.input_terminated": True, "HTTP_ACCESS_TOKEN": "any"}
+    body = b"".join(app.wsgi_app(environ, lambda status, headers, exc_info=None: seen.append(status)))
+    assert seen == ["413 REQUEST ENTITY TOO LARGE"] and b"at most 1000 bytes" in body  # chunked: read, refused
+    assert mock.requests == []
+    small = app.test_client().post(TRACK_PATH, json=payload(), headers={"Access-Token": "any"})
+    assert small.status_code == 200 and len(mock.requests) == 1

@@ -25,13 +25,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.wsgi import get_content_length, get_input_stream
 
 from ..container import Container
 from ..report import Report
 from ..request import Request, display_text
+from .body import BodyTooLarge, read_body
 
 log = logging.getLogger("gtm_emulator")
 
@@ -47,17 +46,6 @@ def _status_line(status: int) -> str:
     if line is None:
         line = _STATUS_LINES[status] = f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
     return line
-
-
-def _read_at_most(stream: Any, size: int) -> bytes:
-    chunks, left = [], size
-    while left > 0:
-        chunk = stream.read(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 def _too_large(limit: int) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -174,16 +162,9 @@ def create_app(
         """The container's answer to one request: status, headers and body."""
         started = time.perf_counter()
         limit = app.config["MAX_CONTENT_LENGTH"]
-        length = get_content_length(environ)
-        if length is not None and length > limit:
-            return _too_large(limit)
         try:
-            # one byte more than the limit: a chunked body (no Content-Length) that grew past it is
-            # refused, not cut short
-            body = _read_at_most(get_input_stream(environ, max_content_length=limit + 1), limit + 1)
-        except RequestEntityTooLarge:
-            return _too_large(limit)
-        if len(body) > limit:
+            body = read_body(environ, limit)  # a chunked body past the limit is refused, not cut short
+        except BodyTooLarge:
             return _too_large(limit)
         creq = request_from_environ(environ, body)
         try:

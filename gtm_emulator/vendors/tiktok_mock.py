@@ -58,6 +58,8 @@ WARNINGS_HEADER = "X-Mock-Warnings"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "tiktok_event_track.schema.json"
 MESSAGE_STYLE = "Invalid value for {path}: {reason}."
 MAX_EVENTS = 1000
+# The mock's own protection (TikTok's limit is not documented): bodies over this get HTTP 413.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_LEGACY_BATCH = 50
 DEDUP_WINDOW_S = 48 * 3600
 MAX_AGE_S = 7 * 24 * 3600
@@ -649,7 +651,8 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
     ``mock``, without Flask's per-request objects, and passes everything else to ``fallback`` (the
     Flask app's own entry): what a mock under load spends its time on is the track call."""
     from werkzeug.http import HTTP_STATUS_CODES
-    from werkzeug.wsgi import get_input_stream
+
+    from ..server.body import BodyTooLarge, read_body
 
     routes = {prefix + route: route for route in (TRACK_PATH, *LEGACY_PATHS)}
 
@@ -661,7 +664,13 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
                    if key.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
-        body = get_input_stream(environ).read()  # as much as Content-Length says, as Flask reads it
+        try:
+            body = read_body(environ, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            text = f"request body too large; the mock reads at most {MAX_BODY_BYTES} bytes\n".encode()
+            start_response("413 REQUEST ENTITY TOO LARGE",
+                           [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
+            return [text]
         query = environ.get("QUERY_STRING", "")
         resp = mock.handle("POST", route + ("?" + query if query else ""), headers, body)
         reply = [*resp.headers.items(), ("Content-Length", str(len(resp.body)))]
@@ -676,6 +685,7 @@ def create_app(mock: TikTokMock | None = None) -> Any:
     from flask import Flask
 
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["TIKTOK_MOCK"] = mock or TikTokMock()
     app.register_blueprint(blueprint(app.config["TIKTOK_MOCK"]))
     app.wsgi_app = fast_wsgi(app.config["TIKTOK_MOCK"], app.wsgi_app)  # type: ignore[method-assign]
