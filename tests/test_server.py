@@ -231,3 +231,12 @@ def test_a_chunked_body_under_the_limit_is_read_whole() -> None:
     status, _, _ = _call(app, _environ("POST", "/g/collect", "v=2&tid=G-1&cid=1.2", body,
                                        **{"wsgi.input_terminated": True}))
     assert status.startswith("204") and seen[0].request.body == body and len(seen[0].events) == 20
+
+
+def test_flask_routes_answer_an_oversized_body_like_the_container_paths(client) -> None:
+    big = b"x" * 2_000_000
+    through_flask = client.post("/_mock/tiktok/open_api/v1.3/event/track/", data=big)
+    to_container = client.post("/g/collect?v=2&tid=G-1&cid=1.2", data=big)
+    assert through_flask.status_code == to_container.status_code == 413
+    assert through_flask.data == to_container.data == b"request body too large; the limit is 1048576 bytes\n"
+    assert through_flask.headers["Content-Type"] == to_container.headers["Content-Type"]

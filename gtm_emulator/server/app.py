@@ -145,8 +145,8 @@ def create_app(
 
     @app.errorhandler(413)
     def too_large(_error: Exception) -> Response:
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        return Response(f"request body too large; the limit is {limit} bytes\n", status=413, mimetype="text/plain")
+        status, headers, body = _too_large(app.config["MAX_CONTENT_LENGTH"])
+        return Response(body, status=status, headers=headers)
 
     @app.errorhandler(405)
     def not_allowed(_error: Exception) -> Response:
