@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import Row, format_table
 
 from gtm_emulator import load_container
-from gtm_emulator.request import Request
+from gtm_emulator.core.request import Request
 
 HITS = [
     "v=2&tid=G-MEM&cid={n}.1&en=page_view&dl=https%3A%2F%2Fshop.example%2Fp{n}",

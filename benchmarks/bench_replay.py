@@ -1,6 +1,6 @@
 """Replay throughput: the full pipeline against parse-only, on the same generated GA4 hits.
 
-Subject: ``gtm_emulator.replay.replay`` over the hits with the bundled default container (Request
+Subject: ``gtm_emulator.harness.replay.replay`` over the hits with the bundled default container (Request
 built from the recorded line, GA4 client, triggers, the TikTok tag building its payload, the vendor
 recorded and not sent, the per-tag summary). Baseline: ``gtm_emulator.clients.ga4.parse`` on the
 same hits. Target: the pipeline at no less than a third of the parse-only rate.
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Row, format_table, interleaved_rates
 from gtm_emulator.clients import ga4
-from gtm_emulator.replay import RecordedRequest, replay, replay_container
+from gtm_emulator.harness.replay import RecordedRequest, replay, replay_container
 
 FULL_HITS = 100_000
 QUICK_HITS = 2_000

@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import Row, format_table, interleaved_rates
 
-from gtm_emulator.js import UNDEFINED
-from gtm_emulator.request import Request
-from gtm_emulator.triggers import Condition, Trigger
-from gtm_emulator.variables import EventContext, Template
+from gtm_emulator.core.js import UNDEFINED
+from gtm_emulator.core.request import Request
+from gtm_emulator.core.triggers import Condition, Trigger
+from gtm_emulator.core.variables import EventContext, Template
 
 SEED_TRIGGER = Trigger(
     "GA4 purchase",

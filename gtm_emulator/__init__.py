@@ -9,10 +9,10 @@ True
 
 from __future__ import annotations
 
-from .config import load_container
-from .container import Container
+from .core.container import Container
+from .core.report import Report
 from .errors import ConfigError, EmulatorError, Problem, RequestError, TagError
-from .report import Report
+from .loading.config import load_container
 
 __version__ = "0.1.0"
 

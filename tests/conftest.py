@@ -35,7 +35,7 @@ def cli() -> Any:
     """A fresh click group with the harness commands (`test`, `replay`) registered on it."""
     import click
 
-    from gtm_emulator.cli_harness import register
+    from gtm_emulator.cli.harness import register
 
     @click.group()
     def group() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from _support import PAGE_VIEW, PURCHASE, ROOT
 from click.testing import CliRunner
 
-from gtm_emulator.cli import cli
+from gtm_emulator.cli.main import cli
 
 
 def run(*args: str) -> tuple[int, str, str]:

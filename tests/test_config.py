@@ -9,7 +9,7 @@ import pytest
 from _support import NOW, PURCHASE, ROOT
 
 from gtm_emulator import ConfigError, load_container
-from gtm_emulator.config import default_container_path, schema, validate_file
+from gtm_emulator.loading.config import default_container_path, schema, validate_file
 
 
 def default_config() -> dict[str, Any]:

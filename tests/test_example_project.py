@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gtm_emulator.pytest_plugin import entry_point_registered
+from gtm_emulator.harness.pytest_plugin import entry_point_registered
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "example_project"
@@ -26,7 +26,7 @@ def run_example(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("PYTEST_ADDOPTS", None)
-    plugin = [] if entry_point_registered() else ["-p", "gtm_emulator.pytest_plugin"]
+    plugin = [] if entry_point_registered() else ["-p", "gtm_emulator.harness.pytest_plugin"]
     return subprocess.run([sys.executable, "-m", "pytest", *plugin, "-q", *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=180)
 

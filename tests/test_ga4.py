@@ -11,8 +11,8 @@ import pytest
 from gtm_emulator.clients import ga4
 from gtm_emulator.clients.base import ClientRun
 from gtm_emulator.clients.ga4 import GA4Client
+from gtm_emulator.core.request import Request, Response
 from gtm_emulator.errors import ConfigError, RequestError
-from gtm_emulator.request import Request, Response
 
 BASE = "v=2&tid=G-TEST123&cid=111.222"
 NOW = 1716803000.5

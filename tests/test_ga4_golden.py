@@ -17,7 +17,7 @@ from gtm_emulator.clients import ga4, measurement_protocol
 from gtm_emulator.clients.base import ClientRun
 from gtm_emulator.clients.ga4 import GA4Client
 from gtm_emulator.clients.measurement_protocol import MeasurementProtocolClient
-from gtm_emulator.request import Request
+from gtm_emulator.core.request import Request
 
 DATA = Path(__file__).parent / "data" / "ga4"
 CASES = sorted(DATA.glob("*.json"))

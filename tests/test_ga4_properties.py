@@ -14,8 +14,8 @@ from gtm_emulator.clients.base import ClientRun
 from gtm_emulator.clients.ga4 import GA4Client
 from gtm_emulator.clients.ga4_encoder import encode, encode_batch, encode_item, request_fields
 from gtm_emulator.clients.measurement_protocol import MeasurementProtocolClient
+from gtm_emulator.core.request import Request, Response
 from gtm_emulator.errors import RequestError
-from gtm_emulator.request import Request, Response
 from gtm_emulator.strategies.hits import GA4Hit, ga4_event_data, ga4_hits, ga4_items
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

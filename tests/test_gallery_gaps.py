@@ -13,7 +13,7 @@ from typing import Any
 from test_template_client import PERMS as PERMS_CLIENT
 from test_template_client import client_tpl, container_dict
 
-from gtm_emulator.config import load_container
+from gtm_emulator.loading.config import load_container
 from gtm_emulator.sandbox import load_template, validate_template
 from gtm_emulator.sandbox.hoist import hoist_top_level
 from gtm_emulator.sandbox.testing import run_tests

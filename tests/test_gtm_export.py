@@ -12,7 +12,7 @@ import pytest
 from test_sandbox_helpers import DATA, tag_context, tiktok_transport
 
 from gtm_emulator.errors import ConfigError
-from gtm_emulator.gtm_export import convert, load_export, param_value, write_conversion
+from gtm_emulator.loading.gtm_export import convert, load_export, param_value, write_conversion
 from gtm_emulator.sandbox import load_template
 from gtm_emulator.tags.template_tag import TemplateTag
 from gtm_emulator.vendors.tiktok_mock import TikTokMock

@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from gtm_emulator import load_container
-from gtm_emulator.config import default_container_path
+from gtm_emulator.loading.config import default_container_path
 from gtm_emulator.server.app import create_app, set_container
 from gtm_emulator.server.preview import (
     ENDPOINTS,
@@ -26,7 +26,7 @@ from gtm_emulator.server.preview import (
     is_loopback,
     preview_url,
 )
-from gtm_emulator.store import SQLiteStore
+from gtm_emulator.server.store import SQLiteStore
 
 TAG = "TikTok - purchase"
 PURCHASE = "/g/collect?v=2&tid=G-TEST&cid=1.2&en=purchase&cu=EUR&epn.value=10"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtm_emulator import js
-from gtm_emulator.js import UNDEFINED
+from gtm_emulator.core import js
+from gtm_emulator.core.js import UNDEFINED
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ _json_like = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(_json_like)
 def test_stringify_fast_path_writes_what_the_js_exact_writer_writes(value: object) -> None:
-    from gtm_emulator.js import _stringify
+    from gtm_emulator.core.js import _stringify
 
     out: list[str] = []
     expected = "".join(out) if _stringify(value, out) else UNDEFINED

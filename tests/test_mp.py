@@ -11,8 +11,8 @@ import pytest
 from gtm_emulator.clients import measurement_protocol as mp
 from gtm_emulator.clients.base import ClientRun
 from gtm_emulator.clients.measurement_protocol import MeasurementProtocolClient, MPValidationError
+from gtm_emulator.core.request import Request, Response
 from gtm_emulator.errors import ConfigError, RequestError
-from gtm_emulator.request import Request, Response
 
 NOW = 1716803100.0
 QUERY = "measurement_id=G-7ZQ4KDN2RB&api_secret=s3cret"

@@ -8,15 +8,12 @@ from typing import Any
 import pytest
 import requests  # noqa: F401  (imported once here, not again by every inner session)
 
-import gtm_emulator.scenarios
-import gtm_emulator.server.app
-import gtm_emulator.testing  # noqa: F401
-from gtm_emulator.pytest_plugin import entry_point_registered
+from gtm_emulator.harness.pytest_plugin import entry_point_registered
 
 pytest_plugins = ["pytester"]
 
 # When the package is installed, pytest loads the plugin through its entry point; otherwise ask for it.
-PLUGIN_ARGS = [] if entry_point_registered() else ["-p", "gtm_emulator.pytest_plugin"]
+PLUGIN_ARGS = [] if entry_point_registered() else ["-p", "gtm_emulator.harness.pytest_plugin"]
 PIXEL = "CSHOP0PIXEL000000001"
 TOKEN = "tok-shop-123456"
 HIT = "/g/collect?v=2&tid=G-1&cid=1.2&en="
@@ -59,7 +56,7 @@ def add_container(pytester: pytest.Pytester, path: str, data: dict[str, Any]) ->
 
 def test_default_container_and_tiktok_mock(project: pytest.Pytester) -> None:
     project.makepyfile(test_default=f"""
-        from gtm_emulator.testing import assert_tag_fired
+        from gtm_emulator.harness.assertions import assert_tag_fired
 
         def test_purchase(gtm_container, tiktok_mock):
             report = gtm_container.simulate("GET", "{HIT}purchase&cu=EUR&epn.value=3", now=1700000000)
@@ -172,7 +169,7 @@ def test_emulator_server_fixture_serves_and_stops(project: pytest.Pytester) -> N
         import pytest
         import requests
 
-        from gtm_emulator.testing import assert_tag_fired
+        from gtm_emulator.harness.assertions import assert_tag_fired
 
         seen = []
 
@@ -193,7 +190,7 @@ def test_emulator_server_fixture_serves_and_stops(project: pytest.Pytester) -> N
 
 def test_assertion_failure_lists_tags_and_conditions(project: pytest.Pytester) -> None:
     project.makepyfile(test_fail=f"""
-        from gtm_emulator.testing import assert_tag_fired
+        from gtm_emulator.harness.assertions import assert_tag_fired
 
         def test_page_view_fires(gtm_container):
             report = gtm_container.simulate("GET", "{HIT}page_view")

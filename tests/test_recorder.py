@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 from gtm_emulator import load_container
-from gtm_emulator.recorder import Recorder, request_to_record
-from gtm_emulator.replay import ReplaySource, replay, replay_container
-from gtm_emulator.request import Request
+from gtm_emulator.core.request import Request
+from gtm_emulator.harness.recorder import Recorder, request_to_record
+from gtm_emulator.harness.replay import ReplaySource, replay, replay_container
 from gtm_emulator.server.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +108,8 @@ def test_appends_from_many_processes_stay_whole_lines(tmp_path: Path) -> None:
     path = tmp_path / "procs.ndjson"
     script = textwrap.dedent(f"""
         import sys
-        from gtm_emulator.recorder import Recorder
-        from gtm_emulator.request import Request
+        from gtm_emulator.harness.recorder import Recorder
+        from gtm_emulator.core.request import Request
         rec = Recorder({str(path)!r})
         n = sys.argv[1]
         for i in range(150):

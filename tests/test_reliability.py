@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gtm_emulator import ConfigError, load_container
+from gtm_emulator.harness.assertions import ThreadedServer
 from gtm_emulator.server.app import create_app
-from gtm_emulator.testing import ThreadedServer
-from gtm_emulator.transport import HttpResponse, LiveTransport, MockTransport, TransportError
 from gtm_emulator.vendors.tiktok_mock import HOST
+from gtm_emulator.vendors.transport import HttpResponse, LiveTransport, MockTransport, TransportError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                           HealthCheck.too_slow])

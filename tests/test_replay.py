@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from gtm_emulator import load_container
-from gtm_emulator.replay import (
+from gtm_emulator.harness.replay import (
     DEFAULT_NOW,
     BadLine,
     RecordedRequest,

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gtm_emulator.errors import RequestError
-from gtm_emulator.request import (
+from gtm_emulator.core.request import (
     Request,
     Response,
     SetCookie,
@@ -13,6 +12,7 @@ from gtm_emulator.request import (
     decode_component,
     parse_query,
 )
+from gtm_emulator.errors import RequestError
 
 
 def test_decode_component_plus_and_percent() -> None:

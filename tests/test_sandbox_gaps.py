@@ -10,13 +10,13 @@ import pytest
 from _support import NOW, PURCHASE
 from test_sandbox_helpers import ALL_PERMS, perm, tpl
 
-from gtm_emulator.config import load_container
-from gtm_emulator.container import Container
-from gtm_emulator.report import Report, TagResult
-from gtm_emulator.request import Request
+from gtm_emulator.core.container import Container
+from gtm_emulator.core.report import Report, TagResult
+from gtm_emulator.core.request import Request
+from gtm_emulator.core.variables import EventContext
+from gtm_emulator.loading.config import load_container
 from gtm_emulator.tags.template_tag import CALLBACK_STATUSES, callback_status
-from gtm_emulator.transport import HttpResponse, MockTransport
-from gtm_emulator.variables import EventContext
+from gtm_emulator.vendors.transport import HttpResponse, MockTransport
 
 EVENT_PERMS = [*ALL_PERMS, perm("read_event_metadata")]
 PIXEL_PERMS = [*ALL_PERMS, perm("send_pixel_from_browser")]

@@ -7,11 +7,11 @@ import random
 from pathlib import Path
 from typing import Any
 
-from gtm_emulator.request import Request, Response
+from gtm_emulator.core.request import Request, Response
+from gtm_emulator.core.variables import ContainerInfo
 from gtm_emulator.tags.base import TagContext
-from gtm_emulator.transport import MockTransport
-from gtm_emulator.variables import ContainerInfo
 from gtm_emulator.vendors.tiktok_mock import HOST, TikTokMock
+from gtm_emulator.vendors.transport import MockTransport
 
 DATA = Path(__file__).parent / "data"
 TEMPLATES = DATA / "templates"

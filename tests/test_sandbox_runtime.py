@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from test_sandbox_helpers import ALL_PERMS, TEMPLATES, perm, tag_context, tiktok_transport, tpl
 
+from gtm_emulator.core.js import UNDEFINED
+from gtm_emulator.core.request import Request, Response
+from gtm_emulator.core.variables import ContainerInfo, EventContext
 from gtm_emulator.errors import TagError
-from gtm_emulator.js import UNDEFINED
-from gtm_emulator.request import Request, Response
 from gtm_emulator.sandbox import load_template, run_variable_template
 from gtm_emulator.tags.base import TAG_TYPES
 from gtm_emulator.tags.template_tag import TemplateTag
-from gtm_emulator.variables import ContainerInfo, EventContext
 from gtm_emulator.vendors.tiktok_mock import TikTokMock
 
 PURCHASE = {

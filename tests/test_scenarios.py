@@ -11,9 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from gtm_emulator.config import schema
 from gtm_emulator.errors import ConfigError
-from gtm_emulator.scenarios import (
+from gtm_emulator.harness.scenarios import (
     DEFAULT_NOW,
     find_scenarios,
     is_scenario_file,
@@ -21,6 +20,7 @@ from gtm_emulator.scenarios import (
     load_scenario,
     run_scenario,
 )
+from gtm_emulator.loading.config import schema
 
 Q = "/g/collect?v=2&tid=G-1&cid=1.2"
 PIXEL = "CSHOP0PIXEL000000001"

@@ -9,9 +9,9 @@ import secrets
 from pathlib import Path
 
 from gtm_emulator import load_container
-from gtm_emulator.recorder import Recorder
+from gtm_emulator.harness.recorder import Recorder
 from gtm_emulator.server.app import create_app
-from gtm_emulator.store import SQLiteStore
+from gtm_emulator.server.store import SQLiteStore
 
 HITS = [
     ("GET", "/g/collect?v=2&tid=G-1&cid=1.2&en=purchase&cu=EUR&epn.value=10&pr1=idA~nmB~pr5~qt2", b""),

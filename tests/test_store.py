@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from gtm_emulator import load_container
-from gtm_emulator.config import default_container_path
 from gtm_emulator.errors import RequestError
-from gtm_emulator.store import RequestFilter, SQLiteStore, parse_since
+from gtm_emulator.loading.config import default_container_path
+from gtm_emulator.server.store import RequestFilter, SQLiteStore, parse_since
 
 TOKEN = "3e0c3fd7f678648665e3b09eb2a045339905fd2b"
 TAG = "TikTok - purchase"
@@ -277,7 +277,7 @@ def test_threads_writing_one_file_lose_nothing(tmp_path: Path, reports: dict[str
 WRITER = """
 import sys
 from gtm_emulator import load_container
-from gtm_emulator.store import SQLiteStore
+from gtm_emulator.server.store import SQLiteStore
 store = SQLiteStore(sys.argv[1])
 container = load_container()
 for i in range(int(sys.argv[2])):

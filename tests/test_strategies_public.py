@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gtm_emulator import load_container
 from gtm_emulator import strategies as gs
-from gtm_emulator.triggers import OPERATORS, Trigger, evaluate
+from gtm_emulator.core.triggers import OPERATORS, Trigger, evaluate
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CONTAINER = load_container()

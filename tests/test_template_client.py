@@ -12,11 +12,11 @@ import pytest
 from _support import NOW, PURCHASE, ROOT
 
 from gtm_emulator.clients.template_client import FAILURE_STATUS, TemplateClient
-from gtm_emulator.config import default_container_path, load_container, load_gtm_export
-from gtm_emulator.container import Container
+from gtm_emulator.core.container import Container
+from gtm_emulator.core.report import Report
 from gtm_emulator.errors import ConfigError
-from gtm_emulator.gtm_export import convert, load_export
-from gtm_emulator.report import Report
+from gtm_emulator.loading.config import default_container_path, load_container, load_gtm_export
+from gtm_emulator.loading.gtm_export import convert, load_export
 from gtm_emulator.sandbox import load_template
 from gtm_emulator.server.app import create_app
 

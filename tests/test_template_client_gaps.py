@@ -9,8 +9,8 @@ from typing import Any
 
 from test_template_client import PERMS, client_tpl, container_dict, post
 
-from gtm_emulator.config import load_container
-from gtm_emulator.container import Container
+from gtm_emulator.core.container import Container
+from gtm_emulator.loading.config import load_container
 
 EXTRA = [
     {"instance": {"key": {"publicId": "read_event_metadata", "versionId": "1"}, "param": []}},

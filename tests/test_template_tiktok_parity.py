@@ -17,11 +17,11 @@ import pytest
 from _support import NOW
 from test_sandbox_helpers import DATA
 
-from gtm_emulator.config import load_gtm_export
-from gtm_emulator.gtm_export import load_export
-from gtm_emulator.report import Report
-from gtm_emulator.transport import HttpResponse, MockTransport
+from gtm_emulator.core.report import Report
+from gtm_emulator.loading.config import load_gtm_export
+from gtm_emulator.loading.gtm_export import load_export
 from gtm_emulator.vendors.tiktok_mock import HOST, TikTokMock
+from gtm_emulator.vendors.transport import HttpResponse, MockTransport
 
 EXPORT = DATA / "exports" / "tiktok_parity_export.json"
 TEMPLATE = DATA / "templates" / "tiktok_events_v13.tpl"

@@ -1,4 +1,4 @@
-"""The assertion helpers of gtm_emulator.testing and the threaded EmulatorServer."""
+"""The assertion helpers of gtm_emulator.harness.assertions and the threaded EmulatorServer."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from gtm_emulator import load_container
-from gtm_emulator.report import Report
-from gtm_emulator.testing import (
+from gtm_emulator.core.report import Report
+from gtm_emulator.harness.assertions import (
     MISSING,
     EmulatorServer,
     PathSyntaxError,
@@ -24,7 +24,7 @@ from gtm_emulator.testing import (
     parse_path,
     subset_mismatches,
 )
-from gtm_emulator.transport import MockTransport
+from gtm_emulator.vendors.transport import MockTransport
 
 NOW = 1_700_000_000
 PIXEL_OK = "CSHOP0PIXEL000000001"

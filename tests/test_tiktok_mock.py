@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from gtm_emulator.transport import HttpResponse, MockTransport, TransportError
 from gtm_emulator.vendors.tiktok_mock import (
     HOST,
     TRACK_PATH,
@@ -19,6 +18,7 @@ from gtm_emulator.vendors.tiktok_mock import (
     create_app,
     schema,
 )
+from gtm_emulator.vendors.transport import HttpResponse, MockTransport, TransportError
 
 PIXEL = "C0ABCDEFGHIJKLMNOPQR"
 OTHER_PIXEL = "C0ZZZZZZZZZZZZZZZZZZ"

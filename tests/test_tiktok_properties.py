@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtm_emulator import js
+from gtm_emulator.core import js
 from gtm_emulator.errors import TagError
 from gtm_emulator.strategies import event_data_dicts, ga4_event_data
 from gtm_emulator.tags.tiktok import TikTokTag, build_request

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from gtm_emulator import js
+from gtm_emulator.core import js
+from gtm_emulator.core.request import Request, Response
+from gtm_emulator.core.variables import ContainerInfo
 from gtm_emulator.errors import ConfigError, TagError
-from gtm_emulator.request import Request, Response
 from gtm_emulator.tags.base import TAG_TYPES, TagContext
 from gtm_emulator.tags.tiktok import ENDPOINT, HOST, TikTokTag, build_request, judge
-from gtm_emulator.transport import HttpResponse, MockTransport
-from gtm_emulator.variables import ContainerInfo
 from gtm_emulator.vendors.tiktok_mock import TikTokMock
+from gtm_emulator.vendors.transport import HttpResponse, MockTransport
 
 PIXEL = "C0ABCDEFGHIJKLMNOPQR"
 NOW = 1700000000.0

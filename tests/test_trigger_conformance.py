@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from gtm_emulator.triggers import UNDEFINED, evaluate, evaluate_with_error
+from gtm_emulator.core.triggers import UNDEFINED, evaluate, evaluate_with_error
 
 NAN = math.nan
 INF = math.inf

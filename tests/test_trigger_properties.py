@@ -10,12 +10,12 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtm_emulator import js
-from gtm_emulator.request import Request
+from gtm_emulator.core import js
+from gtm_emulator.core.request import Request
+from gtm_emulator.core.triggers import NUMERIC_OPERATORS, Condition, Trigger, evaluate
+from gtm_emulator.core.variables import EventContext, EventDataVariable, Template, Variable
 from gtm_emulator.strategies.conditions import DEFAULT_VARIABLES, conditions, operators, regex_patterns, triggers
 from gtm_emulator.strategies.event_data import event_data_dicts, event_data_values, js_numbers, numeric_strings
-from gtm_emulator.triggers import NUMERIC_OPERATORS, Condition, Trigger, evaluate
-from gtm_emulator.variables import EventContext, EventDataVariable, Template, Variable
 
 SETTINGS = settings(max_examples=150, deadline=None)
 REQUEST = Request.build("POST", "https://sgtm.example/g/collect?v=2")

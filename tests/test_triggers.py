@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from gtm_emulator.errors import EmulatorError
-from gtm_emulator.report import ConditionTrace, TriggerTrace
-from gtm_emulator.request import Request
-from gtm_emulator.triggers import UNDEFINED, Condition, ConditionError, Trigger, evaluate, operator_name
-from gtm_emulator.variables import (
+from gtm_emulator.core.report import ConditionTrace, TriggerTrace
+from gtm_emulator.core.request import Request
+from gtm_emulator.core.triggers import UNDEFINED, Condition, ConditionError, Trigger, evaluate, operator_name
+from gtm_emulator.core.variables import (
     ConstantVariable,
     EventContext,
     EventDataVariable,
@@ -19,6 +18,7 @@ from gtm_emulator.variables import (
     Variable,
     VariableCycleError,
 )
+from gtm_emulator.errors import EmulatorError
 
 REQUEST = Request.build("POST", "https://sgtm.shop.example/g/collect?v=2&tid=G-1")
 
@@ -37,7 +37,7 @@ def seed() -> Trigger:
 
 
 def test_undefined_is_exported_from_triggers() -> None:
-    from gtm_emulator import js
+    from gtm_emulator.core import js
 
     assert UNDEFINED is js.UNDEFINED
 
@@ -327,7 +327,7 @@ def test_condition_trace_to_dict_shape() -> None:
 
 
 def test_numeric_coercion_setting_can_route_through_string(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gtm_emulator import triggers
+    from gtm_emulator.core import triggers
 
     assert evaluate("less", None, 1) is True  # default: plain Number(null) == 0
     monkeypatch.setattr(triggers, "NUMERIC_COERCION", "string")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from gtm_emulator.js import UNDEFINED
-from gtm_emulator.request import Request
-from gtm_emulator.variables import (
+from gtm_emulator.core.js import UNDEFINED
+from gtm_emulator.core.request import Request
+from gtm_emulator.core.variables import (
     BUILTIN_NAME_BY_API,
     BUILTIN_NAME_BY_TYPE,
     BUILTINS,
@@ -431,7 +431,7 @@ def test_context_defaults_are_lazy_and_overridable() -> None:
 
 
 def test_format_order_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gtm_emulator import variables
+    from gtm_emulator.core import variables
 
     fv = FormatValue(case="lowercase", undefined_to=Template("NONE"))
     assert EventDataVariable("V", "missing", format_value=fv).resolve(ctx()) == "none"

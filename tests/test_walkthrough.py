@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gtm_emulator import cli_demo
-from gtm_emulator.config import TagTemplate, load_container, validate_file
+from gtm_emulator.cli import demo as cli_demo
+from gtm_emulator.loading.config import TagTemplate, load_container, validate_file
 from gtm_emulator.server import wsgi
 from gtm_emulator.server.app import create_app, current_container
 from gtm_emulator.walkthrough import PREFIX, STRINGS, Workspace, forms, install_walkthrough
@@ -486,7 +486,7 @@ def test_finished_workspace_runs_with_serve_and_simulate(client: FlaskClient, wo
     assert report.outgoing[0].response["body"]["code"] == 0
     assert not fresh.simulate("POST", f"/g/collect?{hit_query('page_view', 1)}").fired("TikTok - purchase")
 
-    from gtm_emulator.cli import cli
+    from gtm_emulator.cli.main import cli
 
     result = CliRunner().invoke(cli, ["simulate", "--container", str(workspace.container_path), "-X", "POST",
                                       f"/g/collect?{hit_query('purchase', 2)}"])

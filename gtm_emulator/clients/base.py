@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.report import EventReport
+from ..core.request import Request, Response
 from ..errors import ConfigError, Problem
-from ..report import EventReport
-from ..request import Request, Response
 
 
 @dataclass

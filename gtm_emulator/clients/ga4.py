@@ -44,10 +44,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .. import js
-from ..errors import RequestError
-from ..report import EventReport
-from ..request import (
+from ..core import js
+from ..core.report import EventReport
+from ..core.request import (
     Request,
     Response,
     SetCookie,
@@ -60,6 +59,7 @@ from ..request import (
     parse_query,
     strip_port,
 )
+from ..errors import RequestError
 from .base import Claim, Client, ClientRun
 
 DEFAULT_MAX_EVENTS = 1000

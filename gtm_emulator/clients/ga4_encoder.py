@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .. import js
+from ..core import js
 from ..errors import EmulatorError
 from .ga4 import _HINT, _HINT_BOOL, _NUM, _STR, _SYS, FPID_PREFIX, ITEM_KEYS, PARAMS, PROTECTED_PREFIXES
 

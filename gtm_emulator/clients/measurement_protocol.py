@@ -35,11 +35,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import js
+from ..core import js
+from ..core.js import type_of
+from ..core.report import EventReport
+from ..core.request import Request, Response, client_address, first_values, parse_query, strip_port
 from ..errors import RequestError
-from ..js import type_of
-from ..report import EventReport
-from ..request import Request, Response, client_address, first_values, parse_query, strip_port
 from .base import Claim, Client, ClientRun
 from .ga4 import _as_bool, _header, check_common_settings
 

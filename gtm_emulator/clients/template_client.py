@@ -58,18 +58,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..clock import run_now
+from ..core.clock import run_now
+from ..core.js import UNDEFINED
+from ..core.report import EventReport
+from ..core.request import Request, Response, SetCookie, cookie_from_options
 from ..errors import ConfigError, Problem, RequestError
-from ..js import UNDEFINED
-from ..report import EventReport
-from ..request import Request, Response, SetCookie, cookie_from_options
 from ..sandbox import messages
 from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
 from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal, call_event_callbacks
 from ..sandbox.tpl import Template
 from ..tags.template_tag import callback_payload
-from ..transport import Transport
+from ..vendors.transport import Transport
 from .base import Claim, Client, ClientRun
 
 SPLIT = "run once: claim() runs the code, handle() continues the same run"

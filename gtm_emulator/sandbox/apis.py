@@ -9,7 +9,7 @@ Choices on uncertain points (named constants, easy to change):
 
 * ``ENVIRONMENT_MODE``: ``getContainerVersion().environmentMode`` is ``"debug"`` in preview/debug and
   ``"live"`` otherwise.
-* ``makeInteger`` truncates toward zero (``gtm_emulator.js.to_integer``).
+* ``makeInteger`` truncates toward zero (``gtm_emulator.core.js.to_integer``).
 * ``fromBase64`` accepts the standard and the URL-safe alphabet, with or without padding, and decodes
   the bytes as UTF-8 (invalid sequences become U+FFFD).
 * The legacy callback form of ``sendHttpRequest`` gets status 0, ``{}`` and ``""`` on a network
@@ -41,13 +41,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .. import js
-from ..event_data import get_path
-from ..js import UNDEFINED
-from ..regex import compile_pattern
-from ..request import Request, client_address, decode_component_lenient, registrable_domain
-from ..transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
-from ..variables import strip_path_prefix
+from ..core import js
+from ..core.event_data import get_path
+from ..core.js import UNDEFINED
+from ..core.regex import compile_pattern
+from ..core.request import Request, client_address, decode_component_lenient, registrable_domain
+from ..core.variables import strip_path_prefix
+from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
 from .permissions import PermissionDenied, Permissions
 from .values import decode, encode
 

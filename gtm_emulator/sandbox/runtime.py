@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..js import UNDEFINED
+from ..core.js import UNDEFINED
 from . import messages
 from .apis import Host, SandboxEnv
 from .hoist import hoist_top_level

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from ..request import Request, Response, cookie_from_options
-from ..transport import MockTransport, Transport
+from ..core.request import Request, Response, cookie_from_options
+from ..vendors.transport import MockTransport, Transport
 from .apis import SandboxEnv
 from .permissions import DEFAULT_ENFORCEMENT
 from .runtime import DEFAULT_TIME_LIMIT_S, Sandbox, SandboxFailure

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from ..js import UNDEFINED
+from ..core.js import UNDEFINED
 
 U = "\u0000u"
 N = "\u0000n"

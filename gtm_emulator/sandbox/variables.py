@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..js import UNDEFINED
-from ..transport import Transport
-from ..variables import Template as VarTemplate
-from ..variables import Variable
+from ..core.js import UNDEFINED
+from ..core.variables import Template as VarTemplate
+from ..core.variables import Variable
+from ..vendors.transport import Transport
 from .apis import SandboxEnv
 from .permissions import DEFAULT_ENFORCEMENT
 from .runtime import DEFAULT_TIME_LIMIT_S, run_value_code
@@ -22,7 +22,7 @@ from .tpl import Template
 
 def env_from_event_context(event_ctx: Any, transport: Transport | None = None,
                            storage: dict[str, Any] | None = None) -> SandboxEnv:
-    """A sandbox environment from a :class:`gtm_emulator.variables.EventContext`."""
+    """A sandbox environment from a :class:`gtm_emulator.core.variables.EventContext`."""
     info = getattr(event_ctx, "info", None)
     env = SandboxEnv(
         event_data=event_ctx.event_data,

@@ -7,7 +7,7 @@ Reserved paths, answered before any client sees the request:
   and ``GET /_mock/tiktok/_events``), when the container runs with the mock vendor.
 - ``/_emulator/…``: the inspection API and Preview UI, when a store is attached.
 
-Every other request becomes a :class:`~gtm_emulator.request.Request` for the container. Bodies over
+Every other request becomes a :class:`~gtm_emulator.core.request.Request` for the container. Bodies over
 the container's ``max_body_bytes`` are refused with 413 before they are read.
 
 The app's WSGI entry sends container requests straight to the container, without Flask's routing,
@@ -27,9 +27,9 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.http import HTTP_STATUS_CODES
 
-from ..container import Container
-from ..report import Report
-from ..request import Request, display_text
+from ..core.container import Container
+from ..core.report import Report
+from ..core.request import Request, display_text
 from .body import BodyTooLarge, read_body
 
 log = logging.getLogger("gtm_emulator")

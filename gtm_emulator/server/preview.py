@@ -41,8 +41,8 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Flask, Response, redirect, render_template, request
 
 from ..errors import RequestError
-from ..store import RequestFilter, SQLiteStore, parse_since
 from .app import add_report_hook, current_container
+from .store import RequestFilter, SQLiteStore, parse_since
 
 PREFIX = "/_emulator"
 API_PREFIX = PREFIX + "/api"

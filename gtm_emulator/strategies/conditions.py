@@ -5,7 +5,7 @@ what users type: words, numbers, empty strings, RE2 patterns (valid and invalid)
 ``{{Variable}}`` reference. Triggers are lists of such conditions.
 
 >>> from hypothesis import given
->>> from gtm_emulator.triggers import Trigger
+>>> from gtm_emulator.core.triggers import Trigger
 >>> @given(triggers())
 ... def test_config_round_trip(trigger):
 ...     assert Trigger.from_config(trigger.to_config()) == trigger
@@ -19,9 +19,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from gtm_emulator.core.triggers import NUMERIC_OPERATORS, OPERATORS, STRING_OPERATORS, Condition, Trigger
+from gtm_emulator.core.variables import Template
 from gtm_emulator.strategies.event_data import COMMON_EVENT_NAMES, js_numbers, numeric_strings
-from gtm_emulator.triggers import NUMERIC_OPERATORS, OPERATORS, STRING_OPERATORS, Condition, Trigger
-from gtm_emulator.variables import Template
 
 __all__ = [
     "DEFAULT_VARIABLES",
@@ -50,7 +50,7 @@ def operators(kind: str = "any") -> st.SearchStrategy[str]:
 def regex_patterns(valid_only: bool = False) -> st.SearchStrategy[str]:
     """RE2 patterns: anchored and unanchored; unless ``valid_only``, also invalid ones.
 
-    >>> from gtm_emulator.regex import compile_pattern
+    >>> from gtm_emulator.core.regex import compile_pattern
     >>> from hypothesis import given
     >>> @given(regex_patterns(valid_only=True))
     ... def test(p): assert compile_pattern(p)[1] is None

@@ -1,6 +1,6 @@
 """Hypothesis strategies for event data: the values a client puts into an event, and whole events.
 
-Values are JS values as Python holds them (see :mod:`gtm_emulator.js`): strings (any unicode,
+Values are JS values as Python holds them (see :mod:`gtm_emulator.core.js`): strings (any unicode,
 including numbers written as strings), ints and floats (NaN and infinities optional), booleans,
 ``None`` (null), :data:`UNDEFINED`, arrays and nested objects.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from gtm_emulator.js import UNDEFINED
+from gtm_emulator.core.js import UNDEFINED
 
 __all__ = [
     "COMMON_EVENT_NAMES",

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from ..clients.ga4 import PARAMS
 from ..clients.ga4_encoder import encode, encode_batch, request_fields
-from ..js import normalize_number
-from ..request import Request
+from ..core.js import normalize_number
+from ..core.request import Request
 
 __all__ = ["GA4Hit", "ga4_event_data", "ga4_hits", "ga4_items", "ga4_numbers", "ga4_text"]
 

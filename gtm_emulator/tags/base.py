@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..js import to_string
-from ..report import MASK, EventReport, Outgoing
-from ..request import Request, Response, cookie_from_options
-from ..transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
+from ..core.js import to_string
+from ..core.report import MASK, EventReport, Outgoing
+from ..core.request import Request, Response, cookie_from_options
+from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
 # A vendor's verdict on a 2xx answer: (accepted, warnings).
 Judge = Callable[[HttpResponse], tuple[bool, list[str]]]

@@ -34,8 +34,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..core.report import SUCCESS, EventReport, TagResult
 from ..errors import TagError
-from ..report import SUCCESS, EventReport, TagResult
 from ..sandbox.apis import SandboxEnv, SendFn
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
 from ..sandbox.runtime import (
@@ -46,7 +46,7 @@ from ..sandbox.runtime import (
     run_tag_code,
 )
 from ..sandbox.tpl import Template
-from ..transport import HttpResponse, TransportError
+from ..vendors.transport import HttpResponse, TransportError
 from .base import AfterTags, TagContext, register
 
 APPLY_DEFAULTS = True

@@ -46,7 +46,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..transport import HttpResponse
+from .transport import HttpResponse
 
 HOST = "business-api.tiktok.com"
 TRACK_PATH = "/open_api/v1.3/event/track/"

@@ -1,6 +1,6 @@
 """The setup walkthrough: the four TikTok server-side setup steps as web pages on the emulator.
 
-``gtm-emulator demo`` (``gtm_emulator.cli_demo``) makes a workspace folder with an ordinary container
+``gtm-emulator demo`` (``gtm_emulator.cli.demo``) makes a workspace folder with an ordinary container
 file, serves it with :func:`gtm_emulator.server.app.create_app` and mounts these pages with
 :func:`install_walkthrough` under ``/_emulator/walkthrough/``.
 """

@@ -37,8 +37,8 @@ class LiveDemo:
 @contextmanager
 def live_demo(workspace_dir: str | Path, lang: str = "en") -> Iterator[LiveDemo]:
     """The demo app (as ``gtm-emulator demo`` builds it) served on 127.0.0.1 on a free port."""
-    from ..cli_demo import build_demo_app
-    from ..testing import ThreadedServer
+    from ..cli.demo import build_demo_app
+    from ..harness.assertions import ThreadedServer
 
     app, workspace = build_demo_app(workspace_dir, lang=lang)
     with ThreadedServer(app) as server:

@@ -20,9 +20,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..config import load_container
+from ..core.report import Report
 from ..errors import ConfigError, Problem
-from ..report import Report
+from ..loading.config import load_container
 from ..server.app import add_report_hook, current_container, set_container
 from . import forms, results
 from .i18n import LANGUAGES, STRINGS, translate

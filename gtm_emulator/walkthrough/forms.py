@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import TagTemplate
-from ..config import _enabled as enabled
-from ..variables import BUILTINS
+from ..core.variables import BUILTINS
+from ..loading.config import TagTemplate
+from ..loading.config import _enabled as enabled
 from .workspace import OPERATOR_CHOICES, operator_choice
 
 FIELD_PREFIX = "p_"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from ..report import ConditionTrace, Outgoing, Report, TagResult, json_safe, operand_for_report
+from ..core.report import ConditionTrace, Outgoing, Report, TagResult, json_safe, operand_for_report
 from .workspace import operator_choice
 
 MEASUREMENT_ID = "G-DEMO123456"

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import (
+from ..errors import ConfigError, Problem
+from ..loading.config import (
     TagTemplate,
     bundled_path,
     check_tag_parameters,
@@ -45,8 +46,7 @@ from ..config import (
     read_json,
     validate_file,
 )
-from ..errors import ConfigError, Problem
-from ..transport import RecordingTransport
+from ..vendors.transport import RecordingTransport
 
 CONTAINER_FILE = "container.json"
 STATE_FILE = ".walkthrough.json"

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from gtm_emulator import load_container
+from gtm_emulator.harness.assertions import ThreadedServer
 from gtm_emulator.server.app import create_app
 from gtm_emulator.server.preview import install_preview
-from gtm_emulator.store import SQLiteStore
-from gtm_emulator.testing import ThreadedServer
+from gtm_emulator.server.store import SQLiteStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

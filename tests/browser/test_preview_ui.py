@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gtm_emulator import load_container
-from gtm_emulator.config import default_container_path
+from gtm_emulator.loading.config import default_container_path
 from gtm_emulator.server.app import current_container, set_container
 
 pytestmark = pytest.mark.browser

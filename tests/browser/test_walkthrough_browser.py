@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from gtm_emulator.config import load_container, validate_file
+from gtm_emulator.loading.config import load_container, validate_file
 from gtm_emulator.walkthrough import PREFIX, translate
 from gtm_emulator.walkthrough._testing import LiveDemo, launch_chromium, live_demo
 from gtm_emulator.walkthrough.workspace import STARTING_PIXEL_CODE

@@ -29,11 +29,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ... import js
+from ...core import js
+from ...core.js import UNDEFINED, truthy
 from ...errors import ConfigError, Problem, TagError
-from ...js import UNDEFINED, truthy
-from ...transport import HttpResponse
 from ...vendors.tiktok_mock import WARNINGS_HEADER
+from ...vendors.transport import HttpResponse
 from ..base import TagContext, register
 from . import official, spec, stape
 from .common import ENDPOINT, HOST, Notes, check_event_name, check_types

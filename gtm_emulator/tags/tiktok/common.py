@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ... import js
-from ...js import UNDEFINED, truthy
-from ...request import decode_component_lenient
+from ...core import js
+from ...core.js import UNDEFINED, truthy
+from ...core.request import decode_component_lenient
 
 ENDPOINT = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 HOST = "business-api.tiktok.com"

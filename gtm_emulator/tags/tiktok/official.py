@@ -20,10 +20,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ... import js
+from ...core import js
+from ...core.event_data import get_path
+from ...core.js import UNDEFINED, or_chain, truthy
 from ...errors import TagError
-from ...event_data import get_path
-from ...js import UNDEFINED, or_chain, truthy
 from .common import (
     HEX64,
     TTCLID_MAX_AGE,

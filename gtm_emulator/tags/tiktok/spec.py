@@ -29,9 +29,9 @@ from typing import Any
 
 import phonenumbers
 
-from ... import js
-from ...event_data import get_path
-from ...js import UNDEFINED, or_chain, truthy
+from ...core import js
+from ...core.event_data import get_path
+from ...core.js import UNDEFINED, or_chain, truthy
 from .common import (
     HEX64,
     HEX64_LOWER,

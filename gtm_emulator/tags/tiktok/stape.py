@@ -24,9 +24,9 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from ... import js
+from ...core import js
+from ...core.js import UNDEFINED, or_chain, truthy
 from ...errors import ConfigError, Problem, TagError
-from ...js import UNDEFINED, or_chain, truthy
 from .common import (
     HEX64,
     TTCLID_MAX_AGE,

@@ -1,7 +1,7 @@
 """The shop's tracking tests, written against the gtm-emulator pytest plugin (no conftest needed).
 
 The plugin gives the fixtures ``gtm_container`` (the container named in pyproject.toml),
-``tiktok_mock`` and ``emulator_server``; gtm_emulator.testing gives the assertions.
+``tiktok_mock`` and ``emulator_server``; gtm_emulator.harness.assertions gives the assertions.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtm_emulator.testing import (
+from gtm_emulator.harness.assertions import (
     assert_payload,
     assert_status,
     assert_tag_fired,

@@ -27,9 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clients.base import Client, ClientRun
+from ..clients.base import Client, ClientRun
+from ..errors import RequestError, TagError
+from ..tags.base import AfterTags, TagContext, TagType, run_after_tags
+from ..vendors.transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .clock import state as clock_state
-from .errors import RequestError, TagError
 from .event_data import copy_event_data
 from .report import (
     BLOCKED,
@@ -44,8 +46,6 @@ from .report import (
     TriggerTrace,
 )
 from .request import Request, Response, display_text
-from .tags.base import AfterTags, TagContext, TagType, run_after_tags
-from .transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .triggers import Trigger
 from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DISPLAY_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
 
@@ -30,9 +30,9 @@ DISPLAY_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
 def build_demo_app(workspace_dir: str | Path, lang: str = "en", reset: bool = False) -> tuple[Any, Any]:
     """The Flask app serving the demo workspace with the walkthrough mounted, and the workspace
     (created when missing, reset to its starting state when ``reset``)."""
-    from .config import load_container
-    from .server.app import create_app
-    from .walkthrough import Workspace, install_walkthrough
+    from ..loading.config import load_container
+    from ..server.app import create_app
+    from ..walkthrough import Workspace, install_walkthrough
 
     workspace = Workspace(workspace_dir)
     if not workspace.ensure() and reset:
@@ -44,7 +44,7 @@ def build_demo_app(workspace_dir: str | Path, lang: str = "en", reset: bool = Fa
 
 
 def walkthrough_url(host: str, port: int, lang: str) -> str:
-    from .walkthrough import PREFIX
+    from ..walkthrough import PREFIX
 
     shown = DISPLAY_HOSTS.get(host, f"[{host}]" if ":" in host else host)
     return f"http://{shown}:{port}{PREFIX}/?lang={lang}"
@@ -78,8 +78,8 @@ def serve_until_interrupted(server: Any) -> None:
 @click.option("--reset", is_flag=True, help="Put the workspace back in its starting state first.")
 def demo(workspace_dir: str, host: str, port: int, open_browser: bool, lang: str, reset: bool) -> None:
     """Run the setup walkthrough (the four TikTok server-side steps) on a demo workspace."""
-    from . import __version__
-    from .server.wsgi import configure_logging
+    from .. import __version__
+    from ..server.wsgi import configure_logging
 
     configure_logging()  # one summary line per hit, as `serve` prints
     try:

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import EmulatorError, RequestError
 from . import js
-from .errors import EmulatorError, RequestError
 from .event_data import get_path, split_path
 from .js import UNDEFINED
 from .regex import compile_pattern, search_text

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import ConfigError, EmulatorError
+from .. import __version__
+from ..errors import ConfigError, EmulatorError
 
 
 def fail(message: str) -> NoReturn:
@@ -25,7 +25,7 @@ def fail(message: str) -> NoReturn:
 
 def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None,
          path_prefix: str | None = None, **kw: Any) -> Any:
-    from .config import load_container, load_gtm_export
+    from ..loading.config import load_container, load_gtm_export
 
     if container and gtm_export:
         fail("give either --container or --gtm-export, not both")
@@ -115,11 +115,11 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
           threads: int, quiet: bool, store_path: str, retention: int, token: str | None, record: str | None,
           gtm_export: str | None, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
-    from .config import make_transport
-    from .server.app import create_app
-    from .server.preview import generate_token, is_loopback, preview_url
-    from .server.wsgi import configure_logging, run_gunicorn
-    from .store import SQLiteStore
+    from ..loading.config import make_transport
+    from ..server.app import create_app
+    from ..server.preview import generate_token, is_loopback, preview_url
+    from ..server.store import SQLiteStore
+    from ..server.wsgi import configure_logging, run_gunicorn
 
     configure_logging()
     if tiktok_url and vendor != "live":
@@ -137,7 +137,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
             fail(f"--store {store_path}: {exc}")
     hooks = []
     if record:
-        from .recorder import Recorder
+        from ..harness.recorder import Recorder
 
         hooks.append(Recorder(record).hook)
     app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks)
@@ -161,7 +161,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def validate(paths: tuple[str, ...]) -> None:
     """Validate container, trigger and tag-template JSON files, GTM exports and .tpl templates."""
-    from .config import validate_file
+    from ..loading.config import validate_file
 
     failed = False
     for path in paths:
@@ -187,8 +187,8 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> None:
     """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/)."""
-    from .server.wsgi import configure_logging, run_gunicorn
-    from .vendors.tiktok_mock import TikTokMock, create_app
+    from ..server.wsgi import configure_logging, run_gunicorn
+    from ..vendors.tiktok_mock import TikTokMock, create_app
 
     configure_logging()
     config: dict[str, list[str]] = {}
@@ -265,7 +265,7 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
 @PATH_PREFIX_OPTION
 def import_(export: str, output: str | None, path_prefix: str | None) -> None:
     """Convert a GTM server-container export into the project's container JSON."""
-    from .gtm_export import write_conversion
+    from ..loading.gtm_export import write_conversion
 
     out = Path(output) if output else Path(export).with_suffix(".container.json")
     native, warnings = write_conversion(export, out, settings={"path_prefix": path_prefix} if path_prefix else None)
@@ -280,8 +280,8 @@ def import_(export: str, output: str | None, path_prefix: str | None) -> None:
 @click.option("--junit-xml", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
 def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
     """Run the ___TESTS___ scenarios of .tpl templates outside GTM (exit 1 when one fails)."""
-    from .sandbox import load_template
-    from .sandbox.testing import run_tests
+    from ..sandbox import load_template
+    from ..sandbox.testing import run_tests
 
     failed = False
     for index, path in enumerate(templates):
@@ -300,8 +300,8 @@ def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
 
 
 def _register_extensions() -> None:
-    from .cli_demo import register as register_demo
-    from .cli_harness import register as register_harness
+    from .demo import register as register_demo
+    from .harness import register as register_harness
 
     register_harness(cli)
     register_demo(cli)

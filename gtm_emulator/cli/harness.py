@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def _fail(message: str) -> NoReturn:
@@ -45,7 +45,7 @@ def _indent(text: str, prefix: str) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures and the totals.")
 def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) -> None:
     """Run scenario files (requests with expected tags, payloads and vendor outcomes)."""
-    from .scenarios import find_scenarios, load_scenario, run_scenario
+    from ..harness.scenarios import find_scenarios, load_scenario, run_scenario
 
     files = find_scenarios(paths)
     if not files:
@@ -77,7 +77,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
         totals += f"; {len(errors)} file{'s' if len(errors) != 1 else ''} could not be run"
     click.echo(totals)
     if junit_file:
-        from .scenarios import junit_xml
+        from ..harness.scenarios import junit_xml
 
         try:
             Path(junit_file).write_text(junit_xml(results, errors), encoding="utf-8")
@@ -98,7 +98,7 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
 
 
 def _load_replay_container(path: str | None, preview: bool) -> Any:
-    from .replay import replay_container
+    from ..harness.replay import replay_container
 
     try:
         return replay_container(path, preview=preview)
@@ -124,7 +124,7 @@ def _load_replay_container(path: str | None, preview: bool) -> Any:
 def replay_command(file: str, container: str | None, against: str | None, now: float | None, as_json: bool,
                    fail_on_diff: bool, progress: bool | None, preview: bool) -> None:
     """Replay recorded requests (NDJSON or HAR) through a container and summarise what fired."""
-    from .replay import ReplayFileError, ReplaySource, compare, replay
+    from ..harness.replay import ReplayFileError, ReplaySource, compare, replay
 
     try:
         source = ReplaySource(file)

@@ -11,7 +11,7 @@ Fixtures (each function-scoped, so every test starts from a fresh container and 
 - ``tiktok_mock``: the container's mock TikTok Events API: ``.events`` (accepted events, with
   ``.pixel_code`` and ``.event``) and ``.requests`` (request bodies it accepted).
 - ``emulator_server``: the container served over HTTP on a free loopback port, in a thread
-  (:class:`gtm_emulator.testing.EmulatorServer`): ``.url``, ``.container``, ``.reports`` (one
+  (:class:`gtm_emulator.harness.assertions.EmulatorServer`): ``.url``, ``.container``, ``.reports`` (one
   report per request handled), ``.last_report``. Stopped after the test.
 
 Scenario files whose names match ``*.scenario.json`` or ``scenario_*.json`` are collected as tests,
@@ -32,12 +32,12 @@ from typing import Any
 
 import pytest
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 INI_OPTION = "gtm_container"
 MARKER = "gtm_container"
 ENTRY_POINT_GROUP = "pytest11"
-ENTRY_POINT_VALUE = "gtm_emulator.pytest_plugin"
+ENTRY_POINT_VALUE = "gtm_emulator.harness.pytest_plugin"
 
 
 def entry_point_registered() -> bool:
@@ -89,7 +89,7 @@ def _container_source(request: pytest.FixtureRequest) -> tuple[Any, str, str]:
 @pytest.fixture
 def gtm_container(request: pytest.FixtureRequest) -> Any:
     """The container under test, loaded fresh for this test (mock vendors empty)."""
-    from . import load_container
+    from .. import load_container
 
     source, display, vendor = _container_source(request)
     if vendor not in ("mock", "record"):
@@ -117,7 +117,7 @@ def tiktok_mock(gtm_container: Any) -> Any:
 @pytest.fixture
 def emulator_server(gtm_container: Any) -> Iterator[Any]:
     """``gtm_container`` served on ``http://127.0.0.1:<free port>`` for this test."""
-    from .testing import EmulatorServer
+    from .assertions import EmulatorServer
 
     with EmulatorServer(gtm_container) as server:
         yield server

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .report import Report
-from .request import Request
+from ..core.report import Report
+from ..core.request import Request
 
 try:  # POSIX only; elsewhere appends are serialised per process only
     import fcntl
@@ -134,7 +134,7 @@ class Recorder:
         """Wrap a WSGI app: record each request (body read once and handed on) before the app runs."""
         from io import BytesIO
 
-        from .server.app import request_from_environ
+        from ..server.app import request_from_environ
 
         def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path = environ.get("PATH_INFO") or "/"

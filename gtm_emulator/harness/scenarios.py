@@ -25,7 +25,7 @@ Choices (each a named constant or documented default):
   the in-process mock TikTok API (a wrong token or pixel is refused), and steps share its state.
 - The clock: ``request.now``, else the scenario's ``now``, else ``DEFAULT_NOW``, so payloads that
   carry a time (``event_time``) are the same on every run.
-- ``payload`` keys are paths into the body a tag sent (see :mod:`gtm_emulator.testing`); the value
+- ``payload`` keys are paths into the body a tag sent (see :mod:`gtm_emulator.harness.assertions`); the value
   at each path is subset-matched. Some request of the tag must match every path.
 - Files named like ``SCENARIO_PATTERNS`` are scenarios for pytest's collection and for directories
   given to ``gtm-emulator test``.
@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from .errors import ConfigError, Problem
-from .report import Report
-from .testing import (
+from ..core.report import Report
+from ..errors import ConfigError, Problem
+from .assertions import (
     PathSyntaxError,
     check_fired,
     check_not_fired,
@@ -103,7 +103,7 @@ class Scenario:
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file; :class:`ConfigError` lists every problem with its JSON path."""
-    from .config import read_json, schema_problems
+    from ..loading.config import read_json, schema_problems
 
     display = str(path)
     data = read_json(Path(path), display)
@@ -175,7 +175,7 @@ class ScenarioResult:
 
 
 def load_scenario_container(scenario: Scenario) -> Any:
-    from .config import load_container
+    from ..loading.config import load_container
 
     return load_container(scenario.container)
 

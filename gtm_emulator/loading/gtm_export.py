@@ -35,9 +35,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, Problem
-from .triggers import WEB_ONLY_OPERATORS, operator_name
-from .variables import BUILTIN_NAME_BY_TYPE
+from ..core.triggers import WEB_ONLY_OPERATORS, operator_name
+from ..core.variables import BUILTIN_NAME_BY_TYPE
+from ..errors import ConfigError, Problem
 
 ALL_EVENTS_ID = "2147479574"
 BUILTIN_TRIGGER_MIN = 2147479000
@@ -178,7 +178,7 @@ class _Converter:
 
     def _template_path(self, index: int, tpl: dict[str, Any], kind: str, path: str) -> str | None:
         """Validate the template text once and give its file path (relative to the container)."""
-        from .sandbox.tpl import load_template, validate_template
+        from ..sandbox.tpl import load_template, validate_template
 
         if index in self.template_paths:
             cached_path, cached_kind = self.template_paths[index]

@@ -21,17 +21,13 @@ from typing import Any
 
 import jsonschema
 
-from .clients.base import Client
-from .clients.ga4 import GA4Client
-from .clients.measurement_protocol import MeasurementProtocolClient
-from .clock import run_now
-from .container import ALL_EVENTS, ALL_EVENTS_ID, Container, SequenceStep, Settings, TagConfig
-from .errors import ConfigError, Problem
-from .tags import base as tag_base
-from .tags import tiktok as _tiktok  # noqa: F401  (registers the tag type)
-from .transport import LiveTransport, MockTransport, RecordingTransport, Transport
-from .triggers import Condition, ConditionError, Trigger
-from .variables import (
+from ..clients.base import Client
+from ..clients.ga4 import GA4Client
+from ..clients.measurement_protocol import MeasurementProtocolClient
+from ..core.clock import run_now
+from ..core.container import ALL_EVENTS, ALL_EVENTS_ID, Container, SequenceStep, Settings, TagConfig
+from ..core.triggers import Condition, ConditionError, Trigger
+from ..core.variables import (
     BUILTINS,
     BUILTINS_BY_TYPE,
     ConstantVariable,
@@ -45,8 +41,12 @@ from .variables import (
     Template,
     Variable,
 )
-from .vendors.tiktok_mock import HOST as TIKTOK_HOST
-from .vendors.tiktok_mock import TikTokMock
+from ..errors import ConfigError, Problem
+from ..tags import base as tag_base
+from ..tags import tiktok as _tiktok  # noqa: F401  (registers the tag type)
+from ..vendors.tiktok_mock import HOST as TIKTOK_HOST
+from ..vendors.tiktok_mock import TikTokMock
+from ..vendors.transport import LiveTransport, MockTransport, RecordingTransport, Transport
 
 CLIENT_TYPES: dict[str, type[Client]] = {"ga4": GA4Client, "measurement_protocol": MeasurementProtocolClient}
 VENDOR_MODES = ("mock", "live", "record")
@@ -63,7 +63,7 @@ BUNDLED_TEMPLATES = {"tiktok_events_api": "tag_templates/tiktok_events_api.json"
 
 def bundled_path(*parts: str) -> Path:
     """A file that ships with the project: inside the installed package, or in a source checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for base in (package / "bundled", package.parent):
         candidate = base.joinpath(*parts)
         if candidate.exists():
@@ -324,7 +324,7 @@ class _Loader:
             template = self.load_tpl(data["template"], ("variables",), expect="MACRO")
             if template is None:
                 raise ConfigError([])
-            from .sandbox.variables import TemplateVariable
+            from ..sandbox.variables import TemplateVariable
 
             params = {k: Template(v) for k, v in (data.get("parameters") or {}).items()}
             return TemplateVariable(name, template, params, format_value=format_value)
@@ -368,7 +368,7 @@ class _Loader:
 
     def load_tpl(self, ref: str, path: tuple[Any, ...], expect: str) -> Any:
         """A ``.tpl`` template (sandboxed JavaScript), or None after recording the problems."""
-        from .sandbox import load_template
+        from ..sandbox import load_template
 
         file_path, display = self.resolve(ref)
         try:
@@ -398,7 +398,7 @@ class _Loader:
         template = self.load_tpl(ref, ("clients", index, "template"), expect="CLIENT")
         if template is None:
             return None
-        from .clients.template_client import TemplateClient
+        from ..clients.template_client import TemplateClient
 
         settings = cdata.get("settings") or {}
         known = template.field_names()
@@ -622,7 +622,7 @@ class _Loader:
         template = self.load_tpl(ref, ("tags", index, "template"), expect="TAG")
         if template is None:
             return None
-        from .tags.template_tag import TemplateTag
+        from ..tags.template_tag import TemplateTag
 
         params = dict(tdata.get("parameters") or {})  # missing fields take their defaultValue at run time
         known = template.field_names()
@@ -785,7 +785,7 @@ def validate_file(path: str | os.PathLike[str], env: Mapping[str, str] | None = 
     display = str(path)
     env = os.environ if env is None else env
     if str(path).endswith(".tpl"):
-        from .sandbox import validate_template
+        from ..sandbox import validate_template
 
         try:
             text = Path(path).read_text("utf-8-sig")

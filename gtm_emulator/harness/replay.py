@@ -2,7 +2,7 @@
 
 Input files:
 
-- NDJSON (what ``serve --record`` and :class:`~gtm_emulator.recorder.Recorder` write): one request
+- NDJSON (what ``serve --record`` and :class:`~gtm_emulator.harness.recorder.Recorder` write): one request
   object a line, ``{"method", "url", "headers", "body" | "body_base64", "cookies", "remote_addr",
   "time", "scheme"}``; only ``method`` and ``url`` are required. ``headers`` is an object or a list of
   ``[name, value]`` pairs (or of ``{"name", "value"}`` objects). Blank lines are skipped.
@@ -17,7 +17,7 @@ document) or a whole JSON object with a ``log`` key; otherwise NDJSON.
 Determinism: each request runs with the container's clock set to ``--now`` when given, else the
 recorded ``time`` (HAR: ``startedDateTime``), else ``DEFAULT_NOW``; the container's randomness is
 seeded from the clock and the request; vendors are recorded, never sent
-(:class:`~gtm_emulator.transport.RecordingTransport`, which answers as an accepting vendor). The
+(:class:`~gtm_emulator.vendors.transport.RecordingTransport`, which answers as an accepting vendor). The
 same file and container always give the same summary. The container runs as a published container
 (debug and preview mode off) unless ``--preview`` is given: see :func:`replay_container`.
 
@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .errors import EmulatorError
-from .report import FAILURE, Report
-from .request import Request
+from ..core.report import FAILURE, Report
+from ..core.request import Request
+from ..errors import EmulatorError
 
 DEFAULT_NOW = 1_700_000_000.0  # the clock when a request has no recorded time and no --now is given
 DEFAULT_REMOTE_ADDR = "127.0.0.1"  # client address of requests that do not record one (HAR)
@@ -309,8 +309,8 @@ def replay_container(source: str | os.PathLike[str] | Mapping[str, Any] | None =
     (``preview=False``): debug and preview mode off, whatever the container file says. A blocking
     trigger on ``{{Debug Mode}}`` then behaves as in production, and tags that log only in debug mode
     do not build their log lines. ``preview=True`` replays as GTM's Preview would run the requests."""
-    from .config import load_container
-    from .transport import RecordingTransport
+    from ..loading.config import load_container
+    from ..vendors.transport import RecordingTransport
 
     container = load_container(source, transport=RecordingTransport(keep=0))
     container.set_mode(preview=preview)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-from .errors import RequestError
+from ..errors import RequestError
 
 HeaderPairs = tuple[tuple[str, str], ...]
 
