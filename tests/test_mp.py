@@ -47,7 +47,7 @@ def messages(body: Any, query: str = QUERY) -> list[dict[str, str]]:
 
 
 def codes(body: Any, query: str = QUERY) -> list[tuple[str, str]]:
-    return [(m["fieldPath"], m["validationCode"]) for m in messages(body, query)]
+    return [(m["detail"]["fieldPath"], m["validationCode"]) for m in messages(body, query)]
 
 
 # ------------------------------------------------------------------ claiming
@@ -108,7 +108,7 @@ def test_pure_parse_returns_events_or_raises_with_every_message() -> None:
     with pytest.raises(MPValidationError) as info:
         mp.parse("POST", "/mp/collect", QUERY, json.dumps({"events": [{"name": "_x"}]}).encode())
     assert isinstance(info.value, RequestError) and info.value.status == 400
-    assert [(m["fieldPath"], m["validationCode"]) for m in info.value.messages] == [
+    assert [(m["detail"]["fieldPath"], m["validationCode"]) for m in info.value.messages] == [
         ("client_id", "VALUE_REQUIRED"), ("events[0].name", "NAME_INVALID")]
     assert "client_id" in info.value.reason and "1 more" in info.value.reason
 
@@ -173,13 +173,19 @@ def test_a_valid_payload_gives_no_messages_and_runs_nothing() -> None:
                             consent={"ad_user_data": "GRANTED"}, validation_behavior="ENFORCE_RECOMMENDATIONS")) == []
 
 
-def test_description_follows_googles_sentence_shape_with_specifics() -> None:
-    [message] = messages(payload(events=[{"name": "_bad"}]))
-    assert message["fieldPath"] == "events[0].name"
-    assert message["validationCode"] == "NAME_INVALID"
-    assert message["description"].startswith(
-        "Event at index: [0] has invalid name [_bad]. Names must start with an alphabetic character.")
-    assert "rule: ^[A-Za-z][A-Za-z0-9_]*$" in message["description"]
+def test_fieldpath_and_description_are_googles_and_the_detail_is_separate() -> None:
+    # Google's documented answer for this payload (validating-events guide)
+    [message] = messages(payload(events=[{"name": "_badEventName", "params": {}}]))
+    assert {k: message[k] for k in ("fieldPath", "description", "validationCode")} == {
+        "fieldPath": "events",
+        "description": "Event at index: [0] has invalid name [_badEventName]. Names must start with an alphabetic "
+                       "character.",
+        "validationCode": "NAME_INVALID"}
+    assert message["detail"]["fieldPath"] == "events[0].name"
+    assert "rule: ^[A-Za-z][A-Za-z0-9_]*$" in message["detail"]["explanation"]
+    [other] = messages(payload(events=[{"name": "campaign@details"}]))
+    assert other["description"] == ("Event at index: [0] has invalid name [campaign@details]. Only alphanumeric "
+                                    "characters and underscores are allowed.")
 
 
 @pytest.mark.parametrize(("body", "expected"), [
@@ -222,13 +228,17 @@ def test_description_follows_googles_sentence_shape_with_specifics() -> None:
     ({"client_id": "1", "user_properties": {f"p{i}": {"value": i} for i in range(26)}, "events": [{"name": "a"}]},
      [("user_properties", "EXCEEDED_MAX_ENTITIES")]),
     ({"client_id": "1", "consent": {"ad_user_data": "YES", "analytics": "GRANTED"}, "events": [{"name": "a"}]},
-     [("consent.ad_user_data", "VALUE_INVALID"), ("consent.analytics", "VALUE_INVALID")]),
+     [("consent.analytics", "VALUE_INVALID")]),  # an unknown field stops the parse: only it is reported
+    ({"client_id": "1", "consent": {"ad_user_data": "YES"}, "events": [{"name": "a"}]},
+     [("consent.ad_user_data", "VALUE_INVALID")]),
     ({"client_id": "1", "validation_behavior": "STRICT", "events": [{"name": "a"}]},
      [("validation_behavior", "VALUE_INVALID")]),
     ({"client_id": "1", "non_personalized_ads": "no", "events": [{"name": "a"}]},
      [("non_personalized_ads", "VALUE_INVALID")]),
     ({"client_id": "1", "user_data": {"sha256_email_address": "x@y.example", "email": "x"}, "events": [{"name": "a"}]},
-     [("user_data.sha256_email_address", "VALUE_INVALID"), ("user_data.email", "VALUE_INVALID")]),
+     [("user_data.email", "VALUE_INVALID")]),
+    ({"client_id": "1", "user_data": {"sha256_email_address": "x@y.example"}, "events": [{"name": "a"}]},
+     [("user_data.sha256_email_address", "VALUE_INVALID")]),
     ({"client_id": "1", "timestamp_micros": "soon", "events": [{"name": "a"}]},
      [("timestamp_micros", "VALUE_INVALID")]),
 ])
@@ -250,7 +260,7 @@ def test_duplicate_names_are_found_while_parsing() -> None:
     raw = ('{"client_id": "1", "client_id": "2", "events": [{"name": "a", "params": '
            '{"value": 1, "value": 2, "currency": "EUR"}}]}')
     found = messages(raw)
-    assert [(m["fieldPath"], m["validationCode"]) for m in found] == [
+    assert [(m["detail"]["fieldPath"], m["validationCode"]) for m in found] == [
         ("client_id", "NAME_DUPLICATED"), ("events[0].params.value", "NAME_DUPLICATED")]
     assert "appears 2 times" in found[1]["description"]
 
@@ -261,7 +271,7 @@ def test_duplicate_names_are_found_while_parsing() -> None:
 ])
 def test_unreadable_bodies_are_value_invalid(raw: bytes, needle: str) -> None:
     [message] = messages(raw)
-    assert message["validationCode"] == "VALUE_INVALID" and message["fieldPath"] == ""
+    assert message["validationCode"] == "VALUE_INVALID" and "fieldPath" not in message
     assert needle in message["description"]
 
 
