@@ -66,7 +66,7 @@ from ..errors import ConfigError, Problem, RequestError
 from ..sandbox import messages
 from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
-from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal, call_event_callbacks
+from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, call_event_callbacks, fields_literal
 from ..sandbox.tpl import Template
 from ..tags.template_tag import callback_payload
 from ..vendors.transport import Transport
@@ -253,7 +253,7 @@ class TemplateClient(Client):
         except SandboxFailure as exc:
             return Claim(False, f"client template {self.name!r} cannot run: {exc}"), None
         try:
-            sandbox.eval(f"__sandbox.runClient({_fields_literal(self._data())}); 0")
+            sandbox.eval(f"__sandbox.runClient({fields_literal(self._data())}); 0")
             state.phase = "after"
             if state.claimed:
                 sandbox.drain()

@@ -330,11 +330,11 @@ def call_event_callbacks(sandbox: Sandbox, event_id: int | None, container_id: s
     unbound, a tag's; a number: the client's ``runContainer`` event bound with ``bindToEvent``) as
     ``cb(containerId, data)``; returns (how many ran, the errors they threw)."""
     result = decode(sandbox.eval(
-        f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, {_fields_literal(data)})"))
+        f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, {fields_literal(data)})"))
     return int(result.get("n", 0)), [str(e) for e in result.get("errors") or []]
 
 
-def _fields_literal(params: dict[str, Any]) -> str:
+def fields_literal(params: dict[str, Any]) -> str:
     from .values import encode
 
     return json.dumps(encode(params))
@@ -354,7 +354,7 @@ def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *,
     try:
         sandbox = Sandbox(template, env, **limits)
         try:
-            sandbox.eval(f"__sandbox.runTag({_fields_literal(params)}); 0")
+            sandbox.eval(f"__sandbox.runTag({fields_literal(params)}); 0")
         except SandboxFailure as exc:
             if exc.kind != "exception":
                 raise
@@ -410,7 +410,7 @@ def run_value_code(template: Template, params: dict[str, Any], env: SandboxEnv, 
     started = time.monotonic()
     try:
         with Sandbox(template, env, **limits) as sandbox:
-            sandbox.eval(f"__sandbox.runValue({_fields_literal(params)}); 0")
+            sandbox.eval(f"__sandbox.runValue({fields_literal(params)}); 0")
             sandbox.drain()
             result = decode(sandbox.eval("__sandbox.finishValue()"))
     except SandboxFailure as exc:
