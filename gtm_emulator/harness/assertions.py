@@ -49,9 +49,9 @@ __all__ = [
     "check_status",
     "check_vendor_ok",
     "describe_report",
-    "get_path",
     "parse_path",
     "subset_mismatches",
+    "value_at",
 ]
 
 # How an expected list matches an actual list: "same_length" (element by element, equal lengths).
@@ -115,7 +115,7 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def get_path(value: Any, path: str | list[str | int]) -> Any:
+def value_at(value: Any, path: str | list[str | int]) -> Any:
     """The value at ``path`` inside ``value``, or :data:`MISSING`."""
     parts = parse_path(path) if isinstance(path, str) else path
     for part in parts:
@@ -314,7 +314,7 @@ def check_payload(report: Report, tag: str, subset: Any = None,
     for number, (index, out) in enumerate(sent, 1):
         problems = subset_mismatches(out.body, subset) if subset is not None else []
         for parts, expected in compiled:
-            problems.extend(subset_mismatches(get_path(out.body, parts), expected, parts))
+            problems.extend(subset_mismatches(value_at(out.body, parts), expected, parts))
         if not problems:
             return None
         event_name = show(report.events[index].event_name)

@@ -49,7 +49,7 @@ from .apis import Host, SandboxEnv
 from .hoist import hoist_top_level
 from .permissions import DEFAULT_ENFORCEMENT, Permissions
 from .prelude import PRELUDE
-from .tpl import Template
+from .tpl import CustomTemplate
 from .values import decode
 
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -207,7 +207,7 @@ class Sandbox:
 
     def __init__(
         self,
-        template: Template,
+        template: CustomTemplate,
         env: SandboxEnv,
         *,
         enforce: str = DEFAULT_ENFORCEMENT,
@@ -340,7 +340,7 @@ def fields_literal(params: dict[str, Any]) -> str:
     return json.dumps(encode(params))
 
 
-def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *, keep_callbacks: bool = False,
+def run_tag_code(template: CustomTemplate, params: dict[str, Any], env: SandboxEnv, *, keep_callbacks: bool = False,
                  **limits: Any) -> RunOutcome:
     """Run a tag template once; the outcome says success or failure and why.
 
@@ -404,7 +404,7 @@ def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *,
     return outcome
 
 
-def run_value_code(template: Template, params: dict[str, Any], env: SandboxEnv, **limits: Any) -> RunOutcome:
+def run_value_code(template: CustomTemplate, params: dict[str, Any], env: SandboxEnv, **limits: Any) -> RunOutcome:
     """Run a variable template once; ``value`` is its return value (a returned promise is awaited)."""
     outcome = RunOutcome(status="failure", console=env.console, warnings=env.warnings, notes=env.notes)
     started = time.monotonic()

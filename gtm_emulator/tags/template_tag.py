@@ -45,7 +45,7 @@ from ..sandbox.runtime import (
     SandboxFailure,
     run_tag_code,
 )
-from ..sandbox.tpl import Template
+from ..sandbox.tpl import CustomTemplate
 from ..vendors.transport import HttpResponse, TransportError
 from .base import AfterTags, TagContext
 
@@ -74,7 +74,7 @@ class TemplateTag:
 
     def __init__(
         self,
-        template: Template | None = None,
+        template: CustomTemplate | None = None,
         *,
         enforce: str = DEFAULT_ENFORCEMENT,
         time_limit: float | None = None,
