@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core import js
-from ..errors import EmulatorError
+from ..errors import EncodeError
 from .ga4 import (
     FPID_PREFIX,
     ITEM_KEYS,
@@ -39,10 +39,6 @@ from .ga4 import (
 )
 
 _SAFE = "-_.!~*'()"  # what encodeURIComponent leaves alone
-
-
-class EncodeError(EmulatorError, ValueError):
-    """The event data has a value that no GA4 hit can carry."""
 
 
 # event-data key -> parameter (the first parameter in the table for aliases such as gcu/gcut)

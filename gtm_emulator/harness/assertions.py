@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.js import type_of
-from ..core.report import FAILURE, PAUSED, ConditionTrace, EventReport, Outgoing, Report, TagResult, TriggerTrace
+from ..core.report import ConditionTrace, EventReport, Outgoing, Report, TagResult, TriggerTrace
+from ..core.statuses import FAILURE, PAUSED
+from ..errors import PathSyntaxError
 
 __all__ = [
     "LIST_MATCH",
@@ -67,10 +69,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-class PathSyntaxError(ValueError):
-    """A path into a body that cannot be parsed (names the path and the position)."""
 
 
 # ---------------------------------------------------------------------------------------------- paths

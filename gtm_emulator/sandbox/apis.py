@@ -48,6 +48,7 @@ from ..core.regex import compile_pattern
 from ..core.request import Request, client_address, decode_component_lenient, registrable_domain
 from ..core.url import parse_url as url_parts
 from ..core.variables import strip_path_prefix
+from ..errors import SandboxThrow
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
 from .permissions import PermissionDenied, Permissions
 from .values import decode, encode
@@ -56,10 +57,6 @@ ENVIRONMENT_MODE = {True: "debug", False: "live"}
 
 # (method, url, headers, body, timeout seconds) -> response, or TransportError
 SendFn = Callable[[str, str, dict[str, str], bytes, float], HttpResponse]
-
-
-class SandboxThrow(Exception):
-    """Thrown into the template as a JS ``Error`` with this message."""
 
 
 @dataclass

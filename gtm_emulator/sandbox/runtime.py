@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.js import UNDEFINED
+from ..core.statuses import RunStatus
+from ..errors import SandboxFailure
 from . import messages
 from .apis import Host, SandboxEnv
 from .hoist import hoist_top_level
@@ -58,19 +60,11 @@ DEFAULT_STACK_LIMIT = 512 * 1024
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
 
-class SandboxFailure(Exception):
-    """The template code could not run to completion (syntax error, exception, limit)."""
-
-    def __init__(self, kind: str, message: str):
-        self.kind = kind  # "syntax", "exception", "timeout", "memory", "stack"
-        super().__init__(message)
-
-
 @dataclass
 class RunOutcome:
     """What one run of a template produced."""
 
-    status: str  # "success" | "failure"
+    status: RunStatus
     error: str | None = None
     value: Any = UNDEFINED
     console: list[str] = field(default_factory=list)

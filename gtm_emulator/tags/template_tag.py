@@ -34,7 +34,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.report import SUCCESS, EventReport, TagResult
+from ..core.report import EventReport, TagResult
+from ..core.statuses import SUCCESS
 from ..errors import TagError
 from ..sandbox.apis import SandboxEnv, SendFn
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
