@@ -1,4 +1,4 @@
-"""The ``gtm-emulator`` command line (interfaces.md).
+"""The ``gtm-emulator`` command line (README.md's command table; docs/architecture.md, "Where each concept lives").
 
 Bad input never gives a traceback: a one-line error naming the file, JSON path or parameter, and
 exit status 2.

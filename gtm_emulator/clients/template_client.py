@@ -1,7 +1,7 @@
 """Clients defined by a custom template (``.tpl`` with ``___INFO___`` type ``CLIENT``).
 
 ``TemplateClient(name, priority, settings, template=...)`` runs the template's server code in the
-sandbox once per request, with ``settings`` as ``data`` (templates.md §4.1, §7.3).
+sandbox once per request, with ``settings`` as ``data`` (docs/templates.md, "Client templates").
 
 How claim and run are split (``SPLIT``): the code runs **once**. :meth:`TemplateClient.claim` runs
 the template's synchronous code (and drains its callbacks) in a fresh sandbox and looks at whether it

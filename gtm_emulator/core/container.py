@@ -1,7 +1,7 @@
 """The container runtime: Request → clients → one run per event → triggers → tags → Report.
 
 Pure: no Flask, no sockets, no files. The clock (``now``), randomness and the vendor transport are
-inputs, so a run is reproducible (sgtm.md §1, §7).
+inputs, so a run is reproducible (docs/architecture.md, "The path of a request").
 
 Order of work for one request:
 

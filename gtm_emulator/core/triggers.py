@@ -1,4 +1,4 @@
-"""The trigger engine: GTM's condition operators and Custom triggers (sgtm.md §5).
+"""The trigger engine: GTM's condition operators and Custom triggers (docs/triggers.md, "Operators").
 
 ``evaluate(operator, left, right, negate, ignore_case)`` is the pure operator with GTM semantics:
 
@@ -75,7 +75,7 @@ _ALIASES.update({"MATCH_REGEX": "matches_regex", "matchRegex": "matches_regex"})
 # Operators meaningful only in web containers.
 WEB_ONLY_OPERATORS = frozenset({"CSS_SELECTOR", "cssSelector", "URL_MATCHES", "urlMatches"})
 
-# Trigger types of an export (sgtm.md §8.3) that the server container evaluates.
+# Trigger types of an export (docs/templates.md, "Importing a container export") that the server container evaluates.
 _EXPORT_TRIGGER_TYPES = frozenset({"ALWAYS", "always", "CUSTOM_EVENT", "customEvent"})
 
 

@@ -2,7 +2,7 @@
 
 Each run gets a **fresh engine context**: the prelude (:mod:`.prelude`) is evaluated, the template
 code is compiled as the body of ``function (data, require) { … }`` (so a top-level ``return`` works,
-templates.md §4.1; its top-level ``let`` / ``const`` have no temporal dead zone, see :mod:`.hoist`),
+docs/templates.md, "Execution model"; its top-level ``let`` / ``const`` have no temporal dead zone, see :mod:`.hoist`),
 and then called. Callbacks, ``callLater`` tasks and promise reactions are queued
 on the JS side and drained by the host inside the same limits.
 

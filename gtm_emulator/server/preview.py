@@ -10,7 +10,7 @@ as JSON under ``/_emulator/api/``):
 - ``GET  /_emulator/``                     the Preview UI
 - ``GET  /_emulator/api/``                 this list, and the container being served
 - ``GET  /_emulator/api/requests``         requests, newest first (filters below)
-- ``GET  /_emulator/api/requests/<id>``    one request in full (the report, interfaces.md)
+- ``GET  /_emulator/api/requests/<id>``    one request in full (the report; docs/preview.md, "The inspection API")
 - ``GET  /_emulator/api/outgoing``         outgoing HTTP requests with the vendor's answers
 - ``GET  /_emulator/api/summary``          counts: requests, events, tags fired/failed/rejected
 - ``POST /_emulator/api/reset``            deletes every record

@@ -1,11 +1,11 @@
-"""A mock of TikTok's Events API v1.3, answering as TikTok does (tiktok.md §3, §7, §9).
+"""A mock of TikTok's Events API v1.3, answering as TikTok does (docs/tiktok.md, "The mock TikTok Events API").
 
 :class:`TikTokMock` is pure (no Flask, no sockets): ``handle(method, path, headers, body)`` returns the
 HTTP response TikTok would give. Business outcomes, errors included, come back with HTTP 200 and
 TikTok's envelope ``{code, message, request_id, data}``. ``blueprint(mock)`` serves it over HTTP and
 ``create_app()`` runs it on its own (``python -m gtm_emulator.vendors.tiktok_mock``).
 
-Checks, in order; the first failure decides (tiktok.md §9.1):
+Checks, in order; the first failure decides (docs/tiktok.md, "The mock TikTok Events API"):
 
 1. ``Access-Token`` missing or empty -> 40104; 2. unknown token (when tokens are configured) -> 40105;
 3. rate above ``rate_limit_per_second`` -> 40100; 4. body not a JSON object -> 40000;

@@ -4,7 +4,7 @@
 (method, url, headers, body, set_cookies). :class:`TikTokTag` sends it through the container's
 transport and reports TikTok's verdict (:func:`judge`).
 
-Profiles (tag parameter ``profile``; tiktok.md §6):
+Profiles (tag parameter ``profile``; docs/tiktok.md, "Profiles"):
 
 - ``tiktok-official`` (default): TikTok's own sGTM template v0.2.01 (:mod:`.official`);
 - ``stape``: stape's community template v2.0.1 (:mod:`.stape`);

@@ -1,4 +1,4 @@
-"""Profile ``tiktok-spec``: what TikTok's own Events API documentation asks for (tiktok.md §2, §4, §5).
+"""Profile ``tiktok-spec``: what TikTok's own Events API documentation asks for (docs/tiktok.md, "Profiles").
 
 Not a reproduction of a template: it sends what a careful integration following TikTok's rules would.
 Its choices (each a named constant here):
