@@ -115,7 +115,7 @@ def _message(path: str, description: str, code: str) -> dict[str, str]:
     return {"fieldPath": path, "description": description, "validationCode": code}
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class _Object(dict[str, Any]):
     """A JSON object that remembers the names it held more than once (for NAME_DUPLICATED)."""
 
     duplicates: dict[str, int]

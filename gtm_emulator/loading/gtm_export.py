@@ -31,6 +31,7 @@ Choices on uncertain points (docs/templates.md, "Importing a container export"):
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -538,7 +539,7 @@ def convert(export: dict[str, Any], source: str, *, template_files: dict[str, st
     return native, converter.warnings
 
 
-def load_export(path: str | Path) -> dict[str, Any]:
+def load_export(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read an export file; ConfigError when it is not JSON."""
     p = Path(path)
     try:

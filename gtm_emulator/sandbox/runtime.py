@@ -218,7 +218,7 @@ class Sandbox:
         self.deadline = self.started + time_limit
         self.host = Host(env, Permissions(template.permissions, enforce), template.storage_key, test_mode)
         self.bus: messages.MessageBus | None = None
-        self.worker = POOL.acquire()
+        self.worker: Worker | None = POOL.acquire()
         try:
             self.worker.request({"op": "new", "memory": memory_limit, "stack": stack_limit},
                                 self.deadline, time_limit)

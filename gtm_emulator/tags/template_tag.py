@@ -159,7 +159,7 @@ def _sender(ctx: TagContext) -> SendFn:
         if response is None:
             error = ctx.outgoing[-1].error if len(ctx.outgoing) > before else None
             reason = (error or "failed").split(":", 1)[0]
-            raise TransportError(reason if reason in ("failed", "timed_out") else "failed", error or "")
+            raise TransportError("timed_out" if reason == "timed_out" else "failed", error or "")
         return response
 
     return send
