@@ -32,7 +32,8 @@ def _tests(name: str) -> list[doctest.DocTest]:
 @pytest.fixture
 def _doctest_hypothesis_profile() -> Iterator[None]:
     """Examples that run Hypothesis get no health check for slow generation (the machine may be busy)."""
-    settings.register_profile("doctests", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("doctests", max_examples=25, deadline=None, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
     previous = settings.get_current_profile_name()
     settings.load_profile("doctests")
     yield
