@@ -1,4 +1,4 @@
-"""The ``gtm-emulator`` command line (interfaces.md).
+"""The ``gtm-emulator`` command line (README.md's command table; docs/architecture.md, "Where each concept lives").
 
 Bad input never gives a traceback: a one-line error naming the file, JSON path or parameter, and
 exit status 2.
@@ -10,17 +10,13 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from .. import __version__
 from ..errors import ConfigError, EmulatorError
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"gtm-emulator: {message}", err=True)
-    sys.exit(2)
+from .output import fail, print_problems
 
 
 def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None,
@@ -40,9 +36,7 @@ def load(container: str | None, vendor: str = "mock", gtm_export: str | None = N
             loaded.set_path_prefix(path_prefix)
         return loaded
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(2)
+        fail(problems=exc.problems)
 
 
 class _Group(click.Group):
@@ -50,9 +44,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            sys.exit(2)
+            fail(problems=exc.problems)
         except EmulatorError as exc:
             fail(str(exc))
 
@@ -116,7 +108,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
           gtm_export: str | None, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from ..loading.config import make_transport
-    from ..server.app import create_app
+    from ..server.app import ReportHook, create_app
     from ..server.preview import generate_token, is_loopback, preview_url
     from ..server.store import SQLiteStore
     from ..server.wsgi import configure_logging, run_gunicorn
@@ -135,7 +127,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
             store = SQLiteStore(store_path, retention=retention)
         except Exception as exc:  # an unusable path or a file that is not a database
             fail(f"--store {store_path}: {exc}")
-    hooks = []
+    hooks: list[ReportHook] = []
     if record:
         from ..harness.recorder import Recorder
 
@@ -172,8 +164,7 @@ def validate(paths: tuple[str, ...]) -> None:
         problems = validate_file(path)
         if problems:
             failed = True
-            for problem in problems:
-                click.echo(str(problem))
+            print_problems(problems, err=False)
         else:
             click.echo(f"{path}: ok")
     sys.exit(2 if failed else 0)

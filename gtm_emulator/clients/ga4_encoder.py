@@ -22,22 +22,22 @@ digit 2-5 (which that reading would take for ``ca2``..``ca5``) is written as a c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from ..core import js
-from ..errors import EmulatorError
+from ..errors import EncodeError
 from .ga4 import (
-    _HINT,
-    _HINT_BOOL,
-    _NUM,
-    _STR,
-    _SYS,
     CLIENT_HINT_FIELDS,
     FPID_PREFIX,
     GCD_EVENT_KEY,
     ITEM_KEYS,
+    KIND_HINT,
+    KIND_HINT_BOOL,
+    KIND_NUM,
+    KIND_STR,
+    KIND_SYS,
     NUMBERED_ITEM_CATEGORIES,
     PARAMS,
     PROTECTED_PREFIXES,
@@ -47,18 +47,14 @@ from .ga4 import (
 _SAFE = "-_.!~*'()"  # what encodeURIComponent leaves alone
 
 
-class EncodeError(EmulatorError, ValueError):
-    """The event data has a value that no GA4 hit can carry."""
-
-
 # event-data key -> parameter (the first parameter in the table for aliases such as gcu/gcut)
 _TOP: dict[str, tuple[str, int]] = {}
 for _param, (_kind, _target) in PARAMS.items():
-    if _kind in (_STR, _NUM) and _target not in _TOP:
+    if _kind in (KIND_STR, KIND_NUM) and _target not in _TOP:
         _TOP[_target] = (_param, _kind)
-_SYSTEM = {target: param for param, (kind, target) in PARAMS.items() if kind == _SYS}
+_SYSTEM = {target: param for param, (kind, target) in PARAMS.items() if kind == KIND_SYS}
 _SYSTEM["dbg"] = "_dbg"
-_HINTS = {target: (param, kind) for param, (kind, target) in PARAMS.items() if kind in (_HINT, _HINT_BOOL)}
+_HINTS = {target: (param, kind) for param, (kind, target) in PARAMS.items() if kind in (KIND_HINT, KIND_HINT_BOOL)}
 _ITEM_FIELDS = {name: (key, numeric) for key, (name, numeric) in ITEM_KEYS.items()}
 _REQUEST_FIELDS = ("ip_override", "user_agent")
 _EVENT_LEVEL = ("en", "_et")
@@ -151,7 +147,7 @@ def encode_params(event_data: Mapping[str, Any], *,
     for target, (param, kind) in _TOP.items():
         if target in data:
             value = data[target]
-            text = _number_text(value, target) if kind == _NUM else _text(value, target)
+            text = _number_text(value, target) if kind == KIND_NUM else _text(value, target)
             front.append((param, _enc(text)))
     if "x-ga-js_client_id" in data:
         front.append(("cid", _enc(_text(data["x-ga-js_client_id"], "x-ga-js_client_id"))))
@@ -165,10 +161,10 @@ def encode_params(event_data: Mapping[str, Any], *,
         if not isinstance(system, Mapping):
             raise EncodeError("x-ga-system_properties must be an object")
         for name, value in system.items():
-            param = _SYSTEM.get(name)
-            if param is None:
+            system_param = _SYSTEM.get(name)
+            if system_param is None:
                 raise EncodeError(f"x-ga-system_properties.{name} has no GA4 parameter")
-            front.append((param, _enc(_text(value, f"x-ga-system_properties.{name}"))))
+            front.append((system_param, _enc(_text(value, f"x-ga-system_properties.{name}"))))
     if "debug_mode" in data and not (isinstance(system, Mapping) and "dbg" in system):
         front.append(("_dbg", "1"))
     sst = data.get("x-sst-system_properties")
@@ -193,7 +189,7 @@ def encode_params(event_data: Mapping[str, Any], *,
             if spec is None:
                 raise EncodeError(f"client_hints.{name} has no GA4 parameter")
             param, kind = spec
-            text = _flag(value, f"client_hints.{name}") if kind == _HINT_BOOL else _text(value, name)
+            text = _flag(value, f"client_hints.{name}") if kind == KIND_HINT_BOOL else _text(value, name)
             front.append((param, _enc(text)))
     props = data.get("x-ga-mp2-user_properties")
     if props is not None:
@@ -241,7 +237,7 @@ def encode(event_data: Mapping[str, Any], *, numbered_item_categories: bool = NU
     return _join(encode_params(event_data, numbered_item_categories=numbered_item_categories))
 
 
-def encode_batch(events: list[Mapping[str, Any]], *,
+def encode_batch(events: Sequence[Mapping[str, Any]], *,
                  numbered_item_categories: bool = NUMBERED_ITEM_CATEGORIES) -> tuple[str, str]:
     """``(query, body)`` of a batched POST: request-level parameters equal in every event go to the
     query; everything else, and always ``en``, goes to that event's body line."""

@@ -1,7 +1,7 @@
 """Clients defined by a custom template (``.tpl`` with ``___INFO___`` type ``CLIENT``).
 
 ``TemplateClient(name, priority, settings, template=...)`` runs the template's server code in the
-sandbox once per request, with ``settings`` as ``data`` (templates.md §4.1, §7.3).
+sandbox once per request, with ``settings`` as ``data`` (docs/templates.md, "Client templates").
 
 How claim and run are split (``SPLIT``): the code runs **once**. :meth:`TemplateClient.claim` runs
 the template's synchronous code (and drains its callbacks) in a fresh sandbox and looks at whether it
@@ -66,8 +66,8 @@ from ..errors import ConfigError, Problem, RequestError
 from ..sandbox import messages
 from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
-from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal, call_event_callbacks
-from ..sandbox.tpl import Template
+from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, call_event_callbacks, fields_literal
+from ..sandbox.tpl import CustomTemplate
 from ..tags.template_tag import callback_payload
 from ..vendors.transport import Transport
 from .base import Claim, Client, ClientRun
@@ -132,6 +132,8 @@ class _ClientState:
 class _AfterReturn:
     """The response object the sandbox writes to once the response was sent: every write is a warning."""
 
+    _warnings: list[str]
+
     def __init__(self, warnings: list[str]):
         object.__setattr__(self, "_warnings", warnings)
         object.__setattr__(self, "headers", _IgnoredHeaders(warnings))
@@ -148,11 +150,11 @@ class _IgnoredHeaders(dict[str, str]):
     def __setitem__(self, key: str, value: str) -> None:
         self._warnings.append(f"response header {key!r} written after returnResponse; ignored")
 
-    def pop(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def pop(self, key: str, default: Any = None) -> Any:
         self._warnings.append(f"response header {key!r} removed after returnResponse; ignored")
         return default
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         self._warnings.append("response headers written after returnResponse; ignored")
 
 
@@ -171,7 +173,7 @@ class TemplateClient(Client):
     default_name = "Template Client"
 
     def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None, *,
-                 template: Template | None = None, enforce: str = DEFAULT_ENFORCEMENT,
+                 template: CustomTemplate | None = None, enforce: str = DEFAULT_ENFORCEMENT,
                  time_limit: float = CLIENT_TIME_LIMIT_S, memory_limit: int = DEFAULT_MEMORY_LIMIT):
         super().__init__(name, priority, settings)
         if template is None:
@@ -253,7 +255,7 @@ class TemplateClient(Client):
         except SandboxFailure as exc:
             return Claim(False, f"client template {self.name!r} cannot run: {exc}"), None
         try:
-            sandbox.eval(f"__sandbox.runClient({_fields_literal(self._data())}); 0")
+            sandbox.eval(f"__sandbox.runClient({fields_literal(self._data())}); 0")
             state.phase = "after"
             if state.claimed:
                 sandbox.drain()

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ScenarioStepFailed
 
 INI_OPTION = "gtm_container"
 MARKER = "gtm_container"
@@ -126,10 +126,6 @@ def emulator_server(gtm_container: Any) -> Iterator[Any]:
 # ---------------------------------------------------------------------------------------------- scenarios
 
 
-class ScenarioStepFailed(Exception):
-    """A step's expectations did not hold (the item shows the step's message, no traceback)."""
-
-
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     from .scenarios import is_scenario_file
 
@@ -173,7 +169,7 @@ class ScenarioFile(pytest.File):
         if isinstance(excinfo.value, ConfigError):
             problems = "\n".join(f"  {p}" for p in excinfo.value.problems)
             return f"invalid scenario file {self.path.name}:\n{problems}"
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
 
 class ScenarioItem(pytest.Item):
@@ -193,7 +189,7 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioStepFailed):
             return f"step {self.step.index + 1} ({self.step.name!r}) of {self.path.name} failed:\n{excinfo.value}"
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # The failure headline. Not a suffix of the node id, so pytest's verbose line shows the id unchanged.
