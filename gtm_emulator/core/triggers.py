@@ -370,20 +370,10 @@ class Condition:
         return self.test(left, self.value.raw)[0]
 
     def _left_value(self, ctx: EventContext) -> tuple[Any, str | None]:
-        try:
-            return self.left.evaluate(ctx), None
-        except VariableCycleError as exc:
-            message = f"{exc}; {{{{{self.variable}}}}} treated as undefined"
-            ctx.warnings.append(message)
-            return UNDEFINED, message
+        return _operand(self.left, ctx, f"{{{{{self.variable}}}}}")
 
     def _right_value(self, ctx: EventContext) -> tuple[Any, str | None]:
-        try:
-            return self.value.evaluate(ctx), None
-        except VariableCycleError as exc:
-            message = f"{exc}; right operand treated as undefined"
-            ctx.warnings.append(message)
-            return UNDEFINED, message
+        return _operand(self.value, ctx, "right operand")
 
     def holds(self, ctx: EventContext) -> bool:
         left, _ = self._left_value(ctx)
@@ -619,3 +609,13 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({self.name!r}, {list(self._conditions)!r}, id={self.id!r})"
+
+
+def _operand(template: Template, ctx: EventContext, what: str) -> tuple[Any, str | None]:
+    """An operand's value; a variable cycle makes it undefined, with a warning naming ``what``."""
+    try:
+        return template.evaluate(ctx), None
+    except VariableCycleError as exc:
+        message = f"{exc}; {what} treated as undefined"
+        ctx.warnings.append(message)
+        return UNDEFINED, message
