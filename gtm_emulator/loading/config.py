@@ -275,6 +275,9 @@ def check_tag_parameters(template: TagTemplate, params: dict[str, Any], file: st
     return values, problems
 
 
+_ENTRY_PATH = re.compile(r"^\$\.(clients|variables|tags)\[(\d+)\]")
+
+
 class _Loader:
     def __init__(self, file: str, base_dir: Path, env: Mapping[str, str]):
         self.file = file
@@ -283,9 +286,35 @@ class _Loader:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self.secrets: set[str] = set()
+        self.broken_names: dict[str, set[str]] = {}  # section -> names of entries left out (schema problems)
 
     def problem(self, path: tuple[Any, ...], message: str, file: str | None = None) -> None:
         self.problems.append(Problem(file or self.file, json_path(path), message))
+
+    def without_broken_entries(self, data: Any, problems: list[Problem]) -> dict[str, Any]:
+        """The container without the clients, variables and tags that break the schema, so that the
+        other entries are still checked and every problem of the file is reported at once. The names
+        of the left-out entries are remembered, so references to them are not reported as unknown.
+        A problem outside one of those entries (a missing top-level key, a list that is not a list)
+        stops here: ConfigError with the schema problems."""
+        broken: dict[str, set[int]] = {}
+        for problem in problems:
+            match = _ENTRY_PATH.match(problem.path)
+            if match is None or not isinstance(data, dict):
+                raise ConfigError(problems + self.problems)
+            broken.setdefault(match.group(1), set()).add(int(match.group(2)))
+        self.problems.extend(problems)
+        kept = dict(data)
+        for section, indexes in broken.items():
+            entries = data.get(section)
+            if not isinstance(entries, list):
+                raise ConfigError(self.problems)
+            for index in indexes:
+                name = entries[index].get("name") if isinstance(entries[index], dict) else None
+                if isinstance(name, str):
+                    self.broken_names.setdefault(section, set()).add(name)
+            kept[section] = [None if i in indexes else e for i, e in enumerate(entries)]
+        return kept
 
     def resolve(self, ref: str) -> tuple[Path, str]:
         path = Path(ref)
@@ -417,7 +446,7 @@ class _Loader:
                                       "FILE` or convert it with `gtm-emulator import`"))
         problems = schema_problems("container", data, self.file)
         if problems:
-            raise ConfigError(problems + self.problems)
+            data = self.without_broken_entries(data, problems)
 
         settings = Settings(**(data.get("settings") or {}))
 
@@ -425,6 +454,8 @@ class _Loader:
         clients: list[Client] = []
         seen_clients: set[str] = set()
         for index, cdata in enumerate(data["clients"]):
+            if cdata is None:
+                continue
             if cdata["type"] == "template" or str(cdata.get("template", "")).endswith(".tpl"):
                 client = self.build_template_client(cdata, index, seen_clients)
                 if client is not None:
@@ -451,6 +482,8 @@ class _Loader:
         # variables
         variables: dict[str, Variable] = {}
         for index, vdata in enumerate(data.get("variables") or []):
+            if vdata is None:
+                continue
             name = vdata["name"]
             if name in variables:
                 self.problem(("variables", index, "name"), f"duplicate variable name {name!r}")
@@ -462,6 +495,8 @@ class _Loader:
                 self.problems.extend(Problem(p.file, json_path(("variables", index, "type")), p.message)
                                      for p in exc.problems)
         for index, vdata in enumerate(data.get("variables") or []):
+            if vdata is None:
+                continue
             variable = variables.get(vdata["name"])
             if variable is not None:
                 self.check_refs(variable.references(), ("variables", index), variables)
@@ -498,6 +533,8 @@ class _Loader:
         tags: list[TagConfig] = []
         templates_cache: dict[str, TagTemplate] = {}
         for index, tdata in enumerate(data["tags"]):
+            if tdata is None:
+                continue
             tag = self.build_tag(tdata, index, variables, triggers, trigger_ids, templates_cache, settings)
             if tag is not None:
                 if any(t.name == tag.name for t in tags):
@@ -535,13 +572,14 @@ class _Loader:
     def check_refs(self, refs: tuple[str, ...], path: tuple[Any, ...], variables: Mapping[str, Variable],
                    file: str | None = None) -> None:
         for ref in refs:
-            if ref not in variables and ref not in BUILTINS and ref not in BUILTINS_BY_TYPE:
+            if ref not in variables and ref not in BUILTINS and ref not in BUILTINS_BY_TYPE and \
+                    ref not in self.broken_names.get("variables", ()):
                 known = sorted(set(variables) | {b for b in BUILTINS if not b.startswith("_")})
                 self.problem(path, f"unknown variable {{{{{ref}}}}}; defined and built-in variables: "
                                    f"{', '.join(known)}", file)
 
     def check_cycles(self, variables: Mapping[str, Variable], raw: list[dict[str, Any]]) -> None:
-        index_of = {v["name"]: i for i, v in enumerate(raw)}
+        index_of = {v["name"]: i for i, v in enumerate(raw) if v is not None}
         state: dict[str, int] = {}
 
         def visit(name: str, chain: list[str]) -> None:
@@ -646,6 +684,8 @@ class _Loader:
         for role_key, out in (("firing_triggers", firing), ("blocking_triggers", blocking)):
             for tindex, ref in enumerate(tdata.get(role_key) or []):
                 name = self.trigger_name(ref, triggers, trigger_ids)
+                if name is None and ref in self.broken_names.get("triggers", ()):
+                    continue
                 if name is None:
                     self.problem((*path, role_key, tindex), f"unknown trigger {ref!r}; defined triggers: "
                                  f"{', '.join(sorted(triggers)) or 'none'} (and the built-in {ALL_EVENTS!r})")
@@ -673,10 +713,12 @@ class _Loader:
 
     def check_sequences(self, tags: list[TagConfig], raw: list[dict[str, Any]]) -> None:
         by_name = {t.name: t for t in tags}
-        index_of = {t["name"]: i for i, t in enumerate(raw)}
+        index_of = {t["name"]: i for i, t in enumerate(raw) if t is not None}
         for tag in tags:
             for key, steps in (("setup_tags", tag.setup_tags), ("teardown_tags", tag.teardown_tags)):
                 for sindex, step in enumerate(steps):
+                    if step.tag in self.broken_names.get("tags", ()):
+                        continue
                     if step.tag not in by_name:
                         self.problem(("tags", index_of[tag.name], key, sindex, "tag"), f"unknown tag {step.tag!r}")
                     elif step.tag == tag.name:
