@@ -187,3 +187,15 @@ def test_all_events_trigger_is_built_in(write_json) -> None:
     container = load_container(config)
     report = container.simulate("GET", "/g/collect?v=2&tid=G-1&cid=1&en=page_view", now=NOW)
     assert report.fired("TikTok - purchase")
+
+
+def test_registry_adds_a_type_for_a_block_only() -> None:
+    from gtm_emulator.loading.registry import TAGS, declared_tag
+    from gtm_emulator.tags.base import NotEmulatedTag
+
+    assert "probe_type" not in TAGS
+    with TAGS.registered("probe_type", declared_tag(lambda settings: NotEmulatedTag("probe_type"))):
+        assert "probe_type" in TAGS
+        with pytest.raises(ValueError, match="already registered"):
+            TAGS.register("probe_type", declared_tag(lambda settings: NotEmulatedTag("probe_type")))
+    assert "probe_type" not in TAGS

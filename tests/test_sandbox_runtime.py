@@ -14,7 +14,6 @@ from gtm_emulator.core.request import Request, Response
 from gtm_emulator.core.variables import ContainerInfo, EventContext
 from gtm_emulator.errors import TagError
 from gtm_emulator.sandbox import load_template, run_variable_template
-from gtm_emulator.tags.base import TAG_TYPES
 from gtm_emulator.tags.template_tag import TemplateTag
 from gtm_emulator.vendors.tiktok_mock import TikTokMock
 
@@ -48,7 +47,7 @@ def test_own_tiktok_template_posts_to_mock_tiktok_and_is_recorded() -> None:
     mock = TikTokMock(pixels={"PIXEL1": {"tok"}})
     transport, _ = tiktok_transport(mock)
     ctx = tag_context(dict(PURCHASE), transport=transport)
-    tag = TAG_TYPES["template"](load_template(TEMPLATES / "tiktok_track.tpl"))  # type: ignore[call-arg]
+    tag = TemplateTag(load_template(TEMPLATES / "tiktok_track.tpl"))
     tag.run({"pixelId": "PIXEL1", "accessToken": "tok", "setClickCookie": True,
              "extraProperties": [{"key": "shop", "value": "north"}]}, ctx)
     assert len(mock.events) == 1

@@ -47,7 +47,7 @@ from ..sandbox.runtime import (
 )
 from ..sandbox.tpl import Template
 from ..vendors.transport import HttpResponse, TransportError
-from .base import AfterTags, TagContext, register
+from .base import AfterTags, TagContext
 
 APPLY_DEFAULTS = True
 CALLBACK_STATUSES = ("success", "failure", "exception", "timeout")  # sgtm.md §7; the list is uncertain
@@ -66,7 +66,6 @@ JUDGES: dict[str, Callable[[], Callable[[HttpResponse], tuple[bool, list[str]]]]
 }
 
 
-@register
 class TemplateTag:
     """A tag whose behaviour is a ``.tpl`` tag template (``type: template``)."""
 
