@@ -588,3 +588,80 @@ def test_demo_command_reuses_or_resets_and_reports_a_broken_workspace(tmp_path: 
 def test_walkthrough_url_shows_a_reachable_host() -> None:
     assert cli_demo.walkthrough_url("0.0.0.0", 8080, "en") == f"http://127.0.0.1:8080{PREFIX}/?lang=en"
     assert cli_demo.walkthrough_url("::1", 9000, "nl") == f"http://[::1]:9000{PREFIX}/?lang=nl"
+
+
+# ----------------------------------------------------------------------------- hints and messages
+
+
+def test_conditions_from_form_never_drops_a_row_with_a_value() -> None:
+    form = {"cond-0-variable": "Client Name", "cond-0-operator": "equals", "cond-0-value": "GA4",
+            "cond-1-variable": "", "cond-1-operator": "equals", "cond-1-value": "",  # blank: left out
+            "cond-2-variable": "", "cond-2-operator": "equals", "cond-2-value": "purchase"}
+    conditions, rows, errors = forms.conditions_from_form(form)
+    assert conditions == []  # nothing may be saved
+    assert [r["value"] for r in rows] == ["GA4", "purchase"]
+    assert errors == {"cond-1-variable": "error_condition_variable"}
+    form["cond-2-variable"] = "Event Name"
+    conditions, rows, errors = forms.conditions_from_form(form)
+    assert errors == {} and [c["variable"] for c in conditions] == ["Client Name", "Event Name"]
+
+
+def test_condition_hints() -> None:
+    from gtm_emulator.walkthrough.hints import condition_hints
+
+    hints = condition_hints([
+        {"variable": "Client Name", "operator": "equals", "value": "ga4"},
+        {"variable": "Event Name", "operator": "equals", "value": "Purchase"},
+        {"variable": "Event Name", "operator": "equals", "value": ""},
+        {"variable": "Client Name", "operator": "equals", "value": "Other"},
+        {"variable": "Event Name", "operator": "matches_regex", "value": "Purchase", "ignore_case": True},
+        {"variable": "Client Name", "operator": "equals", "value": "GA4"},
+    ], ["GA4"])
+    assert [(h.row, h.key) for h in hints] == [(0, "hint_case_client"), (1, "hint_case_event"),
+                                                (2, "hint_empty_value"), (3, "hint_unknown_client")]
+    assert all(h.level == "warning" for h in hints)
+
+
+def test_token_hint_and_the_tag_step(client: FlaskClient, workspace: Workspace) -> None:
+    from gtm_emulator.walkthrough.hints import token_hint
+    from gtm_emulator.walkthrough.workspace import Pixel
+
+    pixels = [Pixel("CA", "a", ["1" * 40]), Pixel("CB", "b", ["2" * 40]), Pixel("CC", "c", [])]
+    assert token_hint({"pixel_code": "CA", "access_token": "1" * 40}, pixels) is None
+    assert token_hint({"pixel_code": "CA", "access_token": "{{Token}}"}, pixels) is None
+    wrong = token_hint({"pixel_code": "CA", "access_token": "3" * 40}, pixels)
+    assert wrong is not None and wrong.key == "hint_token_not_generated" and wrong.values["last4"] == "1111"
+    other = token_hint({"pixel_code": "CA", "access_token": "2" * 40}, pixels)
+    assert other is not None and other.key == "hint_token_other_pixel" and other.values["other"] == "CB"
+    none_yet = token_hint({"pixel_code": "CC", "access_token": "2" * 40}, pixels)
+    assert none_yet is not None and none_yet.key == "hint_token_other_pixel"
+
+    client.post(f"{PREFIX}/step/1")
+    generate_token(client)
+    assert client.post(f"{PREFIX}/step/3", data=tag_form(p_access_token="f" * 40)).status_code == 302
+    assert workspace.status()["tag"] is False and workspace.attention() == {"tag": True}
+    page = client.get(f"{PREFIX}/step/3").text
+    assert 'id="token-warning"' in page and 'class="attention"' in page
+
+
+def test_problem_text_in_dutch() -> None:
+    from gtm_emulator.walkthrough.i18n import problem_text
+
+    line = ("c.json: $.tags[0].parameters.pixel_code: Pixel ID: A TikTok Pixel ID is 20 upper-case letters or "
+            "digits, e.g. C0ABCDEFGHIJKLMNOPQR. (got 'C1')")
+    assert problem_text("en", line) == line
+    assert problem_text("nl", line) == ("c.json: $.tags[0].parameters.pixel_code: Pixel ID: Een TikTok-pixel-ID "
+                                        "bestaat uit 20 hoofdletters of cijfers, bijv. C0ABCDEFGHIJKLMNOPQR. "
+                                        "(ingevuld: 'C1')")
+    assert problem_text("nl", "Access Token is required ('access_token' is missing or empty)") == (
+        "Access Token is verplicht ('access_token' ontbreekt of is leeg)")
+    assert problem_text("nl", "something new") == "something new"
+
+
+def test_field_texts_cover_the_official_profile_in_both_languages(workspace: Workspace) -> None:
+    from gtm_emulator.walkthrough.i18n import FIELD_TEXTS
+
+    shown = {p["name"] for section in forms.sections(workspace.template()) for p in section.params}
+    assert set(FIELD_TEXTS["en"]) == set(FIELD_TEXTS["nl"])
+    assert shown <= set(FIELD_TEXTS["nl"]), shown - set(FIELD_TEXTS["nl"])
+    assert all("Emulator extension" not in help_text for _label, help_text in FIELD_TEXTS["en"].values())
