@@ -4,7 +4,10 @@
 (a test checks it, and that every key the pages use exists). Names in GTM's own interface (Tag
 Configuration, Some Events, the operator names) follow GTM's wording in each language; the Dutch
 operator names are those of GTM's Dutch interface as far as they could be checked (uncertain).
-Field labels and help texts of a tag template are shown as the template declares them, as GTM does.
+Field labels and help texts of the TikTok template are the walkthrough's own (``FIELD_TEXTS``), written
+for the marketer who sets the tag up, in both languages; a field it does not know keeps the template's
+label and help. The project's messages (validation lines, the tag's warnings and notes) are shown in
+Dutch where ``PROBLEM_TEXTS`` knows them, else as they are.
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ EN: dict[str, str] = {
     "template_added_notice": "The template is in the workspace: the file {file} was added and container.json "
                              "lists it under templates. The server has reloaded the container.",
     "template_fields_heading": "The fields of the tag",
-    "template_fields_intro": "This is how the tag's fields look when you create a tag from this template "
-                             "(labels and help texts come from the template itself).",
+    "template_fields_intro": "This is how the tag's fields look when you create a tag from this template, each "
+                             "with a short explanation.",
     "tag_configuration": "Tag Configuration",
     "table_field": "A table field: edit it in the container file.",
 
@@ -264,8 +267,8 @@ NL: dict[str, str] = {
                              "container.json noemt het onder templates. De server heeft de container opnieuw "
                              "geladen.",
     "template_fields_heading": "De velden van de tag",
-    "template_fields_intro": "Zo zien de velden eruit als je met dit sjabloon een tag maakt (labels en helpteksten "
-                             "komen uit het sjabloon zelf).",
+    "template_fields_intro": "Zo zien de velden eruit als je met dit sjabloon een tag maakt, elk met een korte "
+                             "uitleg.",
     "tag_configuration": "Tagconfiguratie",
     "table_field": "Een tabelveld: pas het aan in het containerbestand.",
 

@@ -221,6 +221,10 @@ def test_four_steps_and_the_live_purchase(page: Page, demo: LiveDemo, lang: str)
     preview.locator(".ev-btn", has_text="purchase").first.click()
     card = preview.locator('#panel-tags .tags-fired details[data-tag="TikTok - purchase"]')
     expect(card).to_have_attribute("data-status", "success")
+    expect(preview.locator("#panel-tags details.outgoing")).to_have_count(1)
+    expect(preview.locator(".callout.warn, .callout.bad")).to_have_count(0)  # the intended path: notes only
+    expect(card.locator(".callout.info").first).to_contain_text("CompletePayment")
+    expect(preview.locator("#container-meta [data-meta='id']")).to_have_text("ID GTM-DEMO")
     assert token not in preview.content()
     preview.close()
 

@@ -331,7 +331,11 @@
         "). Google's Preview would show this tag as Succeeded; nothing was recorded by the vendor."));
     }
     if (o.error) parts.push(h("p", {"class": "callout bad"}, "The request got no answer: " + o.error));
-    (o.warnings || []).forEach(function (w) { if (!verdict.rejected) parts.push(h("p", {"class": "callout warn"}, w)); });
+    // The vendor's remarks: warnings when it refused the data or did not answer; when it accepted the
+    // data they are notes (nothing failed), so the intended path shows no warning.
+    (o.warnings || []).forEach(function (w) {
+      if (!verdict.rejected) parts.push(h("p", {"class": "callout " + (o.vendor_ok === true ? "info" : "warn")}, w));
+    });
     parts.push(h("h4", null, "Request headers"), kvTable(o.headers, null, "Header"));
     parts.push(h("h4", null, "Payload sent"), h("pre", {"class": "payload"}, pretty(o.body)));
     if (o.body_truncated) parts.push(h("p", {"class": "note"}, "The body was cut to the store's size limit."));
