@@ -199,3 +199,21 @@ def test_registry_adds_a_type_for_a_block_only() -> None:
         with pytest.raises(ValueError, match="already registered"):
             TAGS.register("probe_type", declared_tag(lambda settings: NotEmulatedTag("probe_type")))
     assert "probe_type" not in TAGS
+
+
+def test_every_deliberate_error_derives_from_emulator_error() -> None:
+    import inspect
+
+    from gtm_emulator import errors
+
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(c, BaseException) and c.__module__ == errors.__name__]
+    assert len(classes) >= 15
+    assert all(issubclass(c, errors.EmulatorError) for c in classes)
+    # the builtin bases callers may rely on are kept
+    assert issubclass(errors.ConditionError, ValueError) and issubclass(errors.PathSyntaxError, ValueError)
+    assert issubclass(errors.EncodeError, ValueError) and issubclass(errors.BodyTooLarge, errors.RequestError)
+    from gtm_emulator.sandbox.runtime import SandboxFailure
+    from gtm_emulator.vendors.transport import TransportError
+
+    assert SandboxFailure is errors.SandboxFailure and TransportError is errors.TransportError

@@ -358,3 +358,14 @@ def test_failing_variable_template_is_undefined_with_a_warning() -> None:
     assert run_variable_template(rejected, {}, ctx) is UNDEFINED
     assert any("rejected: nope" in w for w in ctx.warnings)
     assert ALL_PERMS  # the inline templates above declare every permission
+
+
+def test_parse_url_decodes_search_params_as_url_search_params_does() -> None:
+    """Bad UTF-8 becomes U+FFFD and a stray ``%`` stays, in the sandbox and in the native TikTok tag alike."""
+    from gtm_emulator.tags.tiktok.common import url_param
+
+    url = "https://shop.example/p?x=%FF&y=a%20%zz&z=%E2%82"
+    got = value_of(f"require('parseUrl')({url!r}).searchParams")
+    assert got == {"x": "\ufffd", "y": "a %zz", "z": "\ufffd"}
+    assert [url_param(url, name) for name in ("x", "y", "z")] == ["\ufffd", "a %zz", "\ufffd"]
+    assert value_of("require('parseUrl')('https://shop.example:99999/') === undefined") is True

@@ -14,7 +14,6 @@ to run a container under load.
 
 from __future__ import annotations
 
-import sys
 import threading
 import webbrowser
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from .output import fail
 from .ports import free_port, port_problem
 
 DISPLAY_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
@@ -97,22 +97,17 @@ def demo(workspace_dir: str, host: str, port: int | None, open_browser: bool, la
     else:
         busy = port_problem(host, port) if port else None
         if busy:
-            click.echo(f"gtm-emulator: {busy}", err=True)
-            sys.exit(2)
+            fail(busy)
     configure_logging()  # one summary line per hit, as `serve` prints
     token = None if is_loopback(host) else generate_token()
     try:
         app, workspace = build_demo_app(workspace_dir, lang=lang, reset=reset, preview_token=token)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo("gtm-emulator: the demo workspace is not valid; fix it or start again with --reset", err=True)
-        sys.exit(2)
+        fail("the demo workspace is not valid; fix it or start again with --reset", exc.problems)
     try:
         server = make_server(app, host, port)
     except OSError as exc:
-        click.echo(f"gtm-emulator: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     url = walkthrough_url(host, server.server_port, lang)
     click.echo(f"gtm-emulator {__version__}: setup walkthrough at {url}", err=True)
     click.echo(f"  Preview of the same requests: {preview_url(host, server.server_port, token)}", err=True)

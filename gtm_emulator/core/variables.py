@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import EmulatorError, RequestError
+from ..errors import RequestError, VariableCycleError
 from . import graph, js
 from .event_data import get_path, split_path
 from .js import UNDEFINED
@@ -91,14 +91,6 @@ class ContainerInfo:
     preview_mode: bool = True
     path_prefix: str = ""  # server-container path prefix, removed from Request Path
     client_types: dict[str, str] = field(default_factory=dict)  # client name -> client type
-
-
-class VariableCycleError(EmulatorError):
-    """A variable needs its own value (directly or through others) while being resolved."""
-
-    def __init__(self, cycle: list[str]):
-        self.cycle = list(cycle)
-        super().__init__("variable cycle: " + " -> ".join(self.cycle))
 
 
 _MISSING: Any = object()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from ..core.clock import run_now
+from ..core.statuses import VendorMode
 from ..errors import ConfigError, Problem
 from ..vendors.tiktok_mock import HOST as TIKTOK_HOST
 from ..vendors.tiktok_mock import TikTokMock
@@ -13,7 +14,6 @@ from ..vendors.transport import LiveTransport, MockTransport, RecordingTransport
 
 __all__ = ["VENDOR_MODES", "VendorMode", "make_transport"]
 
-VendorMode = Literal["mock", "live", "record"]
 VENDOR_MODES: tuple[str, ...] = get_args(VendorMode)
 
 
