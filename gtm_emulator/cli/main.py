@@ -125,10 +125,10 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     from ..server.store import SQLiteStore
     from ..server.wsgi import configure_logging, run_gunicorn
 
-    configure_logging()
-    busy = port_problem(host, port)
+    busy = port_problem(host, port)  # before anything else: a busy port is one line and exit 2
     if busy:
         fail(busy)
+    configure_logging()
     if tiktok_url and vendor != "live":
         fail("--tiktok-url goes with --vendor live")
     if store_path == ":memory:" and workers > 1:
@@ -198,10 +198,10 @@ def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> 
     from ..server.wsgi import configure_logging, run_gunicorn
     from ..vendors.tiktok_mock import TikTokMock, create_app
 
-    configure_logging()
-    busy = port_problem(host, port)
+    busy = port_problem(host, port)  # before anything else: a busy port is one line and exit 2
     if busy:
         fail(busy)
+    configure_logging()
     config: dict[str, list[str]] = {}
     for item in pixels:
         code, sep, token = item.partition("=")
