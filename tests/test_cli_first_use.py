@@ -59,26 +59,20 @@ def test_demo_on_a_busy_port_fails_before_making_its_workspace(busy_port: int, t
     assert not target.exists()
 
 
-def test_demo_without_a_port_takes_a_free_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with socket.socket() as sock:  # the demo's own default port, taken
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", cli_demo.DEMO_PORT))
-        except OSError:
-            pass  # already taken by something else: just as good
-        else:
-            sock.listen(1)
-        served: list[int] = []
+def test_demo_without_a_port_takes_a_free_one(monkeypatch: pytest.MonkeyPatch, busy_port: int,
+                                             tmp_path: Path) -> None:
+    monkeypatch.setattr(cli_demo, "DEMO_PORT", busy_port)  # the demo's own default port, taken
+    served: list[int] = []
 
-        def fake_serve(server: object) -> None:
-            served.append(server.server_port)  # type: ignore[attr-defined]
-            server.server_close()  # type: ignore[attr-defined]
+    def fake_serve(server: object) -> None:
+        served.append(server.server_port)  # type: ignore[attr-defined]
+        server.server_close()  # type: ignore[attr-defined]
 
-        monkeypatch.setattr(cli_demo, "serve_until_interrupted", fake_serve)
-        monkeypatch.setattr("gtm_emulator.server.wsgi.configure_logging", lambda: None)
-        result = CliRunner().invoke(cli_demo.demo, ["--workspace", str(tmp_path / "ws"), "--no-open"])
+    monkeypatch.setattr(cli_demo, "serve_until_interrupted", fake_serve)
+    monkeypatch.setattr("gtm_emulator.server.wsgi.configure_logging", lambda: None)
+    result = CliRunner().invoke(cli_demo.demo, ["--workspace", str(tmp_path / "ws"), "--no-open"])
     assert result.exit_code == 0, result.output
-    assert served and served[0] != cli_demo.DEMO_PORT
+    assert served and served[0] != busy_port
     assert f":{served[0]}/_emulator/walkthrough/" in result.stderr
     assert f":{served[0]}/_emulator/" in result.stderr and "Preview" in result.stderr
 

@@ -633,8 +633,10 @@ def test_token_hint_and_the_tag_step(client: FlaskClient, workspace: Workspace) 
     assert wrong is not None and wrong.key == "hint_token_not_generated" and wrong.values["last4"] == "1111"
     other = token_hint({"pixel_code": "CA", "access_token": "2" * 40}, pixels)
     assert other is not None and other.key == "hint_token_other_pixel" and other.values["other"] == "CB"
-    none_yet = token_hint({"pixel_code": "CC", "access_token": "2" * 40}, pixels)
-    assert none_yet is not None and none_yet.key == "hint_token_other_pixel"
+    taken = token_hint({"pixel_code": "CC", "access_token": "2" * 40}, pixels)
+    assert taken is not None and taken.key == "hint_token_other_pixel"
+    none_yet = token_hint({"pixel_code": "CC", "access_token": "4" * 40}, pixels)
+    assert none_yet is not None and none_yet.key == "hint_token_no_token_yet"
 
     client.post(f"{PREFIX}/step/1")
     generate_token(client)
