@@ -389,7 +389,7 @@ def test_step4_renaming_replaces_the_trigger_file(client: FlaskClient, workspace
 
 @pytest.mark.parametrize(("form", "field", "message"), [
     ({**PURCHASE_TRIGGER, "cond-1-operator": "matches_regex", "cond-1-value": "(purchase"}, "cond-1-value",
-     '"(purchase" is not a valid regular expression (missing ): (purchase)'),
+     '"(purchase" is not a valid regular expression: a ( is opened but never closed with )'),
     ({**PURCHASE_TRIGGER, "trigger_name": ""}, "_name", "Give the trigger a name"),
     ({"trigger_name": "x", "fires_on": "some_events"}, "conditions", "needs at least one condition"),
     ({**PURCHASE_TRIGGER, "cond-0-operator": "sounds_like"}, "cond-0-operator", "Choose an operator"),
@@ -667,3 +667,15 @@ def test_field_texts_cover_the_official_profile_in_both_languages(workspace: Wor
     assert set(FIELD_TEXTS["en"]) == set(FIELD_TEXTS["nl"])
     assert shown <= set(FIELD_TEXTS["nl"]), shown - set(FIELD_TEXTS["nl"])
     assert all("Emulator extension" not in help_text for _label, help_text in FIELD_TEXTS["en"].values())
+
+
+@pytest.mark.parametrize(("pattern", "reason"), [
+    ("[a", "a [ is opened but never closed with ]"), ("a)", "there is a ) without a ( before it"),
+    ("*a", "* repeats nothing"), ("\\q", "\\q is not a known escape"), ("a{2,1}", "invalid repetition size: {2,1}"),
+])
+def test_step4_regex_errors_in_plain_words(client: FlaskClient, pattern: str, reason: str) -> None:
+    form = {**PURCHASE_TRIGGER, "cond-1-operator": "matches_regex", "cond-1-value": pattern}
+    response = client.post(f"{PREFIX}/step/4", data=form)
+    assert response.status_code == 422
+    assert reason in html.unescape(response.text)
+    assert "invalid RE2" not in html.unescape(response.text)

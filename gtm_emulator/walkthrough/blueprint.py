@@ -409,8 +409,20 @@ def _condition_message(problem: Problem, value: str) -> str:
     (the project's message is "invalid RE2 pattern '<pattern>': <detail>", see core.regex)."""
     prefix = f"invalid RE2 pattern {value!r}: "
     if problem.message.startswith(prefix):
-        return t("error_regex", pattern=value, detail=problem.message[len(prefix):])
+        return t("error_regex", pattern=value, detail=_regex_reason(problem.message[len(prefix):]))
     return problem_text(g.wt_lang, problem.message)
+
+
+# RE2's reasons ("<reason>: <the part of the pattern>") as the page says them; others are shown as RE2 wrote them.
+REGEX_REASONS = {"missing )": "regex_missing_paren", "missing ]": "regex_missing_bracket",
+                 "unexpected )": "regex_unexpected_paren", "no argument for repetition operator": "regex_repetition",
+                 "bad repetition operator": "regex_repetition", "invalid escape sequence": "regex_escape"}
+
+
+def _regex_reason(detail: str) -> str:
+    reason, _sep, part = detail.partition(": ")
+    key = REGEX_REASONS.get(reason)
+    return t(key, part=part) if key else t("regex_other", detail=detail)
 
 
 @bp.get("/test")

@@ -456,8 +456,14 @@ EN.update({
                            "you expect it to.",
     "error_condition_variable": "Choose a variable for this condition (the value is \"{value}\"). A condition "
                                 "without a variable cannot be saved; remove the row if you do not need it.",
-    "error_regex": "\"{pattern}\" is not a valid regular expression ({detail}). Check the brackets and special "
+    "error_regex": "\"{pattern}\" is not a valid regular expression: {detail}. Check the brackets and special "
                    "characters, or choose \"equals\" to match the text exactly.",
+    "regex_missing_paren": "a ( is opened but never closed with )",
+    "regex_missing_bracket": "a [ is opened but never closed with ]",
+    "regex_unexpected_paren": "there is a ) without a ( before it",
+    "regex_repetition": "{part} repeats nothing (*, + and ? repeat what comes before them)",
+    "regex_escape": "{part} is not a known escape (write \\\\ for a backslash)",
+    "regex_other": "{detail}",
     "hint_empty_value": "The value is empty: this condition only holds when {variable} is empty. Fill in a value, "
                         "or remove the row.",
     "hint_case_event": "Matching is case-sensitive: a GA4 client names the event \"{lower}\" in lower case, so "
@@ -518,8 +524,14 @@ NL.update({
     "error_condition_variable": "Kies een variabele voor deze voorwaarde (de waarde is \"{value}\"). Een voorwaarde "
                                 "zonder variabele kan niet worden opgeslagen; verwijder de regel als je hem niet "
                                 "nodig hebt.",
-    "error_regex": "\"{pattern}\" is geen geldige reguliere expressie ({detail}). Controleer de haakjes en "
+    "error_regex": "\"{pattern}\" is geen geldige reguliere expressie: {detail}. Controleer de haakjes en "
                    "speciale tekens, of kies \"is gelijk aan\" om precies op de tekst te letten.",
+    "regex_missing_paren": "er wordt een ( geopend die nooit met ) gesloten wordt",
+    "regex_missing_bracket": "er wordt een [ geopend die nooit met ] gesloten wordt",
+    "regex_unexpected_paren": "er staat een ) zonder ( ervoor",
+    "regex_repetition": "{part} herhaalt niets (*, + en ? herhalen wat ervoor staat)",
+    "regex_escape": "{part} is geen bekende escape (schrijf \\\\ voor een backslash)",
+    "regex_other": "{detail}",
     "hint_empty_value": "De waarde is leeg: deze voorwaarde klopt alleen als {variable} leeg is. Vul een waarde in "
                         "of verwijder de regel.",
     "hint_case_event": "Hoofdletters tellen mee: een GA4-client noemt de gebeurtenis \"{lower}\" in kleine "

@@ -250,7 +250,7 @@ def test_step4_never_drops_a_condition(page: Page, demo: LiveDemo, lang: str) ->
     page.click("#save-trigger")
     expect(page.locator("#form-errors")).to_have_text(t("trigger_not_saved"))
     error = page.locator(".condition").nth(1).locator(".error")
-    expect(error).to_have_text(t("error_regex", pattern="(purchase", detail="missing ): (purchase"))
+    expect(error).to_have_text(t("error_regex", pattern="(purchase", detail=t("regex_missing_paren")))
     assert "invalid RE2" not in page.content()
     assert not (demo.workspace.path / "triggers").exists()
     shot(page, f"{lang}-4-invalid-regex")
