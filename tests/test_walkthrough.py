@@ -616,9 +616,12 @@ def test_condition_hints() -> None:
         {"variable": "Client Name", "operator": "equals", "value": "Other"},
         {"variable": "Event Name", "operator": "matches_regex", "value": "Purchase", "ignore_case": True},
         {"variable": "Client Name", "operator": "equals", "value": "GA4"},
+        {"variable": "Event Name", "operator": "matches_regex", "value": "^Purchase$"},
+        {"variable": "Event Name", "operator": "matches_regex", "value": "^purchase\\S*$"},
     ], ["GA4"])
     assert [(h.row, h.key) for h in hints] == [(0, "hint_case_client"), (1, "hint_case_event"),
-                                                (2, "hint_empty_value"), (3, "hint_unknown_client")]
+                                                (2, "hint_empty_value"), (3, "hint_unknown_client"),
+                                                (6, "hint_case_event")]
     assert all(h.level == "warning" for h in hints)
 
 

@@ -4,7 +4,8 @@ Each hint is a :class:`Hint`: a level (``warning``: the user should act; ``info`
 text key of :mod:`.i18n` with its values, and the condition row it belongs to (None for the form).
 
 - An empty condition value: the condition only holds when the variable is empty.
-- Matching is case-sensitive (sgtm.md 5.2): ``Event Name equals Purchase`` never matches the
+- Matching is case-sensitive (GTM's operators, except "matches RegEx (ignore case)"):
+  ``Event Name equals Purchase`` (or matches RegEx ``^Purchase$``) never matches the
   ``purchase`` a GA4 client makes; a Client Name that differs only in case from a client's name (or
   names no client at all) never matches either.
 - The tag's access token is not one the mock Events Manager made for the tag's pixel: the mock
@@ -13,6 +14,7 @@ text key of :mod:`.i18n` with its values, and the condition row it belongs to (N
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,9 +45,11 @@ def condition_hints(conditions: Iterable[Mapping[str, Any]], client_names: Itera
         if text == "":
             hints.append(Hint("warning", "hint_empty_value", {"variable": variable, "operator": choice}, row))
             continue
-        if operator not in CASE_SENSITIVE or "{{" in text:
+        regex = operator == "matches_regex" and not cond.get("ignore_case")
+        if (operator not in CASE_SENSITIVE and not regex) or "{{" in text:
             continue
-        if variable == "Event Name" and text != text.lower():
+        letters = re.sub(r"\\.", "", text) if regex else text  # \D, \S, … are not capitals to match
+        if variable == "Event Name" and letters != letters.lower():
             hints.append(Hint("warning", "hint_case_event", {"value": text, "lower": text.lower()}, row))
         elif variable == "Client Name" and operator == "equals" and text not in clients:
             same = next((c for c in clients if c.lower() == text.lower()), None)
