@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _preview_support import rejecting_container
+from helpers import rejecting_container
 from playwright.sync_api import expect
 
 from gtm_emulator.core.variables import BUILTINS

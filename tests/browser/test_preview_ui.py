@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _preview_support import rejecting_container
+from helpers import rejecting_container
 from playwright.sync_api import expect
 
 from gtm_emulator.server.app import current_container, set_container

@@ -2,7 +2,7 @@
 purchase, then each rough edge a newcomer or a marketer met (step 4 dropping a condition, a wrong
 token, the results of a rejected purchase, the expected page_view, case-sensitive matching, the long
 step 3, the token field, Dutch texts, Preview of the same test). Screenshots go to
-test-artifacts/walkthrough/ at the repository root."""
+``$GTM_EMULATOR_ARTIFACTS/walkthrough/`` (a temporary folder when that is not set)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import artifacts_dir
 from playwright.sync_api import Page, expect, sync_playwright
 
 from gtm_emulator.loading.config import load_container, validate_file
@@ -24,7 +25,6 @@ from gtm_emulator.walkthrough.workspace import STARTING_PIXEL_CODE
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "walkthrough"
 LANGS = ["en", "nl"]
 WRONG_TOKEN = "a" * 40  # well formed, but not the one the Events Manager generated
 
@@ -56,8 +56,7 @@ def page(browser: Any) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir("walkthrough") / f"{name}.png"), full_page=True)
 
 
 def texts(lang: str) -> Any:
