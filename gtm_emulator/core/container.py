@@ -37,10 +37,16 @@ from .report import EventReport, Masker, Report, TagResult, TriggerTrace
 from .request import Request, Response, display_text
 from .statuses import BLOCKED, FAILURE, NOT_FIRED, PAUSED, SUCCESS, FiringOption, TagStatus, TriggerRole
 from .triggers import Trigger
-from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
+from .variables import BUILTIN_SPECS, ContainerInfo, EventContext, Template, Variable, VariableCycleError
 
 ALL_EVENTS = "All Events"  # the built-in trigger every container has
 ALL_EVENTS_ID = "2147479574"
+
+# Built-in variables the report's variable view shows for every event (with report_all_variables), as
+# Tag Assistant lists the enabled built-ins: every pure one (Random Number would draw from the seeded
+# generator the tags use).
+REPORTED_BUILTINS: tuple[str, ...] = tuple(name for name, spec in BUILTIN_SPECS.items()
+                                            if spec.pure and not name.startswith("_"))
 
 
 class LazyRandom:
@@ -388,7 +394,7 @@ class Container:
         if to_fire and runner.after_tags:  # addEventCallback: once all tags of the event have finished
             run_after_tags(runner.after_tags, report, secrets)
         if explain and self.settings.report_all_variables:
-            for name in self.variables:
+            for name in (*self.variables, *REPORTED_BUILTINS):
                 try:
                     ctx.get(name)
                 except VariableCycleError as exc:
