@@ -22,6 +22,7 @@ FAILURE = "failure"
 NOT_FIRED = "not_fired"
 PAUSED = "paused"
 BLOCKED = "blocked"
+NOT_EMULATED = "not_emulated"  # the tag fired, but the emulator cannot do its work (Google Ads, Floodlight, ...)
 
 
 def json_safe(value: Any) -> Any:
@@ -148,6 +149,21 @@ class Outgoing:
         return out
 
 
+def describe_changes(changes: dict[str, Any]) -> str:
+    """``{"removed": [...], "set": {...}}`` as a short phrase."""
+    parts = []
+    if changes.get("removed"):
+        parts.append("removed " + ", ".join(changes["removed"]))
+    if changes.get("set"):
+        parts.append("set " + ", ".join(f"{k}={v!r}" for k, v in changes["set"].items()))
+    return "; ".join(parts) or "no change"
+
+
+def describe_transformation(applied: dict[str, Any]) -> str:
+    """One line on a transformation that changed what a tag saw."""
+    return f"transformation {applied['name']!r} ({applied['kind']}): {describe_changes(applied['changes'])}"
+
+
 @dataclass(slots=True)
 class TagResult:
     name: str
@@ -160,6 +176,10 @@ class TagResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_ms: float | None = None
+    # not_emulated tags: what the tag would have read (its parameters and event data fields)
+    would_read: dict[str, Any] | None = None
+    # transformations applied to the event data this tag saw: [{name, kind, changes}]
+    transformations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -177,6 +197,10 @@ class TagResult:
             out["notes"] = list(self.notes)
         if self.duration_ms is not None:
             out["duration_ms"] = round(self.duration_ms, 3)
+        if self.would_read is not None:
+            out["would_read"] = json_safe(self.would_read)
+        if self.transformations:
+            out["transformations"] = json_safe(self.transformations)
         return out
 
     def explain(self) -> str:
@@ -190,6 +214,11 @@ class TagResult:
                 lines.append("    " + cond.describe())
         if self.vendor_rejected:
             lines.append("  the vendor rejected the data: " + "; ".join(self.warnings))
+        for applied in self.transformations:
+            lines.append("  " + describe_transformation(applied))
+        if self.would_read is not None:
+            lines.append("  not emulated; it would have read: " + json.dumps(json_safe(self.would_read),
+                                                                             ensure_ascii=False, sort_keys=True))
         return "\n".join(lines)
 
 

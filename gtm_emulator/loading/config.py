@@ -23,10 +23,11 @@ import jsonschema
 
 from ..clients.base import Client
 from ..clients.ga4 import GA4Client
+from ..clients.google_other import OTHER_CLIENT_TYPES
 from ..clients.measurement_protocol import MeasurementProtocolClient
 from ..core.clock import run_now
 from ..core.container import ALL_EVENTS, ALL_EVENTS_ID, Container, SequenceStep, Settings, TagConfig
-from ..core.triggers import Condition, ConditionError, Trigger
+from ..core.triggers import Condition, ConditionError, Trigger, UnsupportedTrigger
 from ..core.variables import (
     BUILTINS,
     BUILTINS_BY_TYPE,
@@ -43,12 +44,16 @@ from ..core.variables import (
 )
 from ..errors import ConfigError, Problem
 from ..tags import base as tag_base
+from ..tags import google as google_tags
 from ..tags import tiktok as _tiktok  # noqa: F401  (registers the tag type)
+from ..vendors.ga4_mock import HOSTS as GA4_HOSTS
+from ..vendors.ga4_mock import GA4Mock
 from ..vendors.tiktok_mock import HOST as TIKTOK_HOST
 from ..vendors.tiktok_mock import TikTokMock
 from ..vendors.transport import LiveTransport, MockTransport, RecordingTransport, Transport
 
-CLIENT_TYPES: dict[str, type[Client]] = {"ga4": GA4Client, "measurement_protocol": MeasurementProtocolClient}
+CLIENT_TYPES: dict[str, type[Client]] = {"ga4": GA4Client, "measurement_protocol": MeasurementProtocolClient,
+                                         **OTHER_CLIENT_TYPES}
 VENDOR_MODES = ("mock", "live", "record")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # ${ENV} values whose variable name says it holds a secret are masked in every report.
@@ -328,10 +333,15 @@ class _Loader:
 
             params = {k: Template(v) for k, v in (data.get("parameters") or {}).items()}
             return TemplateVariable(name, template, params, format_value=format_value)
+        built = build_server_variable(data, format_value)
+        if built is not None:
+            return built
         raise ConfigError(Problem(self.file, "$", f"variable type {kind!r} is not supported yet"))
 
     def build_trigger(self, data: dict[str, Any], file: str, path: tuple[Any, ...],
                       variables: Mapping[str, Variable] | None = None) -> Trigger | None:
+        if data.get("unsupported_type"):
+            return UnsupportedTrigger(str(data.get("name", "")), str(data["unsupported_type"]), id=data.get("id"))
         conditions = []
         raw_conditions = data.get("conditions")
         for index, cond in enumerate(raw_conditions if isinstance(raw_conditions, list) else []):
@@ -518,19 +528,45 @@ class _Loader:
                     mock.pixels.setdefault(code, set()).update(tokens)
         elif transport is None:
             transport, vendors = make_transport(vendor, mock_cfg)
+        attach_outside_world(variables, settings, self.base_dir)
         for user in (*variables.values(), *clients):  # template variables and clients send through it too
             if hasattr(user, "transport"):
                 user.transport = transport
+        transformations = self.build_transformations(data.get("transformations") or [], tags, variables)
+        if self.problems:
+            raise ConfigError(unique(self.problems))
         container = Container(
             name=data["name"], clients=clients, tags=tags, triggers=triggers, variables=variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),
             settings=settings, transport=transport, secrets=self.secrets, source=self.file, config=data,
-            vendors=vendors, load_warnings=self.warnings,
+            vendors=vendors, load_warnings=self.warnings, transformations=transformations,
         )
         for client in clients:  # client templates read the container's ID, modes and path prefix
             if hasattr(client, "info"):
                 client.info = container.info
         return container
+
+    def build_transformations(self, raw: list[dict[str, Any]], tags: list[TagConfig],
+                              variables: Mapping[str, Variable]) -> list[Any]:
+        from ..core.transformations import Transformation
+
+        names = {t.name for t in tags}
+        out = []
+        for index, tdata in enumerate(raw):
+            path = ("transformations", index)
+            try:
+                transformation = Transformation.from_config(tdata)
+            except (ConditionError, KeyError, TypeError, ValueError) as exc:
+                self.problem(path, f"transformation cannot be built: {exc}")
+                continue
+            for tag_name in sorted(transformation.affected_tags - names):
+                self.problem((*path, "affected_tags"), f"unknown tag {tag_name!r}")
+            self.check_refs(transformation.references, path, variables)
+            if transformation.kind == "unsupported":
+                self.warnings.append(f"{self.file}: {json_path(path)}: transformation {transformation.name!r} of "
+                                     f"type {tdata.get('export_type', '?')!r} is not emulated; it changes nothing")
+            out.append(transformation)
+        return out
 
     def check_refs(self, refs: tuple[str, ...], path: tuple[Any, ...], variables: Mapping[str, Variable],
                    file: str | None = None) -> None:
@@ -597,10 +633,13 @@ class _Loader:
         impl: Any
         if tag_type in tag_base.TAG_TYPES:
             impl = tag_base.TAG_TYPES[tag_type]()
-        elif tag_type in tag_base.GOOGLE_TAG_TYPES:
-            impl = tag_base.NotEmulatedTag(tag_type, fail=settings.not_emulated_tags_fail)
+        elif tag_type == "sgtmgaaw":
+            impl = google_tags.GA4Tag()
+        elif tag_type in tag_base.GOOGLE_TAG_TYPES or tag_type == "not_emulated":
+            impl = google_tags.NotEmulatedTag(tag_type, fail=settings.not_emulated_tags_fail,
+                                              export_type=tdata.get("export_type"))
         else:
-            known = sorted(set(tag_base.TAG_TYPES) | set(tag_base.GOOGLE_TAG_TYPES))
+            known = sorted({*tag_base.TAG_TYPES, *tag_base.GOOGLE_TAG_TYPES, "not_emulated"})
             self.problem((*path, "type"), f"unknown tag type {tag_type!r}; known types: {', '.join(known)}")
             return None
         params = dict(tdata.get("parameters") or {})
@@ -658,7 +697,7 @@ class _Loader:
             setup_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False)) for s in tdata.get("setup_tags", [])],
             teardown_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False))
                            for s in tdata.get("teardown_tags", [])],
-            secret_params=secret_params,
+            secret_params=secret_params, export_type=tdata.get("export_type"),
         )
 
     @staticmethod
@@ -700,6 +739,39 @@ class _Loader:
             visit(tag.name, [])
 
 
+def build_server_variable(data: dict[str, Any], format_value: Any) -> Variable | None:
+    """Firestore Lookup, Visitor Region and imported variables of an unknown type."""
+    from ..core import server_variables as sv
+
+    kind = data["type"]
+    if kind == "firestore_lookup":
+        return sv.FirestoreLookupVariable(
+            data["name"], data.get("key_path", ""), document_path=data.get("document_path", ""),
+            collection_path=data.get("collection_path", ""), conditions=data.get("conditions"),
+            format_value=format_value)
+    if kind == "visitor_region":
+        return sv.VisitorRegionVariable(data["name"], data.get("country_header", ""), data.get("region_header", ""),
+                                        format_value=format_value)
+    if kind == "unsupported":
+        return sv.UnsupportedVariable(data["name"], str(data.get("export_type", "unknown")), format_value=format_value)
+    return None
+
+
+def attach_outside_world(variables: Mapping[str, Variable], settings: Settings, base_dir: Path) -> None:
+    """Give Firestore Lookup variables their documents and Visitor Region variables their default."""
+    from ..core import server_variables as sv
+
+    store = None
+    if settings.firestore_file:
+        path = Path(settings.firestore_file)
+        store = sv.FirestoreStore.from_file(path if path.is_absolute() else base_dir / path)
+    for variable in variables.values():
+        if isinstance(variable, sv.FirestoreLookupVariable):
+            variable.store = store
+        elif isinstance(variable, sv.VisitorRegionVariable):
+            variable.default = settings.visitor_region
+
+
 def make_transport(vendor: str, tiktok_config: Mapping[str, Any] | None = None,
                    mock_base_url: str | None = None) -> tuple[Transport, dict[str, Any]]:
     """The transport for a vendor mode, and the in-process mock vendors it talks to."""
@@ -708,7 +780,10 @@ def make_transport(vendor: str, tiktok_config: Mapping[str, Any] | None = None,
         mock.clock = run_now
         transport = MockTransport()
         transport.mount(TIKTOK_HOST, mock.handle)
-        return transport, {"tiktok": mock}
+        ga4 = GA4Mock()
+        for host in GA4_HOSTS:
+            transport.mount(host, ga4.handle)
+        return transport, {"tiktok": mock, "ga4": ga4}
     if vendor == "record":
         return RecordingTransport(), {}
     if vendor == "live":

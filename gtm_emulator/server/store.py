@@ -104,7 +104,7 @@ CREATE TABLE IF NOT EXISTS outgoing (
 CREATE INDEX IF NOT EXISTS outgoing_request ON outgoing(request_id);
 """
 
-TAG_STATUSES = ("success", "failure", "not_fired", "paused", "blocked")
+TAG_STATUSES = ("success", "failure", "not_fired", "paused", "blocked", "not_emulated")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class RequestFilter:
 
     event: str | None = None  # an event of the request has this event name
     tag: str | None = None  # this tag fired for the request (or had ``tag_status``)
-    tag_status: str | None = None  # success | failure | not_fired | paused | blocked | rejected
+    tag_status: str | None = None  # success | failure | not_fired | paused | blocked | not_emulated | rejected
     status: str | None = None  # "204", or a class "2xx" / "4xx"
     since: float | None = None  # epoch seconds, inclusive
     after: int | None = None  # ids greater than this (for polling)

@@ -156,22 +156,6 @@ def register(cls: Callable[[], TagType]) -> Callable[[], TagType]:
     return cls
 
 
-class NotEmulatedTag:
-    """Google's built-in server tags (GA4, Ads): imported and traced, but no request is produced."""
-
-    secret_params: frozenset[str] = frozenset()
-
-    def __init__(self, type_name: str, fail: bool = False):
-        self.type = type_name
-        self.fail = fail
-
-    def run(self, params: dict[str, Any], ctx: TagContext) -> None:
-        message = f"tag type {self.type!r} is not emulated: no outgoing request produced"
-        ctx.warnings.append(message)
-        if self.fail:
-            from ..errors import TagError
-
-            raise TagError(message)
-
-
-GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket")
+# Google's built-in server tag types (gtm_emulator.tags.google emulates GA4 and reports the others
+# as not_emulated).
+GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket", "sgtmadsud", "sgtmfls")
