@@ -363,6 +363,7 @@ class Container:
         """One container run (``runContainer``) for one event."""
         ctx = EventContext(event_data=event_data, request=request, client_name=client_name,
                            variables=self.variables, info=self.info, now=now, rng=rng)
+        ctx.response = response  # variable templates may set cookies on it
         report = EventReport(event_data=event_data)
         traces: dict[str, TriggerTrace] = {}
         results: dict[str, TagResult] = {}

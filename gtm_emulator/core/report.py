@@ -15,6 +15,27 @@ from .js import UNDEFINED, drop_undefined
 from .request import Request, Response
 
 MASK = "****"
+# Query parameters of an outgoing URL whose values are secrets (masked like secret headers).
+SECRET_QUERY_PARAMS = frozenset({
+    "access_token", "accesstoken", "token", "api_key", "apikey", "api_secret", "apisecret", "client_secret",
+    "secret", "password", "passwd", "key", "auth", "auth_token", "private_key", "signature", "sig",
+})
+
+
+def url_secrets(url: str) -> list[str]:
+    """The values of the secret query parameters (``SECRET_QUERY_PARAMS``) of ``url``, raw and decoded."""
+    from urllib.parse import unquote_plus
+
+    query = url.split("?", 1)[1].split("#", 1)[0] if "?" in url else ""
+    out = []
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if value and unquote_plus(name).lower() in SECRET_QUERY_PARAMS:
+            out.append(value)
+            decoded = unquote_plus(value)
+            if decoded != value:
+                out.append(decoded)
+    return out
 
 # Tag statuses (interfaces.md).
 SUCCESS = "success"

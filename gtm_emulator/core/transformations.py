@@ -115,6 +115,7 @@ def transformed_context(transformations: list[Transformation], tag_name: str, ta
         return None, []
     ctx = EventContext(copy_event_data(base.event_data), base.request, base.client_name, base.variables,
                        base.info, base.now, base.rng)
+    ctx.response = base.response
     applied = []
     for transformation in chosen:
         changes = transformation.apply(ctx)

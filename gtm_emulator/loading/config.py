@@ -541,9 +541,11 @@ class _Loader:
             settings=settings, transport=transport, secrets=self.secrets, source=self.file, config=data,
             vendors=vendors, load_warnings=self.warnings, transformations=transformations,
         )
-        for client in clients:  # client templates read the container's ID, modes and path prefix
+        for client in clients:  # client templates read the container's ID, modes, path prefix and variables
             if hasattr(client, "info"):
                 client.info = container.info
+            if hasattr(client, "variables"):
+                client.variables = variables
         return container
 
     def build_transformations(self, raw: list[dict[str, Any]], tags: list[TagConfig],

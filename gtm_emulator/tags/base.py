@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..core.js import to_string
-from ..core.report import MASK, EventReport, Outgoing
+from ..core.report import MASK, EventReport, Outgoing, url_secrets
 from ..core.request import Request, Response, cookie_from_options
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
@@ -97,6 +97,7 @@ class TagContext:
         for k, v in headers.items():
             if k.lower() in SECRET_HEADERS and v:
                 self.secrets.add(v)
+        self.secrets.update(url_secrets(url))  # an access_token in the query is a secret too
         self.outgoing.append(entry)
         started = time.perf_counter()
         entry.raw_text = url + "\n" + (body if isinstance(body, str) else raw.decode("utf-8", "replace"))
