@@ -21,9 +21,9 @@ from .harness.assertions import (
     check_succeeded,
     check_vendor_ok,
     describe_report,
-    get_path,
     parse_path,
     subset_mismatches,
+    value_at,
 )
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
     "check_succeeded",
     "check_vendor_ok",
     "describe_report",
-    "get_path",
     "parse_path",
     "subset_mismatches",
+    "value_at",
 ]

@@ -14,7 +14,8 @@ from _support import NOW
 from gtm_emulator import load_container
 from gtm_emulator.core.js import UNDEFINED
 from gtm_emulator.errors import ConfigError
-from gtm_emulator.tags.base import TAG_TYPES, TagContext
+from gtm_emulator.loading.registry import TAGS, declared_tag
+from gtm_emulator.tags.base import TagContext
 
 PIXEL = "CEMULATOR0PIXEL00001"
 TOKEN = "3e0c3fd7f678648665e3b09eb2a045339905fd2b"
@@ -33,12 +34,12 @@ class SeeTag:
         SEEN[ctx.tag_name] = {"event": dict(ctx.event_data), "params": params}
 
 
-TAG_TYPES["test_see"] = SeeTag
-
-
 @pytest.fixture(autouse=True)
-def _clear() -> None:
+def _see_tag() -> Any:
+    """The ``test_see`` tag type exists during each test of this module only."""
     SEEN.clear()
+    with TAGS.registered("test_see", declared_tag(lambda settings: SeeTag())):
+        yield
 
 
 def build(transformations: list[dict[str, Any]], tags: list[str] = ("A", "B"), **extra: Any) -> Any:

@@ -28,26 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clients.base import Client, ClientRun
-from ..errors import RequestError, TagError
+from ..errors import NotEmulated, RequestError, TagError
 from ..tags.base import AfterTags, TagContext, TagType, run_after_tags
-from ..tags.google import NotEmulated
 from ..vendors.transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .clock import state as clock_state
 from .event_data import copy_event_data
-from .report import (
-    BLOCKED,
-    FAILURE,
-    NOT_EMULATED,
-    NOT_FIRED,
-    PAUSED,
-    SUCCESS,
-    EventReport,
-    Masker,
-    Report,
-    TagResult,
-    TriggerTrace,
-)
+from .report import EventReport, Masker, Report, TagResult, TriggerTrace
 from .request import Request, Response, display_text
+from .statuses import BLOCKED, FAILURE, NOT_EMULATED, NOT_FIRED, PAUSED, SUCCESS, FiringOption
 from .transformations import Transformation, ordered, transformed_context
 from .triggers import Trigger
 from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
@@ -97,7 +85,7 @@ class TagConfig:
     blocking_triggers: list[str] = field(default_factory=list)
     priority: int = 0
     paused: bool = False
-    firing_option: str = "once_per_event"
+    firing_option: FiringOption = "once_per_event"
     setup_tags: list[SequenceStep] = field(default_factory=list)
     teardown_tags: list[SequenceStep] = field(default_factory=list)
     secret_params: frozenset[str] = frozenset()

@@ -13,6 +13,7 @@ from typing import Any
 
 from .js import UNDEFINED, drop_undefined
 from .request import Request, Response
+from .statuses import PAUSED, TagStatus, TriggerRole
 
 MASK = "****"
 # Query parameters of an outgoing URL whose values are secrets (masked like secret headers).
@@ -36,15 +37,6 @@ def url_secrets(url: str) -> list[str]:
             if decoded != value:
                 out.append(decoded)
     return out
-
-# Tag statuses (interfaces.md).
-SUCCESS = "success"
-FAILURE = "failure"
-NOT_FIRED = "not_fired"
-PAUSED = "paused"
-BLOCKED = "blocked"
-NOT_EMULATED = "not_emulated"  # the tag fired, but the emulator cannot do its work (Google Ads, Floodlight, ...)
-
 
 def json_safe(value: Any) -> Any:
     """Event data and operands as JSON can show them (undefined members dropped, NaN as text)."""
@@ -121,7 +113,7 @@ class ConditionTrace:
 @dataclass(slots=True)
 class TriggerTrace:
     name: str
-    role: str  # "firing" | "blocking"
+    role: TriggerRole
     matched: bool
     conditions: list[ConditionTrace] = field(default_factory=list)
 
@@ -190,7 +182,7 @@ class TagResult:
     name: str
     type: str
     fired: bool
-    status: str
+    status: TagStatus
     triggers: list[TriggerTrace] = field(default_factory=list)
     vendor_rejected: bool = False
     error: str | None = None

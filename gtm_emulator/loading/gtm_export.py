@@ -39,15 +39,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..core.container import ALL_EVENTS, ALL_EVENTS_ID
 from ..core.triggers import WEB_ONLY_OPERATORS, operator_name
 from ..core.variables import BUILTIN_NAME_BY_TYPE
 from ..errors import ConfigError, Problem
+from ..tags.base import GOOGLE_TAG_TYPES
 
-ALL_EVENTS_ID = "2147479574"
 BUILTIN_TRIGGER_MIN = 2147479000
-ALL_EVENTS = "All Events"
-
-GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket", "sgtmadsud", "sgtmfls")
 GA4_CLIENT_TYPES = ("gaaw_client",)
 MP_CLIENT_TYPES = ("measurement_protocol", "mp_client")
 WEB_CONTAINER_CLIENT_TYPES = ("gtm_client",)

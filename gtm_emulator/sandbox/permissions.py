@@ -41,6 +41,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import PermissionDenied
+
 ENFORCEMENT_MODES = ("off", "warn", "error")
 # The key that names a query parameter in read_request's queryParameterWhitelist: templates exported
 # by GTM carry ``queryParameter``; ``queryParameterName`` is accepted too.
@@ -51,10 +53,6 @@ GOOGLE_DOMAINS = ("google.com", "googleapis.com", "google-analytics.com", "googl
                   "googleusercontent.com", "withgoogle.com", "youtube.com", "googletagservices.com")
 DEFAULT_ENFORCEMENT = "error"
 BIGQUERY_DEFAULT_PROJECT = ""  # what an omitted projectId is compared with (only "*" matches it)
-
-
-class PermissionDenied(Exception):
-    """A sandbox API call that the template's permissions do not allow."""
 
 
 def param_value(value: Any) -> Any:

@@ -149,14 +149,6 @@ class TagType(Protocol):
     def run(self, params: dict[str, Any], ctx: TagContext) -> None: ...
 
 
-TAG_TYPES: dict[str, Callable[[], TagType]] = {}
-
-
-def register(cls: Callable[[], TagType]) -> Callable[[], TagType]:
-    TAG_TYPES[cls.type] = cls  # type: ignore[attr-defined]
-    return cls
-
-
 # Google's built-in server tag types (gtm_emulator.tags.google emulates GA4 and reports the others
 # as not_emulated).
 GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket", "sgtmadsud", "sgtmfls")

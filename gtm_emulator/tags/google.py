@@ -17,7 +17,7 @@ from typing import Any
 
 from ..clients.ga4_encoder import EncodeError, encode, encode_params, request_fields
 from ..core.js import UNDEFINED
-from ..errors import TagError
+from ..errors import NotEmulated, TagError
 from .base import TagContext
 
 GA4_COLLECT_URL = "https://region1.google-analytics.com/g/collect"
@@ -42,14 +42,6 @@ GOOGLE_TAG_NAMES = {
     "sgtmfls": "Floodlight",
 }
 NOT_EMULATED_GOOGLE_TYPES = tuple(t for t in GOOGLE_TAG_NAMES if t != "sgtmgaaw")
-
-
-class NotEmulated(TagError):
-    """The tag fired but the emulator cannot do its work; ``would_read`` says what it would have used."""
-
-    def __init__(self, message: str, would_read: dict[str, Any]):
-        super().__init__(message)
-        self.would_read = would_read
 
 
 class NotEmulatedTag:
