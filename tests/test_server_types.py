@@ -187,3 +187,27 @@ def test_augment_transformation_with_condition_and_all_tags_except(imported: tup
     assert tag(report, "Ads conversion").transformations[0]["changes"]["set"] == {"shop": "abc"}
     assert not any(t["name"] == "Add shop" for t in tag(report, "Odd tag").transformations)
     assert not any(t["name"] == "Add shop" for t in tag(run(container, PAGE_VIEW), "GA4").transformations)
+
+
+def test_not_emulated_shows_in_preview_store_and_the_inspection_api(imported: tuple[Any, list[str]],
+                                                                     tmp_path: Path) -> None:
+    from gtm_emulator.server.app import create_app
+    from gtm_emulator.server.store import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
+    client = create_app(imported[0], store=store).test_client()
+    client.get(PURCHASE)
+    listed = client.get("/_emulator/api/requests?tag_status=not_emulated").get_json()["requests"]
+    assert len(listed) == 1
+    detail = client.get(f"/_emulator/api/requests/{listed[0]['id']}").get_json()
+    tags = {t["name"]: t for e in detail["events"] for t in e["tags"]}
+    assert tags["Floodlight"]["status"] == "not_emulated" and "would_read" in tags["Floodlight"]
+    assert tags["Ads conversion"]["transformations"][1]["changes"]["removed"] == ["email"]
+    assert client.get("/_emulator/api/requests?tag_status=success").get_json()["requests"]  # the GA4 tag
+    answer = client.get("/_emulator/static/preview.js")
+    script = answer.get_data(as_text=True)
+    answer.close()
+    assert "not_emulated" in script and "would_read" in script and "transformations" in script
+    hits = client.get("/_mock/ga4/_hits").get_json()["hits"]
+    assert any(h["event_data"]["event_name"] == "purchase" for h in hits)
+    store.close()

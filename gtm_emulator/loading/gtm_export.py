@@ -246,6 +246,10 @@ class _Converter:
                 native["settings"] = {"allowed_container_ids": allowed if isinstance(allowed, list) else []}
                 self.warn(f"{path}.type", f"client {native['name']!r} (Google Tag Manager: Web Container) answers "
                                           "with a placeholder script: Google's gtm.js cannot be served offline")
+                ignored = sorted(k for k in params if k != "allowedContainerIds")
+                if ignored:
+                    self.warn(f"{path}.parameter", f"Web Container client settings {', '.join(ignored)} have no "
+                                                   "effect on the placeholder script")
             elif ctype in UA_CLIENT_TYPES:
                 native["type"] = "universal_analytics"
                 self.warn(f"{path}.type", f"client {native['name']!r} (Universal Analytics) builds approximate event "

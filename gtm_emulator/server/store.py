@@ -36,9 +36,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from ..core.report import Report
+from ..core.statuses import TagStatus
 from ..errors import RequestError
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
@@ -104,7 +105,7 @@ CREATE TABLE IF NOT EXISTS outgoing (
 CREATE INDEX IF NOT EXISTS outgoing_request ON outgoing(request_id);
 """
 
-TAG_STATUSES = ("success", "failure", "not_fired", "paused", "blocked", "not_emulated")
+TAG_STATUSES: tuple[str, ...] = get_args(TagStatus)
 
 
 @dataclass(frozen=True)
