@@ -21,7 +21,7 @@ Region, and the placeholder for an imported variable type the emulator does not 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from .variables import EventContext, Template, Variable
 # (country header, region header), tried in order.
 GEO_HEADERS = (("x-gclb-country", "x-gclb-region"), ("x-appengine-country", "x-appengine-region"))
 
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b, "EQUALS": lambda a, b: a == b, "equals": lambda a, b: a == b,
     "!=": lambda a, b: a != b, "NOT_EQUALS": lambda a, b: a != b,
     "<": lambda a, b: _cmp(a, b) < 0, "<=": lambda a, b: _cmp(a, b) <= 0,
@@ -45,7 +45,7 @@ _OPERATORS = {
 
 def _cmp(a: Any, b: Any) -> int:
     try:
-        return (a > b) - (a < b)
+        return int((a > b) - (a < b))
     except TypeError:
         a_num, b_num = js.to_number(a), js.to_number(b)
         return (a_num > b_num) - (a_num < b_num)
