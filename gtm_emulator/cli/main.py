@@ -305,6 +305,8 @@ def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
         for scenario in result.scenarios:
             mark = "PASS" if scenario.passed else "FAIL"
             click.echo(f"{path}: {mark} {scenario.name}" + (f": {scenario.message}" if scenario.message else ""))
+            for warning in scenario.warnings:
+                click.echo(f"{path}:   warning: {warning}")
         failed = failed or not result.ok
         click.echo(f"{path}: {result.passed} scenarios passed, {result.failed} failed")
     sys.exit(1 if failed else 0)
