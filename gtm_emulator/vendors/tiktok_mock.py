@@ -191,7 +191,7 @@ def _surely_hashed(value: Any) -> bool:
     return False
 
 
-def _surely_valid(payload: Any) -> bool:
+def surely_valid(payload: Any) -> bool:
     """True only when ``payload`` passes the schema's root rules and ``$defs/strict`` without a
     single error. False means "not sure": the jsonschema path then decides (and words the errors).
     Deliberately narrower than the schema (exact built-in types, integers as ``int`` only)."""
@@ -250,7 +250,7 @@ def _surely_valid(payload: Any) -> bool:
 
 def validate(payload: Any, strict: bool = False) -> tuple[list[ValidationFailure], list[ValidationFailure]]:
     """(errors, strict-only problems) of a parsed body, errors first-to-report first."""
-    if FAST_VALIDATION and _surely_valid(payload):
+    if FAST_VALIDATION and surely_valid(payload):
         return [], []
     return validate_with_schema(payload)
 
