@@ -471,7 +471,7 @@
       h("th", {scope: "col"}, "Configured"), h("th", {scope: "col"}, "Value for this event"))), h("tbody", null, rows));
   }
 
-  function tagCard(tag, ev) {
+  function tagCard(tag, ev, rec) {
     var statusWord = STATUS_WORDS[tag.status] || tag.status;
     var summary = h("summary", null,
       h("span", {"class": "badge st-" + tag.status}, statusWord), h("span", {"class": "tag-name"}, tag.name),
@@ -494,7 +494,15 @@
     });
     (tag.notes || []).forEach(function (n) { parts.push(h("p", {"class": "callout info"}, n)); });
     var props = tagProperties(tag, ev);
-    if (props) parts.push(h("h4", null, "Properties"), props);
+    if (props) {
+      parts.push(h("h4", null, "Properties"));
+      var since = state.container && state.container.since;
+      if (since && rec && rec.time < since) {
+        parts.push(h("p", {"class": "callout info", "data-note": "changed"}, "The container was changed after this " +
+          "request: these are the tag's settings now, which may differ from the ones it ran with."));
+      }
+      parts.push(props);
+    }
     parts.push(h("h4", null, tag.fired ? "Why it fired" : "Why it did not fire"));
     if (!(tag.triggers || []).length) parts.push(h("p", {"class": "note"}, tag.status === "paused"
       ? "The tag is paused, so its triggers were not checked." : "No trigger was evaluated."));
@@ -522,11 +530,11 @@
       h("h3", {id: "h-fired"}, "Tags Fired", h("span", {"class": "counts"},
         "Succeeded: " + ok + " · Failed: " + failed + (rejected ? " · Rejected by vendor: " + rejected : ""))));
     if (!fired.length) append(fh, h("p", {"class": "note"}, "No tag fired for this event."));
-    fired.forEach(function (t) { append(fh, tagCard(t, ev)); });
+    fired.forEach(function (t) { append(fh, tagCard(t, ev, rec)); });
     var nh = h("section", {"class": "tags-not-fired", "aria-labelledby": "h-not-fired"},
       h("h3", {id: "h-not-fired"}, "Tags Not Fired", h("span", {"class": "counts"}, String(notFired.length))));
     if (!notFired.length) append(nh, h("p", {"class": "note"}, "Every tag fired."));
-    notFired.forEach(function (t) { append(nh, tagCard(t, ev)); });
+    notFired.forEach(function (t) { append(nh, tagCard(t, ev, rec)); });
     append(panel, fh, nh);
   }
 
