@@ -63,7 +63,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 REQUEST_PARAMS = {
     "event": "event name: requests with an event of that name",
     "tag": "tag name: requests where that tag fired (or had tag_status)",
-    "tag_status": "success | failure | not_fired | paused | blocked | fired | rejected",
+    "tag_status": "success | failure | not_fired | paused | blocked | not_emulated | fired | rejected",
     "status": "HTTP status of the response: 204, or a class like 2xx / 4xx",
     "since": "epoch seconds or ISO 8601 time: requests received at or after it",
     "after": "request id: only newer requests (for polling)",
