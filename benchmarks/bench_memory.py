@@ -1,7 +1,8 @@
 """Steady memory under sustained hits: no growth after warm-up.
 
 Runs 30 minutes' worth of hits at 100 hits/s (180,000 hits; 18,000 with --quick) through the
-default container in-process, with the mock TikTok API answering (it keeps a bounded history),
+default container in-process, with the mock TikTok API answering (it keeps a bounded history and a
+bounded de-duplication memory: every purchase carries its own ``event_id``),
 and samples the process's resident memory. The baseline is the resident size right after a
 warm-up of 20,000 hits (by then every bounded buffer is full); the target is that the end is
 within 5 % of it.
@@ -21,10 +22,11 @@ from common import Row, format_table
 from gtm_emulator import load_container
 from gtm_emulator.core.request import Request
 
-HITS = [
-    "v=2&tid=G-MEM&cid={n}.1&en=page_view&dl=https%3A%2F%2Fshop.example%2Fp{n}",
-    "v=2&tid=G-MEM&cid={n}.1&en=view_item&pr1=idSKU{n}~nmThing~pr9.5",
-    "v=2&tid=G-MEM&cid={n}.1&en=purchase&cu=EUR&epn.value=19&ep.transaction_id=T{n}&pr1=idSKU{n}~nmThing~pr9.5~qt2",
+HITS = [  # every hit with its own event id, as a real site sends them (the mock's dedup memory sees each)
+    "v=2&tid=G-MEM&cid={n}.1&en=page_view&dl=https%3A%2F%2Fshop.example%2Fp{n}&ep.event_id=E{n}",
+    "v=2&tid=G-MEM&cid={n}.1&en=view_item&pr1=idSKU{n}~nmThing~pr9.5&ep.event_id=E{n}",
+    "v=2&tid=G-MEM&cid={n}.1&en=purchase&cu=EUR&epn.value=19&ep.transaction_id=T{n}&ep.event_id=E{n}"
+    "&pr1=idSKU{n}~nmThing~pr9.5~qt2",
 ]
 
 

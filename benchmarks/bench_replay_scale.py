@@ -1,0 +1,164 @@
+"""Replay on several cores and on a Dask cluster, and the memory of one replay worker over a long run.
+
+1. Scaling: ``replay(FILE, workers=N)`` (N = the cores this process may use) against ``workers=1`` on
+   the same NDJSON file of generated hits (the generator of ``bench_replay``), interleaved, medians.
+   Target: at least 0.7 x N. The N-worker time includes starting the worker processes.
+2. Dask: the same file on a local Dask cluster of N single-threaded worker processes, against
+   ``--workers N`` (no target: the overhead is printed). The summaries must be byte-identical.
+3. Memory per worker: one worker process replays hit after hit in shards, as a worker of the pool
+   does, and its resident memory is sampled every 100,000 hits (10,000 with ``--quick``). A run to
+   10 million hits takes hours here, so the benchmark measures up to MEMORY_HITS, fits the growth per
+   hit after the first sample, and extrapolates to 10 million: the row says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import Row, format_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE_HITS, QUICK_SCALE_HITS = 60_000, 6_000
+MEMORY_HITS, QUICK_MEMORY_HITS = 500_000, 40_000
+EXTRAPOLATE_TO = 10_000_000
+TARGET_PER_WORKER = 0.7
+
+
+def write_traffic(path: Path, count: int) -> None:
+    from bench_replay import generate_hits
+
+    with path.open("w", encoding="utf-8") as fh:
+        for hit in generate_hits(count):
+            row = {"method": hit.method, "url": hit.url, "headers": hit.headers, "remote_addr": hit.remote_addr,
+                   "time": hit.time}
+            if hit.body:
+                row["body"] = hit.body.decode()
+            fh.write(json.dumps(row) + "\n")
+
+
+MEMORY_WORKER = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[3])
+from bench_replay import generate_hits
+from gtm_emulator.harness.parallel import Job, run_shard
+from gtm_emulator.harness.replay_inputs import Shard
+
+def rss_mb():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+total, step = int(sys.argv[1]), int(sys.argv[2])
+job, chunk, done, samples = Job(), 5000, 0, []
+while done < total:
+    hits = generate_hits(chunk, seed=done)  # new hits, new ids, every chunk
+    lines = []
+    for n, hit in enumerate(hits):
+        row = {"method": hit.method, "url": hit.url.replace("cid=", f"cid={done + n}"), "headers": hit.headers,
+               "remote_addr": hit.remote_addr, "time": hit.time}
+        if hit.body:
+            row["body"] = hit.body.decode()
+        lines.append(json.dumps(row))
+    data = ("\n".join(lines) + "\n").encode()
+    summary = run_shard(job, Shard("generated", "ndjson", first_line=done + 1, data=data, lines=chunk))
+    assert summary.requests == chunk, summary.errors[:1]
+    done += chunk
+    if done % step == 0:
+        samples.append((done, rss_mb()))
+print(json.dumps(samples))
+"""
+
+
+def memory_samples(total: int, step: int) -> list[tuple[int, float]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "-c", MEMORY_WORKER, str(total), str(step), str(ROOT / "benchmarks")],
+                         env=env, capture_output=True, text=True, check=True)
+    return [(int(n), float(mb)) for n, mb in json.loads(out.stdout)]
+
+
+def slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares growth in MiB per hit."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+def run(quick: bool = False) -> list[Row]:
+    from gtm_emulator.harness.parallel import default_workers, replay
+
+    cores = default_workers()
+    hits = QUICK_SCALE_HITS if quick else SCALE_HITS
+    repeats = 1 if quick else 3
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        traffic = Path(tmp) / "traffic.ndjson"
+        write_traffic(traffic, hits)
+        shard_bytes = max(64 * 1024, traffic.stat().st_size // (cores * 8))  # several shards per worker
+
+        def timed(**kw: object) -> tuple[float, str]:
+            started = time.perf_counter()
+            summary = replay([traffic], shard_bytes=shard_bytes, **kw)  # type: ignore[arg-type]
+            elapsed = time.perf_counter() - started
+            assert summary.requests == hits, summary.to_dict()
+            return hits / elapsed, json.dumps(summary.to_dict())
+
+        one_rates, many_rates = [], []
+        timed(workers=1)  # warm the file cache
+        for _ in range(repeats):
+            rate, text_one = timed(workers=1)
+            one_rates.append(rate)
+            rate, text_many = timed(workers=cores)
+            many_rates.append(rate)
+        if text_one != text_many:
+            raise RuntimeError(f"replay with {cores} workers differs from one worker")
+        one, many = statistics.median(one_rates), statistics.median(many_rates)
+        rows.append(Row(f"replay, {cores} workers vs 1 (x{cores})", "hit/s", many, one,
+                        target=TARGET_PER_WORKER * cores,
+                        note=f"{hits} hits in {traffic.stat().st_size // 2**20} MiB, shards of "
+                             f"{shard_bytes // 1024} KiB; target {TARGET_PER_WORKER} x {cores} cores; "
+                             f"medians of {repeats}; process start-up included"))
+        try:
+            import distributed
+        except ImportError:
+            rows.append(Row("replay on Dask vs --workers", "hit/s", float("nan"), many, None,
+                            note="dask[distributed] not installed: skipped"))
+        else:
+            with distributed.LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
+                                          dashboard_address=None, silence_logs=40) as cluster, \
+                    distributed.Client(cluster) as client:
+                timed(client=client)  # workers load the container once
+                dask_rates = []
+                for _ in range(repeats):
+                    rate, text_dask = timed(client=client)
+                    dask_rates.append(rate)
+            if text_dask != text_many:
+                raise RuntimeError("replay on Dask differs from the local run")
+            rows.append(Row(f"replay on Dask ({cores} procs) vs --workers {cores}", "hit/s",
+                            statistics.median(dask_rates), many, None,
+                            note="summaries byte-identical; warm cluster (workers already started); "
+                                 f"overhead {100 * (1 - statistics.median(dask_rates) / many):.0f} %"))
+    total = QUICK_MEMORY_HITS if quick else MEMORY_HITS
+    step = max(5_000, total // 5 // 5_000 * 5_000)  # a multiple of the worker's 5,000-hit shards
+    samples = memory_samples(total, step)
+    first_n, first_mb = samples[0]
+    growth = slope(samples)
+    projected = first_mb + growth * (EXTRAPOLATE_TO - first_n)
+    rows.append(Row(f"replay worker RSS, {first_n // 1000}k -> 10M hits", "MiB", projected, first_mb, 1.05,
+                    higher_is_better=False,
+                    note=f"measured to {total:,} hits ({', '.join(f'{n // 1000}k: {mb:.1f}' for n, mb in samples)}); "
+                         f"{growth * 1e6:+.2f} MiB per million hits, extrapolated to 10M"))
+    return rows
+
+
+if __name__ == "__main__":
+    print(format_table(run(quick="--quick" in sys.argv)))
