@@ -82,7 +82,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None:
+def wait_ready(port: int, path: str = "/healthz", timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -97,10 +97,13 @@ def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None
 
 
 @contextmanager
-def process(args: list[str], port: int, ready_path: str = "/healthz") -> Iterator[None]:
+def process(args: list[str], port: int, ready_path: str = "/healthz",
+            pid_out: list[int] | None = None) -> Iterator[None]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    if pid_out is not None:
+        pid_out.append(proc.pid)
     try:
         wait_ready(port, ready_path)
         yield
