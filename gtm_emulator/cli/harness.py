@@ -4,9 +4,10 @@
 and ``scenario_*.json``): exit 0 when every step passes, 1 when one fails, 2 when a file cannot be
 read or is invalid (one ``FILE: JSON-PATH: message`` line per problem).
 
-``gtm-emulator replay FILE`` runs recorded requests (NDJSON or HAR) and prints per tag how many events
-it fired on; ``--against OTHER`` compares two containers event by event. Exit 0 (1 with
-``--fail-on-diff`` when the containers differ), 2 when the file or a container cannot be read.
+``gtm-emulator replay INPUT...`` runs recorded requests (NDJSON or HAR; files, globs, gzip, ``-``)
+on every core or a Dask cluster and prints per tag how many events it fired on; ``--against OTHER``
+compares two containers event by event. Exit 0 (1 with ``--fail-on-diff`` when the containers
+differ), 2 when an input or a container cannot be read or no request was read.
 """
 
 from __future__ import annotations
@@ -14,22 +15,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from ..errors import ConfigError
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"gtm-emulator: {message}", err=True)
-    sys.exit(2)
-
-
-def _config_problems(exc: ConfigError) -> NoReturn:
-    for problem in exc.problems:
-        click.echo(str(problem), err=True)
-    sys.exit(2)
+from .output import fail, print_problems
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -47,7 +38,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
 
     files = find_scenarios(paths)
     if not files:
-        _fail(f"no scenario files in {', '.join(paths)} (names like *.scenario.json or scenario_*.json)")
+        fail(f"no scenario files in {', '.join(paths)} (names like *.scenario.json or scenario_*.json)")
     results = []
     errors: list[tuple[str, str]] = []
     for file in files:
@@ -55,8 +46,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
             scenario = load_scenario(file)
             result = run_scenario(scenario)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            print_problems(exc.problems)
             errors.append((str(file), str(exc)))
             continue
         results.append(result)
@@ -80,7 +70,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
         try:
             Path(junit_file).write_text(junit_xml(results, errors), encoding="utf-8")
         except OSError as exc:
-            _fail(f"--junit-xml {junit_file}: {exc.strerror or exc}")
+            fail(f"--junit-xml {junit_file}: {exc.strerror or exc}")
     sys.exit(2 if errors else (1 if failed else 0))
 
 
@@ -90,7 +80,7 @@ def _load_check(path: str | None, preview: bool) -> None:
     try:
         replay_container(path, preview=preview)
     except ConfigError as exc:
-        _config_problems(exc)
+        fail(problems=exc.problems)
 
 
 @click.command("replay")
@@ -140,9 +130,9 @@ def replay_command(inputs: tuple[str, ...], container: str | None, against: str 
                              preview=preview, label_a=container or "the bundled default container",
                              label_b=against or "", progress=on_progress)
     except ConfigError as exc:
-        _config_problems(exc)
+        fail(problems=exc.problems)
     except EmulatorError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         if on_progress is not None:
             click.echo("", err=True)
@@ -160,7 +150,7 @@ def replay_command(inputs: tuple[str, ...], container: str | None, against: str 
     else:
         click.echo(result.format())
     if summary.requests == 0 and not summary.errors:
-        _fail(f"no request was read from {', '.join(inputs)}"
+        fail(f"no request was read from {', '.join(inputs)}"
               + (f" ({len(bad)} bad line{'s' if len(bad) != 1 else ''})" if bad else " (the input is empty)"))
     if against is not None and fail_on_diff and result.changed:
         sys.exit(1)

@@ -32,10 +32,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ReplayFileError
 from .replay import (
     MAX_EXAMPLES,
     Comparison,
-    ReplayFileError,
     ReplaySummary,
     compare,
     har_entries,

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .replay import ReplayFileError
+from ..errors import ReplayFileError
 
 STDIN = "-"
 GZIP_MAGIC = b"\x1f\x8b"
