@@ -26,7 +26,7 @@ from bench_replay_scale import slope
 from bench_serve import WORKERS, free_port, process, realistic_script
 from common import Row, format_table
 
-WARM_HITS, TOTAL_HITS = 60_000, 300_000
+WARM_HITS, TOTAL_HITS = 30_000, 120_000
 QUICK_WARM_HITS, QUICK_TOTAL_HITS = 4_000, 12_000
 FROM_HITS, TO_HITS = 200_000, 1_000_000
 SEGMENT_SECONDS = 10

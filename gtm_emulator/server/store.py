@@ -465,11 +465,13 @@ class SQLiteStore:
             return
         try:
             with self._write() as conn:
-                for item in batch:
-                    item.rid = self._insert(conn, item.prepared)
-                self._prune(conn, max(item.rid for item in batch if item.rid is not None))
+                rids = self._insert_many(conn, [item.prepared for item in batch])
+                for item, rid in zip(batch, rids, strict=True):
+                    item.rid = rid
+                self._prune(conn, rids[-1])
         except Exception:
             for item in batch:  # one bad row must not fail the others: one transaction each
+                item.rid = None
                 try:
                     with self._write() as conn:
                         item.rid = self._insert(conn, item.prepared)
@@ -477,9 +479,48 @@ class SQLiteStore:
                 except Exception as exc:
                     item.error = exc
 
+    def _insert_many(self, conn: sqlite3.Connection, batch: list[_Prepared]) -> list[int]:
+        """Insert a batch inside the caller's (write-locked) transaction: one statement per table.
+
+        Ids are given explicitly, after the largest id ever used (AUTOINCREMENT's sqlite_sequence),
+        which is what AUTOINCREMENT would have given them."""
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'requests'").fetchone()
+        first = (int(row[0]) if row else 0) + 1
+        rids = list(range(first, first + len(batch)))
+        conn.executemany(
+            "INSERT INTO requests(id, time, elapsed_ms, method, url, status, client, remote_addr, n_events,"
+            " n_fired, n_succeeded, n_failed, n_rejected, n_outgoing, body_truncated, summary, report)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rid, *prepared.row) for rid, prepared in zip(rids, batch, strict=True)])
+        conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
+                         [(rid, i, name) for rid, p in zip(rids, batch, strict=True) for i, name in p.event_rows])
+        conn.executemany(
+            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected) VALUES (?, ?, ?, ?, ?, ?)",
+            [(rid, *self._tag_row(i, t)) for rid, p in zip(rids, batch, strict=True) for i, t in p.tags])
+        conn.executemany(
+            "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rid, *self._outgoing_row(i, j, o, p.now)) for rid, p in zip(rids, batch, strict=True)
+             for i, j, o in p.outgoing])
+        return rids
+
+    @staticmethod
+    def _tag_row(event_idx: int, tag: dict[str, Any]) -> tuple[Any, ...]:
+        return (event_idx, str(tag.get("name")), str(tag.get("status")), int(bool(tag.get("fired"))),
+                int(bool(tag.get("vendor_rejected"))))
+
+    @staticmethod
+    def _outgoing_row(event_idx: int, idx: int, entry: dict[str, Any], now: float) -> tuple[Any, ...]:
+        vendor_ok = entry.get("vendor_ok")
+        return (event_idx, idx, now, str(entry.get("tag")), str(entry.get("method")), str(entry.get("url")),
+                (entry.get("response") or {}).get("status"), None if vendor_ok is None else int(bool(vendor_ok)),
+                json.dumps(entry, ensure_ascii=False))
+
     def _prepare(self, report: dict[str, Any], elapsed_ms: float | None, at: float | None) -> _Prepared:
         """Everything of a row that needs no database: truncation, summary columns, JSON texts."""
         now = self.clock() if at is None else at
+        if not self._needs_cutting(report):
+            return self._prepare_uncut(report, elapsed_ms, now)
         report = dict(report)
         request = dict(report.get("request") or {})
         response = dict(report.get("response") or {})
@@ -498,7 +539,37 @@ class SQLiteStore:
         for event in events:
             event["outgoing"] = [self._cut_outgoing(o) for o in event.get("outgoing") or []]
         report["events"] = events
+        return self._rows(report, request, response, events, elapsed_ms, now, cut_request or cut_response)
 
+    def _needs_cutting(self, report: dict[str, Any]) -> bool:
+        limit = self.body_limit
+        for part in (report.get("request") or {}, report.get("response") or {}):
+            body = part.get("body")
+            if (body is not None and not isinstance(body, str)) or len(body or "") > limit:
+                return True
+        for event in report.get("events") or []:
+            for out in event.get("outgoing") or []:
+                body, response = out.get("body"), out.get("response")
+                if isinstance(body, str) and len(body) > limit:
+                    return True
+                if isinstance(response, dict) and isinstance(response.get("body"), str) \
+                        and len(response["body"]) > limit:
+                    return True
+        return False
+
+    def _prepare_uncut(self, report: dict[str, Any], elapsed_ms: float | None, now: float) -> _Prepared:
+        """The common case, nothing to cut: the report is written as it is (no copies)."""
+        request = report.get("request") or {}
+        response = report.get("response") or {}
+        if request.get("body") is None or response.get("body") is None:  # stored as "" like a cut copy
+            report = dict(report)
+            report["request"] = {**request, "body": request.get("body") or ""}
+            report["response"] = {**response, "body": response.get("body") or ""}
+            request, response = report["request"], report["response"]
+        return self._rows(report, request, response, report.get("events") or [], elapsed_ms, now, False)
+
+    def _rows(self, report: dict[str, Any], request: dict[str, Any], response: dict[str, Any],
+              events: list[dict[str, Any]], elapsed_ms: float | None, now: float, cut: bool) -> _Prepared:
         query = request.get("query") or ""
         url = str(request.get("path") or "/") + (f"?{query}" if query else "")
         tags = [(i, t) for i, e in enumerate(events) for t in e.get("tags") or []]
@@ -524,7 +595,7 @@ class SQLiteStore:
             sum(1 for t in fired if t.get("status") == "success"),
             sum(1 for _, t in tags if t.get("status") == "failure"),
             sum(1 for _, t in tags if t.get("vendor_rejected")),
-            len(outgoing), int(cut_request or cut_response),
+            len(outgoing), int(cut),
             json.dumps(summary, ensure_ascii=False), json.dumps(report, ensure_ascii=False),
         )
         return _Prepared(row, [(i, _event_name(e)) for i, e in enumerate(events)], tags, outgoing, now)
@@ -540,17 +611,12 @@ class SQLiteStore:
         conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
                          [(rid, i, name) for i, name in event_rows])
         conn.executemany(
-            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(rid, i, str(t.get("name")), str(t.get("status")), int(bool(t.get("fired"))),
-              int(bool(t.get("vendor_rejected")))) for i, t in tags])
+            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected) VALUES (?, ?, ?, ?, ?, ?)",
+            [(rid, *self._tag_row(i, t)) for i, t in tags])
         conn.executemany(
             "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, i, j, now, str(o.get("tag")), str(o.get("method")), str(o.get("url")),
-              (o.get("response") or {}).get("status"),
-              None if o.get("vendor_ok") is None else int(bool(o.get("vendor_ok"))),
-              json.dumps(o, ensure_ascii=False)) for i, j, o in outgoing])
+            [(rid, *self._outgoing_row(i, j, o, now)) for i, j, o in outgoing])
         return rid
 
     def _cut_outgoing(self, entry: dict[str, Any]) -> dict[str, Any]:
