@@ -396,3 +396,15 @@ def test_wal_is_truncated_after_checkpoints(tmp_path: Path, reports: dict[str, d
             store.add(reports["batch"])
     wal = Path(str(path) + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # close() checkpoints and truncates the log
+
+
+def test_retention_size_option_parses_sizes() -> None:
+    from gtm_emulator.cli.main import parse_size
+
+    assert parse_size("200MB") == 200_000_000
+    assert parse_size("512MiB") == 512 * 2**20
+    assert parse_size("2g") == 2 * 10**9
+    assert parse_size("70000") == 70_000
+    for bad in ("lots", "10 parsecs", "1KB"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
