@@ -150,8 +150,11 @@ def replay_command(inputs: tuple[str, ...], container: str | None, against: str 
     else:
         click.echo(result.format())
     if summary.requests == 0 and not summary.errors:
-        fail(f"no request was read from {', '.join(inputs)}"
-              + (f" ({len(bad)} bad line{'s' if len(bad) != 1 else ''})" if bad else " (the input is empty)"))
+        names = ", ".join(inputs)
+        if bad:
+            fail(f"{names}: no line could be replayed ({len(bad)} bad line{'s' if len(bad) != 1 else ''}); "
+                 "see the lines above")
+        fail(f"{names}: the input holds no request to replay")
     if against is not None and fail_on_diff and result.changed:
         sys.exit(1)
 

@@ -7,6 +7,7 @@ the vendors); each step records every problem it finds with its JSON path and go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from .vendors import make_transport
 __all__ = ["Loader"]
 
 _TEMPLATE_KINDS = {"TAG": "tag", "MACRO": "variable", "CLIENT": "client"}
+# A schema problem inside one entry of these lists: the entry is left out and the rest still checked.
+_ENTRY_PATH = re.compile(r"^\$\.(clients|variables|tags)\[(\d+)\]")
 
 
 class Loader:
@@ -44,11 +47,37 @@ class Loader:
         self.triggers: dict[str, Trigger] = {}
         self.trigger_ids: dict[str, str] = {}
         self._declarations: dict[str, TagTemplate] = {}
+        self.broken_names: dict[str, set[str]] = {}  # section -> names of entries left out (schema problems)
 
     # ---------------------------------------------------------------- helpers for the sections and builders
 
     def problem(self, path: tuple[Any, ...], message: str, file: str | None = None) -> None:
         self.problems.append(Problem(file or self.file, json_path(path), message))
+
+    def without_broken_entries(self, data: Any, problems: list[Problem]) -> dict[str, Any]:
+        """The container without the clients, variables and tags that break the schema (each replaced by
+        None, so the others keep their indexes), so that the other entries are still checked and every
+        problem of the file is reported at once. The names of the left-out entries are remembered, so
+        references to them are not reported as unknown. A problem outside one of those entries (a
+        missing top-level key, a list that is not a list) stops here: ConfigError with the schema problems."""
+        broken: dict[str, set[int]] = {}
+        for problem in problems:
+            match = _ENTRY_PATH.match(problem.path)
+            if match is None or not isinstance(data, dict):
+                raise ConfigError(problems + self.problems)
+            broken.setdefault(match.group(1), set()).add(int(match.group(2)))
+        self.problems.extend(problems)
+        kept = dict(data)
+        for section, indexes in broken.items():
+            entries = data.get(section)
+            if not isinstance(entries, list):
+                raise ConfigError(self.problems)
+            for index in indexes:
+                name = entries[index].get("name") if isinstance(entries[index], dict) else None
+                if isinstance(name, str):
+                    self.broken_names.setdefault(section, set()).add(name)
+            kept[section] = [None if i in indexes else e for i, e in enumerate(entries)]
+        return kept
 
     def resolve(self, ref: str) -> tuple[Path, str]:
         path = Path(ref)
@@ -59,7 +88,8 @@ class Loader:
     def check_refs(self, refs: tuple[str, ...], path: tuple[Any, ...], file: str | None = None) -> None:
         """Report every ``{{name}}`` that is neither a defined nor a built-in variable."""
         for ref in refs:
-            if ref not in self.variables and ref not in BUILTINS and ref not in BUILTINS_BY_TYPE:
+            if ref not in self.variables and ref not in BUILTINS and ref not in BUILTINS_BY_TYPE and \
+                    ref not in self.broken_names.get("variables", ()):
                 known = sorted(set(self.variables) | {b for b in BUILTINS if not b.startswith("_")})
                 self.problem(path, f"unknown variable {{{{{ref}}}}}; defined and built-in variables: "
                                    f"{', '.join(known)}", file)
@@ -117,6 +147,8 @@ class Loader:
         for role_key, out in (("firing_triggers", firing), ("blocking_triggers", blocking)):
             for tindex, ref in enumerate(data.get(role_key) or []):
                 name = self.trigger_name(ref)
+                if name is None and ref in self.broken_names.get("triggers", ()):
+                    continue
                 if name is None:
                     self.problem((*path, role_key, tindex), f"unknown trigger {ref!r}; defined triggers: "
                                  f"{', '.join(sorted(self.triggers)) or 'none'} (and the built-in {ALL_EVENTS!r})")
@@ -141,7 +173,7 @@ class Loader:
                                       "FILE` or convert it with `gtm-emulator import`"))
         problems = schema_problems("container", data, self.file)
         if problems:
-            raise ConfigError(problems + self.problems)
+            data = self.without_broken_entries(data, problems)
         self.settings = Settings(**(data.get("settings") or {}))
         clients = self.load_clients(data["clients"])
         self.load_variables(data.get("variables") or [])
@@ -161,10 +193,12 @@ class Loader:
                 client.info = container.info
         return container
 
-    def load_clients(self, entries: list[dict[str, Any]]) -> list[Client]:
+    def load_clients(self, entries: list[dict[str, Any] | None]) -> list[Client]:
         clients: list[Client] = []
         seen: set[str] = set()
         for index, cdata in enumerate(entries):
+            if cdata is None:  # left out: it breaks the schema (reported)
+                continue
             is_template = cdata["type"] == "template" or str(cdata.get("template", "")).endswith(".tpl")
             kind = "template" if is_template else cdata["type"]
             build = registry.CLIENTS.get(kind)
@@ -179,9 +213,11 @@ class Loader:
                 clients.append(client)
         return clients
 
-    def load_variables(self, entries: list[dict[str, Any]]) -> None:
+    def load_variables(self, entries: list[dict[str, Any] | None]) -> None:
         variables = self.variables
         for index, vdata in enumerate(entries):
+            if vdata is None:  # left out: it breaks the schema (reported)
+                continue
             name = vdata["name"]
             if name in variables:
                 self.problem(("variables", index, "name"), f"duplicate variable name {name!r}")
@@ -193,6 +229,8 @@ class Loader:
                 self.problems.extend(Problem(p.file, json_path(("variables", index, "type")), p.message)
                                      for p in exc.problems)
         for index, vdata in enumerate(entries):
+            if vdata is None:
+                continue
             variable = variables.get(vdata["name"])
             if variable is not None:
                 self.check_refs(variable.references(), ("variables", index))
@@ -201,7 +239,7 @@ class Loader:
                     if compiled is None:
                         self.problem(("variables", index, "rows", row_index, "pattern"),
                                      f"invalid RE2 pattern {pattern!r}")
-        index_of = {v["name"]: i for i, v in enumerate(entries)}
+        index_of = {v["name"]: i for i, v in enumerate(entries) if v is not None}
         for cycle in find_variable_cycles(variables):
             self.problem(("variables", index_of[cycle[0]]), "variable cycle: " + " -> ".join(cycle))
 
@@ -267,9 +305,11 @@ class Loader:
             return None, display
         return data, display  # built even with schema problems, so that every problem is reported
 
-    def load_tags(self, entries: list[dict[str, Any]]) -> list[TagConfig]:
+    def load_tags(self, entries: list[dict[str, Any] | None]) -> list[TagConfig]:
         tags: list[TagConfig] = []
         for index, tdata in enumerate(entries):
+            if tdata is None:  # left out: it breaks the schema (reported)
+                continue
             tag = self.build_tag(tdata, index)
             if tag is not None:
                 if any(t.name == tag.name for t in tags):
@@ -318,12 +358,14 @@ class Loader:
                 return None
         return self._declarations[key]
 
-    def check_sequences(self, tags: list[TagConfig], raw: list[dict[str, Any]]) -> None:
+    def check_sequences(self, tags: list[TagConfig], raw: list[dict[str, Any] | None]) -> None:
         by_name = {t.name: t for t in tags}
-        index_of = {t["name"]: i for i, t in enumerate(raw)}
+        index_of = {t["name"]: i for i, t in enumerate(raw) if t is not None}
         for tag in tags:
             for key, steps in (("setup_tags", tag.setup_tags), ("teardown_tags", tag.teardown_tags)):
                 for sindex, step in enumerate(steps):
+                    if step.tag in self.broken_names.get("tags", ()):
+                        continue  # it exists, with problems of its own
                     if step.tag not in by_name:
                         self.problem(("tags", index_of[tag.name], key, sindex, "tag"), f"unknown tag {step.tag!r}")
                     elif step.tag == tag.name:

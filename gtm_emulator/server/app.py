@@ -85,7 +85,7 @@ def summary_line(report: Report, elapsed_ms: float) -> str:
     if fired:
         tags = []
         for tag in fired:
-            mark = tag.status
+            mark: str = tag.status
             if tag.vendor_rejected:
                 mark += ",REJECTED_BY_VENDOR"
             tags.append(f"{tag.name}[{mark}]")
@@ -199,7 +199,7 @@ def create_app(
         a tagging server. The emulator's own endpoints (and unknown methods) go to Flask."""
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method not in CONTAINER_METHODS or (environ.get("PATH_INFO") or "/").startswith(RESERVED_PREFIXES):
-            return flask_wsgi(environ, start_response)  # type: ignore[no-any-return]
+            return flask_wsgi(environ, start_response)
         try:
             status, headers, body = answer(environ)
         except Exception:  # never a traceback to the client

@@ -27,7 +27,7 @@ def run_gunicorn(app: Flask, host: str, port: int, workers: int = 1, threads: in
     ``on_worker_exit`` runs in each worker process as it stops (a clean shutdown)."""
     from gunicorn.app.base import BaseApplication
 
-    class _Application(BaseApplication):  # type: ignore[misc]
+    class _Application(BaseApplication):
         def __init__(self) -> None:
             self.options: dict[str, Any] = {
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
