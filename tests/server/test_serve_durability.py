@@ -116,3 +116,26 @@ def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
     with serving(store) as base:  # the file is sound and serves on
         summary = requests.get(base + "/_emulator/api/summary", timeout=5).json()
         assert summary["requests"] == kept
+
+
+def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> None:
+    from gtm_emulator.harness.parallel import default_workers
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port), "--quiet",
+                             "--store", str(tmp_path / "s.sqlite3")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        lines = []
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "workers:" in line or len(lines) > 20:
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    cores = default_workers()
+    assert f"  workers: {cores} x 8 threads ({cores} core{'s' if cores != 1 else ''}" in "".join(lines)
