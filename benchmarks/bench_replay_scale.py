@@ -103,7 +103,8 @@ def _cluster(distributed: Any, workers: int) -> Iterator[Any]:
         yield None
         return
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=40) as cluster, \
+                                  host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
+                                  silence_logs=40) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 

@@ -153,9 +153,10 @@ def test_cli_progress_reports_every_shard(cli: click.Group, big: Path) -> None:
 
 
 def test_dask_cluster_gives_the_local_summary_byte_for_byte(big: Path, other_container: Path) -> None:
-    distributed = pytest.importorskip("distributed")  # in the test extra: installed wherever the suite runs
+    import distributed  # in the test extra (dask[distributed])
     local = replay([big], against=other_container, workers=1, shard_bytes=2048)
-    with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
                                   silence_logs=40) as cluster, distributed.Client(cluster) as client:
         on_dask = replay([big], against=other_container, client=client, shard_bytes=2048)
         summary = replay([big], client=client, shard_bytes=2048)
