@@ -139,14 +139,24 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     from ..harness.parallel import default_workers
 
     cores = default_workers()
-    if workers is None:
-        workers = 1 if store_path == ":memory:" else cores
+    chosen = workers
     try:
         retention_bytes = parse_size(retention_size) if retention_size else None
     except ValueError as exc:
         fail(f"--retention-size {retention_size}: {exc}")
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix)
+    why_one = ""
+    if chosen is None:
+        # The in-process mock TikTok API keeps what it received per worker process: with several
+        # workers /_mock/tiktok/_events would list one worker's share. So it keeps one worker.
+        if store_path == ":memory:":
+            why_one = "--store :memory:"
+        elif loaded.tiktok_mock is not None:
+            why_one = "the in-process mock TikTok API keeps its state in one process; --vendor record or live, " \
+                      "or --workers N, for more"
+        workers = 1 if why_one else cores
+    assert workers is not None
     token = token or (None if is_loopback(host) else generate_token())
     store = None
     if store_path != "none":
@@ -163,7 +173,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
     click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}"
-               f"{'; --workers to change' if workers == cores else ''})", err=True)
+               f"{'; 1 because ' + why_one if why_one else ''})", err=True)
     if store is not None:
         click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
     else:

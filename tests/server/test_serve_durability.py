@@ -118,15 +118,13 @@ def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
         assert summary["requests"] == kept
 
 
-def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> None:
-    from gtm_emulator.harness.parallel import default_workers
-
+def start_up_lines(tmp_path: Path, *extra: str) -> str:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port), "--quiet",
-                             "--store", str(tmp_path / "s.sqlite3")],
+                             "--store", str(tmp_path / "s.sqlite3"), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
     try:
-        lines = []
         assert proc.stderr is not None
         for line in proc.stderr:
             lines.append(line)
@@ -137,5 +135,14 @@ def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> No
         proc.wait(timeout=15)
         if proc.stderr is not None:
             proc.stderr.close()
+    return "".join(lines)
+
+
+def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> None:
+    from gtm_emulator.harness.parallel import default_workers
+
     cores = default_workers()
-    assert f"  workers: {cores} x 8 threads ({cores} core{'s' if cores != 1 else ''}" in "".join(lines)
+    text = start_up_lines(tmp_path, "--vendor", "record")
+    assert f"  workers: {cores} x 8 threads ({cores} core{'s' if cores != 1 else ''})" in text
+    # the in-process mock keeps its state in one process: one worker, and the reason printed
+    assert "  workers: 1 x 8 threads" in start_up_lines(tmp_path) and "mock TikTok API" in start_up_lines(tmp_path)
