@@ -234,8 +234,14 @@ def validate(paths: tuple[str, ...]) -> None:
                    "it accepts any non-empty token for any pixel.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Threads of its one worker process (the mock keeps what it received in memory).")
-def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> None:
-    """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/)."""
+@click.option("--allow-unhashed-pii", is_flag=True,
+              help="Accept personal data that is not SHA-256 hashed (with a warning) instead of answering 40062.")
+@click.option("--strict", is_flag=True, help="Also refuse value/price/quantity of the wrong type (40002).")
+def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int, allow_unhashed_pii: bool,
+                strict: bool) -> None:
+    """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/).
+
+    Like TikTok, it refuses unhashed personal data (40062) unless --allow-unhashed-pii is given."""
     from ..server.wsgi import configure_logging, run_gunicorn
     from ..vendors.tiktok_mock import TikTokMock, create_app
 
@@ -249,9 +255,11 @@ def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> 
         if not sep or not code or not token:
             fail(f"--pixel {item!r}: expected PIXEL=TOKEN")
         config.setdefault(code, []).append(token)
-    app = create_app(TikTokMock.from_config({"pixels": config}))
+    app = create_app(TikTokMock.from_config({"pixels": config, "require_hashed_pii": not allow_unhashed_pii,
+                                             "strict": strict}))
+    pii = "unhashed PII accepted with a warning" if allow_unhashed_pii else "unhashed PII refused (40062)"
     click.echo(f"mock TikTok Events API on http://{host}:{port}/open_api/v1.3/event/track/ "
-               f"({len(config)} pixel(s))", err=True)
+               f"({len(config)} pixel(s); {pii})", err=True)
     run_gunicorn(app, host, port, workers=1, threads=threads)
 
 
@@ -346,6 +354,8 @@ def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
         for scenario in result.scenarios:
             mark = "PASS" if scenario.passed else "FAIL"
             click.echo(f"{path}: {mark} {scenario.name}" + (f": {scenario.message}" if scenario.message else ""))
+            for warning in scenario.warnings:
+                click.echo(f"{path}:   warning: {warning}")
         failed = failed or not result.ok
         click.echo(f"{path}: {result.passed} scenarios passed, {result.failed} failed")
     sys.exit(1 if failed else 0)

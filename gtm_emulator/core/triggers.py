@@ -619,3 +619,22 @@ def _operand(template: Template, ctx: EventContext, what: str) -> tuple[Any, str
         message = f"{exc}; {what} treated as undefined"
         ctx.warnings.append(message)
         return UNDEFINED, message
+
+
+class UnsupportedTrigger(Trigger):
+    """An imported trigger of a type the emulator does not know: it never fires, and its trace says why."""
+
+    __slots__ = ("export_type",)
+
+    def __init__(self, name: str, export_type: str, id: str | None = None, notes: str | None = None):
+        super().__init__(name, (), id=id, notes=notes)
+        self.export_type = export_type
+        self.matches = lambda ctx: False
+
+    def trace(self, ctx: EventContext, role: TriggerRole = "firing") -> TriggerTrace:
+        note = ConditionTrace("trigger type", "equals", self.export_type, "a server trigger type", False, False,
+                              False, error=f"trigger type {self.export_type!r} is not emulated; it never fires")
+        return TriggerTrace(self.name, role, False, [note])
+
+    def to_config(self) -> dict[str, Any]:
+        return {**super().to_config(), "unsupported_type": self.export_type}

@@ -15,7 +15,7 @@ from typing import Any
 from ..clients.base import Client
 from ..core.container import ALL_EVENTS, ALL_EVENTS_ID, Container, SequenceStep, Settings, TagConfig
 from ..core.graph import find_cycles
-from ..core.triggers import Condition, ConditionError, Trigger
+from ..core.triggers import Condition, ConditionError, Trigger, UnsupportedTrigger
 from ..core.variables import BUILTINS, BUILTINS_BY_TYPE, RegexTableVariable, Template, Variable, find_variable_cycles
 from ..errors import ConfigError, Problem
 from ..vendors.transport import Transport
@@ -161,7 +161,7 @@ class Loader:
             setup_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False)) for s in data.get("setup_tags", [])],
             teardown_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False))
                            for s in data.get("teardown_tags", [])],
-            secret_params=secret_params,
+            secret_params=secret_params, export_type=data.get("export_type"),
         )
 
     # ---------------------------------------------------------------- the container
@@ -179,6 +179,8 @@ class Loader:
         self.load_variables(data.get("variables") or [])
         self.load_triggers(data.get("triggers") or [])
         tags = self.load_tags(data["tags"])
+        transformations = self.load_transformations(data.get("transformations") or [], tags)
+        self.connect_outside_world()
         if self.problems:
             raise ConfigError(unique(self.problems))
         transport, vendors = self.connect_vendors(data, vendor, transport, reuse, clients)
@@ -186,11 +188,13 @@ class Loader:
             name=data["name"], clients=clients, tags=tags, triggers=self.triggers, variables=self.variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),
             settings=self.settings, transport=transport, secrets=self.secrets, source=self.file, config=data,
-            vendors=vendors, load_warnings=self.warnings,
+            vendors=vendors, load_warnings=self.warnings, transformations=transformations,
         )
-        for client in clients:  # client templates read the container's ID, modes and path prefix
+        for client in clients:  # client templates read the container's ID, modes, path prefix and variables
             if hasattr(client, "info"):
                 client.info = container.info
+            if hasattr(client, "variables"):
+                client.variables = self.variables
         return container
 
     def load_clients(self, entries: list[dict[str, Any] | None]) -> list[Client]:
@@ -270,6 +274,8 @@ class Loader:
 
     def build_trigger(self, data: dict[str, Any], file: str, path: tuple[Any, ...], check_refs: bool = False
                       ) -> Trigger:
+        if data.get("unsupported_type"):
+            return UnsupportedTrigger(str(data.get("name", "")), str(data["unsupported_type"]), id=data.get("id"))
         conditions = []
         raw_conditions = data.get("conditions")
         for index, cond in enumerate(raw_conditions if isinstance(raw_conditions, list) else []):
@@ -373,6 +379,45 @@ class Loader:
         edges = {t.name: [s.tag for s in (*t.setup_tags, *t.teardown_tags)] for t in tags}
         for cycle in find_cycles(edges):
             self.problem(("tags", index_of[cycle[0]]), "tag sequencing cycle: " + " -> ".join(cycle))
+
+    def load_transformations(self, entries: list[dict[str, Any]], tags: list[TagConfig]) -> list[Any]:
+        from ..core.transformations import Transformation
+
+        names = {t.name for t in tags}
+        out = []
+        for index, tdata in enumerate(entries):
+            path = ("transformations", index)
+            try:
+                transformation = Transformation.from_config(tdata)
+            except (ConditionError, KeyError, TypeError, ValueError) as exc:
+                self.problem(path, f"transformation cannot be built: {exc}")
+                continue
+            for tag_name in sorted(transformation.affected_tags - names):
+                self.problem((*path, "affected_tags"), f"unknown tag {tag_name!r}")
+            self.check_refs(transformation.references, path)
+            if transformation.kind == "unsupported":
+                self.warnings.append(f"{self.file}: {json_path(path)}: transformation {transformation.name!r} of "
+                                     f"type {tdata.get('export_type', '?')!r} is not emulated; it changes nothing")
+            out.append(transformation)
+        return out
+
+    def connect_outside_world(self) -> None:
+        """Firestore Lookup variables get the documents of ``firestore_file``; Visitor Region variables
+        the ``visitor_region`` default."""
+        from ..core import server_variables as sv
+
+        store = None
+        if self.settings.firestore_file:
+            path = Path(self.settings.firestore_file)
+            try:
+                store = sv.FirestoreStore.from_file(path if path.is_absolute() else self.base_dir / path)
+            except ConfigError as exc:
+                self.problems.extend(exc.problems)
+        for variable in self.variables.values():
+            if isinstance(variable, sv.FirestoreLookupVariable):
+                variable.store = store
+            elif isinstance(variable, sv.VisitorRegionVariable):
+                variable.default = self.settings.visitor_region
 
     def connect_vendors(self, data: dict[str, Any], vendor: str, transport: Transport | None,
                         reuse: Container | None, clients: list[Client]) -> tuple[Transport, dict[str, Any]]:

@@ -138,6 +138,10 @@ def create_app(
         from ..vendors.tiktok_mock import blueprint
 
         app.register_blueprint(blueprint(mock), url_prefix="/_mock/tiktok")
+    if container.ga4_mock is not None:
+        from ..vendors.ga4_mock import blueprint as ga4_blueprint
+
+        app.register_blueprint(ga4_blueprint(container.ga4_mock), url_prefix="/_mock/ga4")
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -230,8 +234,17 @@ def current_container(app: Flask) -> Container:
 
 
 def set_container(app: Flask, container: Container) -> None:
-    """Serve ``container`` from the next request on (after the user changed the configuration)."""
+    """Serve ``container`` from the next request on (after the user changed the configuration).
+    The time of the swap is kept (``container_since``): Preview says when a request ran on an
+    earlier configuration than the one it describes."""
     app.extensions["gtm_emulator"]["container"] = container
+    app.extensions["gtm_emulator"]["container_since"] = time.time()
+
+
+def container_since(app: Flask) -> float | None:
+    """When the container now served was swapped in with ``set_container`` (None: served from the start)."""
+    since: float | None = app.extensions["gtm_emulator"].get("container_since")
+    return since
 
 
 def add_report_hook(app: Flask, hook: ReportHook) -> None:

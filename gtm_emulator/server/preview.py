@@ -44,7 +44,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core.report import MASK, json_safe, mask_secrets
 from ..core.variables import BUILTINS
 from ..errors import RequestError
-from .app import add_report_hook, current_container
+from .app import add_report_hook, container_since, current_container
 from .store import RequestFilter, SQLiteStore, parse_since
 
 PREFIX = "/_emulator"
@@ -63,7 +63,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 REQUEST_PARAMS = {
     "event": "event name: requests with an event of that name",
     "tag": "tag name: requests where that tag fired (or had tag_status)",
-    "tag_status": "success | failure | not_fired | paused | blocked | fired | rejected",
+    "tag_status": "success | failure | not_fired | paused | blocked | not_emulated | fired | rejected",
     "status": "HTTP status of the response: 204, or a class like 2xx / 4xx",
     "since": "epoch seconds or ISO 8601 time: requests received at or after it",
     "after": "request id: only newer requests (for polling)",
@@ -360,7 +360,8 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
     @bp.route("/api/container", methods=["GET"])
     def container_view() -> Response:
         _check_params({})
-        return json_response(describe_container(current_container(_app())))
+        app = _app()
+        return json_response({**describe_container(current_container(app)), "since": container_since(app)})
 
     @bp.route("/api/summary", methods=["GET"])
     def summary() -> Response:
