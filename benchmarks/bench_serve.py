@@ -10,6 +10,11 @@ API called over HTTP (a second process started with ``gtm-emulator mock-tiktok``
 ``--store none`` (no Preview log: what a load or CI run needs); and, for the record, the default
 ``serve`` that also writes every report to the SQLite Preview log.
 
+Two loads: the simple one (GET hits, one event each, 80 % page_view and 20 % purchase with items,
+ids reused from a small pool) and a realistic one: unique client ids, transaction ids and event ids
+on every hit, a fifth of the hits batched POSTs of 2-5 events, and the headers and cookies a browser
+sends (User-Agent, Accept-Language, Referer, Origin, the _ga/FPID/_ttp/_fbp cookies).
+
 Load comes from ``wrk`` (Debian package ``wrk``) on loopback, bounded in time; without ``wrk`` a
 small threaded Python client is used instead (and says so: it saturates sooner, so its ratios are
 closer to 1 than the truth). The hit mix is 80 % page_view (no tag fires) and 20 % purchase with
@@ -39,7 +44,7 @@ from common import Row, format_table
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "3e0c3fd7f678648665e3b09eb2a045339905fd2b"
 PIXEL = "CEMULATOR0PIXEL00001"
-WORKERS, THREADS = 2, 4
+WORKERS, THREADS = max(1, len(os.sched_getaffinity(0))), 4  # the machine's cores, as `serve` defaults to
 HITS = [
     "/g/collect?v=2&tid=G-BENCH&cid=1{n}.17&sid=1700000000&sct=1&en=page_view&dl=https%3A%2F%2Fshop.example%2Fp{n}"
     "&dt=Product%20{n}&ul=en-us&sr=1920x1080",
@@ -77,7 +82,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None:
+def wait_ready(port: int, path: str = "/healthz", timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -92,10 +97,13 @@ def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None
 
 
 @contextmanager
-def process(args: list[str], port: int, ready_path: str = "/healthz") -> Iterator[None]:
+def process(args: list[str], port: int, ready_path: str = "/healthz",
+            pid_out: list[int] | None = None) -> Iterator[None]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    if pid_out is not None:
+        pid_out.append(proc.pid)
     try:
         wait_ready(port, ready_path)
         yield
@@ -118,6 +126,56 @@ def lua_script(directory: str) -> str:
     )
     path = os.path.join(directory, "hits.lua")
     Path(path).write_text(script)
+    return path
+
+
+REALISTIC_LUA = r"""
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+local n = 0
+local agents = {
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+}
+local function event(kind, id)
+  if kind == "purchase" then
+    return "en=purchase&cu=EUR&epn.value=49.90&ep.transaction_id=T" .. id .. "&ep.event_id=E" .. id ..
+      "&pr1=idSKU-1~nmMug~pr12.5~qt2&pr2=idSKU-7~nmCap~pr24.9~qt1&ep.email=shopper" .. id .. "%40example.com"
+  end
+  return "en=" .. kind .. "&dl=https%3A%2F%2Fshop.example%2Fp%2F" .. id .. "&dt=Product&ep.event_id=E" .. id
+end
+request = function()
+  n = n + 1
+  local id = tid .. "x" .. n
+  local base = "/g/collect?v=2&tid=G-BENCH&gtm=45je4&cid=" .. n .. "." .. (1700000000 + n) ..
+    "&sid=1700000000&sct=1&ul=de-de&sr=1920x1080&_s=" .. n
+  local headers = {
+    ["User-Agent"] = agents[(n % 2) + 1],
+    ["Accept-Language"] = "de-DE,de;q=0.9,en;q=0.8",
+    ["Referer"] = "https://shop.example/p/" .. n,
+    ["Origin"] = "https://shop.example",
+    ["Cookie"] = "_ga=GA1.1." .. n .. ".1700000000; FPID=FPID2.2.x" .. id .. "; _ttp=ttp" .. id ..
+      "; _fbp=fb.1.1700000000." .. n,
+  }
+  if n % 5 == 0 then
+    headers["Content-Type"] = "text/plain;charset=UTF-8"
+    local body = event("page_view", id .. "a") .. "\n" .. event("view_item", id .. "b") .. "\n" ..
+      event("add_to_cart", id .. "c")
+    if n % 10 == 0 then body = body .. "\n" .. event("purchase", id .. "d") end
+    return wrk.format("POST", base, headers, body)
+  end
+  local kind = (n % 5 == 1) and "purchase" or "page_view"
+  return wrk.format("GET", base .. "&" .. event(kind, id), headers)
+end
+"""
+
+
+def realistic_script(directory: str) -> str:
+    path = os.path.join(directory, "realistic.lua")
+    Path(path).write_text(REALISTIC_LUA)
     return path
 
 
@@ -181,6 +239,7 @@ def run(quick: bool = False) -> list[Row]:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         script = lua_script(tmp) if shutil.which("wrk") else None
+        realistic = realistic_script(tmp) if script else None
         bare_file = os.path.join(tmp, "bare.py")
         Path(bare_file).write_text(BARE_APP)
         wsgi_file = os.path.join(tmp, "bare_wsgi.py")
@@ -188,6 +247,8 @@ def run(quick: bool = False) -> list[Row]:
         ports = {name: free_port() for name in ("bare", "wsgi", "record", "mockhttp", "mock", "stored")}
         names = ("bare", "wsgi", "record", "mockhttp", "stored")
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in names}
+        real_names = ("bare", "record", "stored")
+        real: dict[str, list[tuple[float, float, float]]] = {k: [] for k in real_names}
         serve = [py, "-m", "gtm_emulator", "serve", "--quiet", "--workers", str(WORKERS), "--threads", str(THREADS)]
         with process([py, bare_file, str(ports["bare"]), str(WORKERS), str(THREADS)], ports["bare"], "/"), \
                 process([py, wsgi_file, str(ports["wsgi"]), str(WORKERS), str(THREADS)], ports["wsgi"], "/"), \
@@ -204,27 +265,42 @@ def run(quick: bool = False) -> list[Row]:
             for _ in range(repeats):  # interleaved, so that machine load affects all alike
                 for name in names:
                     results[name].append(measure(ports[name], seconds, script))
+                if realistic:
+                    for name in real_names:
+                        real[name].append(run_wrk(ports[name], seconds, realistic))
 
-    def med(name: str, index: int) -> float:
-        return statistics.median(r[index] for r in results[name])
+    def med(name: str, index: int, table: dict[str, list[tuple[float, float, float]]] = results) -> float:
+        return statistics.median(r[index] for r in table[name])
 
     load = "wrk -t2 -c16" if script else "Python client, 8 threads (no wrk: ratios understated)"
     note = f"{WORKERS} workers x {THREADS} threads, {load}, {seconds:g} s x {repeats}"
     rows = [
         Row("served hits/s, vendor recorded", "r/s", med("record", 0), med("bare", 0), 0.7, note=note),
         Row("served hits/s, mock TikTok over HTTP", "r/s", med("mockhttp", 0), med("bare", 0), 0.4),
-        Row("served hits/s, recorded + Preview store", "r/s", med("stored", 0), med("bare", 0), None,
-            note="the default `serve`: every report also written to the SQLite Preview log"),
+        Row("served hits/s, recorded + Preview store", "r/s", med("stored", 0), med("bare", 0), 0.7,
+            note="the default `serve` (Preview store on, written in the background), vendor recorded"),
         Row("served hits/s, vendor recorded, vs bare WSGI", "r/s", med("record", 0), med("wsgi", 0), None,
             note="reference: a WSGI callable answering 204, no framework"),
         Row("bare Flask vs bare WSGI", "r/s", med("bare", 0), med("wsgi", 0), None),
         Row("p50 latency, vendor recorded", "ms", med("record", 1), med("bare", 1), None, higher_is_better=False),
         Row("p99 latency, vendor recorded", "ms", med("record", 2), med("bare", 2), None, higher_is_better=False),
+        Row("p99 latency, recorded + Preview store", "ms", med("stored", 2), med("bare", 2), None,
+            higher_is_better=False),
         Row("p50 latency, mock TikTok over HTTP", "ms", med("mockhttp", 1), med("bare", 1), None,
             higher_is_better=False),
         Row("p99 latency, mock TikTok over HTTP", "ms", med("mockhttp", 2), med("bare", 2), None,
             higher_is_better=False),
     ]
+    if realistic:
+        rows += [
+            Row("realistic hits/s, --store none", "r/s", med("record", 0, real), med("bare", 0, real), 0.7,
+                note="unique ids, 1/5 batched POSTs of 3-4 events, browser headers and cookies"),
+            Row("realistic hits/s, Preview store", "r/s", med("stored", 0, real), med("bare", 0, real), 0.7),
+            Row("realistic p99, --store none", "ms", med("record", 2, real), med("bare", 2, real), None,
+                higher_is_better=False),
+            Row("realistic p99, Preview store", "ms", med("stored", 2, real), med("bare", 2, real), None,
+                higher_is_better=False),
+        ]
     return rows
 
 

@@ -24,6 +24,7 @@ class Row:
     target: float | None = None  # minimum ratio subject/baseline, or None
     higher_is_better: bool = True
     note: str = ""
+    met: bool | None = None  # the verdict of a target that is not a ratio (e.g. "adds < 0.5 s")
 
     @property
     def ratio(self) -> float:
@@ -31,6 +32,8 @@ class Row:
 
     @property
     def ok(self) -> bool | None:
+        if self.met is not None:
+            return self.met
         if self.target is None:
             return None
         return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target

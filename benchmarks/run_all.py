@@ -1,5 +1,6 @@
 """Run every benchmark and print one table of medians and ratios (each against a baseline measured
-in the same run). ``--quick`` runs each briefly, as a smoke test."""
+in the same run). ``--quick`` runs each briefly, as a smoke test. Exit 1 when a benchmark failed to
+run or missed its target (every row with a target counts, ratios and absolute ones alike)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import Row, format_table
 
-BENCHMARKS = ["bench_ga4_parse", "bench_triggers", "bench_replay", "bench_serve", "bench_startup", "bench_memory"]
+BENCHMARKS = ["bench_ga4_parse", "bench_triggers", "bench_replay", "bench_replay_scale", "bench_serve", "bench_startup",
+              "bench_memory", "bench_serve_memory", "bench_store"]
 
 
 def main() -> int:
@@ -38,7 +40,7 @@ def main() -> int:
         print(f"\ntargets missed: {', '.join(missed)}")
     if failed:
         print(f"\nbenchmarks that failed to run: {', '.join(failed)}")
-    return 1 if failed else 0
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":

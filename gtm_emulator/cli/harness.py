@@ -4,17 +4,16 @@
 and ``scenario_*.json``): exit 0 when every step passes, 1 when one fails, 2 when a file cannot be
 read or is invalid (one ``FILE: JSON-PATH: message`` line per problem).
 
-``gtm-emulator replay FILE`` runs recorded requests (NDJSON or HAR) and prints per tag how many events
-it fired on; ``--against OTHER`` compares two containers event by event. Exit 0 (1 with
-``--fail-on-diff`` when the containers differ), 2 when the file or a container cannot be read.
+``gtm-emulator replay INPUT...`` runs recorded requests (NDJSON or HAR; files, globs, gzip, ``-``)
+on every core or a Dask cluster and prints per tag how many events it fired on; ``--against OTHER``
+compares two containers event by event. Exit 0 (1 with ``--fail-on-diff`` when the containers
+differ), 2 when an input or a container cannot be read or no request was read.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,28 +74,17 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
     sys.exit(2 if errors else (1 if failed else 0))
 
 
-@contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Any]:
-    """A progress bar on stderr when it is a terminal; otherwise nothing is drawn."""
-    if not enabled:
-        yield None
-        return
-    with click.progressbar(length=total, label="replaying", file=sys.stderr, show_pos=True,
-                           show_percent=True) as bar:
-        yield bar
-
-
-def _load_replay_container(path: str | None, preview: bool) -> Any:
+def _load_check(path: str | None, preview: bool) -> None:
     from ..harness.replay import replay_container
 
     try:
-        return replay_container(path, preview=preview)
+        replay_container(path, preview=preview)
     except ConfigError as exc:
         fail(problems=exc.problems)
 
 
 @click.command("replay")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--container", "container", type=click.Path(dir_okay=False), default=None,
               help="Container JSON file (default: the bundled container).")
 @click.option("--against", "against", type=click.Path(dir_okay=False), default=None,
@@ -106,34 +94,53 @@ def _load_replay_container(path: str | None, preview: bool) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--fail-on-diff", is_flag=True, help="With --against: exit 1 when the containers differ.")
 @click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar (default: when stderr is a terminal).")
+              help="Show a progress line with rate and ETA (default: when stderr is a terminal).")
 @click.option("--preview", is_flag=True,
               help="Run as GTM's Preview does (debug mode on). Default: as a published container serving "
                    "production traffic (debug and preview mode off).")
-def replay_command(file: str, container: str | None, against: str | None, now: float | None, as_json: bool,
-                   fail_on_diff: bool, progress: bool | None, preview: bool) -> None:
-    """Replay recorded requests (NDJSON or HAR) through a container and summarise what fired."""
-    from ..harness.replay import ReplayFileError, ReplaySource, compare, replay
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
+              help="Processes to replay on (default: one per core).")
+@click.option("--cluster", "cluster", default=None, metavar="ADDRESS",
+              help="Replay on a Dask distributed cluster: the scheduler's address, e.g. tcp://host:8786.")
+def replay_command(inputs: tuple[str, ...], container: str | None, against: str | None, now: float | None,
+                   as_json: bool, fail_on_diff: bool, progress: bool | None, preview: bool, workers: int | None,
+                   cluster: str | None) -> None:
+    """Replay recorded requests through a container and summarise what fired.
 
-    try:
-        source = ReplaySource(file)
-        total = len(source)
-    except ReplayFileError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{file}: cannot read file: {exc.strerror or exc}")
-    main = _load_replay_container(container, preview)
-    other = _load_replay_container(against, preview) if against else None
+    INPUT is an NDJSON or HAR file (plain or .gz), a glob, - for standard input, or a URL (s3://, gs://...
+    with fsspec installed). Exit 0; 1 with --fail-on-diff when the containers differ; 2 when an input
+    or a container cannot be read, or when no request was read at all."""
+    from ..errors import EmulatorError
+    from ..harness.parallel import connect, default_workers, replay, terminal_progress
+
+    _load_check(container, preview)
+    if against:
+        _load_check(against, preview)
     show_bar = sys.stderr.isatty() if progress is None else progress
-    with _progress(total, show_bar) as bar:
-        on_item = (lambda _item: bar.update(1)) if bar is not None else None
-        if other is None:
-            result: Any = replay(source, main, now=now, on_item=on_item)
-        else:
-            result = compare(source, main, other, label_a=container or "the bundled default container",
-                             label_b=against or "", now=now, on_item=on_item)
-    bad = result.bad_lines if other is None else result.summary_a.bad_lines
-    errors = result.errors if other is None else result.summary_a.errors + result.summary_b.errors
+    on_progress = terminal_progress() if show_bar else None
+    client = None
+    try:
+        if cluster:
+            client = connect(cluster)
+        chosen = workers or default_workers()
+        if show_bar:
+            where = f"Dask cluster {cluster}" if cluster else f"{chosen} worker{'s' if chosen != 1 else ''}"
+            click.echo(f"replaying on {where}", err=True)
+        result: Any = replay(list(inputs), container, against=against, workers=chosen, client=client, now=now,
+                             preview=preview, label_a=container or "the bundled default container",
+                             label_b=against or "", progress=on_progress)
+    except ConfigError as exc:
+        fail(problems=exc.problems)
+    except EmulatorError as exc:
+        fail(str(exc))
+    finally:
+        if on_progress is not None:
+            click.echo("", err=True)
+        if client is not None:
+            client.close()
+    summary = result if against is None else result.summary_a
+    bad = summary.bad_lines
+    errors = result.errors if against is None else result.summary_a.errors + result.summary_b.errors
     for item in bad:
         click.echo(f"skipped {item}", err=True)
     for item in errors:
@@ -142,11 +149,13 @@ def replay_command(file: str, container: str | None, against: str | None, now: f
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(result.format())
-    replayed = result.requests if other is None else result.summary_a.requests
-    if not replayed:
-        fail(f"{file}: no line could be replayed ({len(bad)} bad line{'s' if len(bad) != 1 else ''}); "
-              "see the lines above" if bad else f"{file}: the file holds no request to replay")
-    if other is not None and fail_on_diff and result.changed:
+    if summary.requests == 0 and not summary.errors:
+        names = ", ".join(inputs)
+        if bad:
+            fail(f"{names}: no line could be replayed ({len(bad)} bad line{'s' if len(bad) != 1 else ''}); "
+                 "see the lines above")
+        fail(f"{names}: the input holds no request to replay")
+    if against is not None and fail_on_diff and result.changed:
         sys.exit(1)
 
 

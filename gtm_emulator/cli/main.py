@@ -100,8 +100,9 @@ CONTAINER_OPTION = click.option(
 @click.option("--tiktok-url", default=None, metavar="URL",
               help="With --vendor live: send TikTok requests to this base URL instead of "
                    "https://business-api.tiktok.com (e.g. a mock started with `gtm-emulator mock-tiktok`).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (each keeps its own mock vendor state).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Worker processes (each keeps its own mock vendor state). Default: one per core "
+                   "(1 with --store :memory:).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
 @click.option("--quiet", is_flag=True, help="No log line per request.")
 @click.option("--store", "store_path", default="gtm-emulator.sqlite3", show_default=True,
@@ -109,15 +110,17 @@ CONTAINER_OPTION = click.option(
                    "'none' logs nothing and serves no Preview (for load).")
 @click.option("--retention", default=10_000, show_default=True, type=click.IntRange(1),
               help="Requests kept in the Preview log.")
+@click.option("--retention-size", "retention_size", default=None, metavar="SIZE",
+              help="Also keep the Preview log's rows under this size (e.g. 200MB, 2GB): the oldest go first.")
 @click.option("--token", default=None,
               help="Token required by /_emulator/ (default: a random one when --host is not a loopback address).")
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Append every request the container handles to this NDJSON file (for `gtm-emulator replay`).")
 @GTM_EXPORT_OPTION
 @PATH_PREFIX_OPTION
-def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int,
-          threads: int, quiet: bool, store_path: str, retention: int, token: str | None, record: str | None,
-          gtm_export: str | None, path_prefix: str | None) -> None:
+def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int | None,
+          threads: int, quiet: bool, store_path: str, retention: int, retention_size: str | None, token: str | None,
+          record: str | None, gtm_export: str | None, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from ..loading.config import make_transport
     from ..server.app import ReportHook, create_app
@@ -131,15 +134,34 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     configure_logging()
     if tiktok_url and vendor != "live":
         fail("--tiktok-url goes with --vendor live")
-    if store_path == ":memory:" and workers > 1:
+    if store_path == ":memory:" and workers is not None and workers > 1:
         fail("--store :memory: works with --workers 1 only")
+    from ..harness.parallel import default_workers
+
+    cores = default_workers()
+    chosen = workers
+    try:
+        retention_bytes = parse_size(retention_size) if retention_size else None
+    except ValueError as exc:
+        fail(f"--retention-size {retention_size}: {exc}")
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix)
+    why_one = ""
+    if chosen is None:
+        # The in-process mock TikTok API keeps what it received per worker process: with several
+        # workers /_mock/tiktok/_events would list one worker's share. So it keeps one worker.
+        if store_path == ":memory:":
+            why_one = "--store :memory:"
+        elif loaded.tiktok_mock is not None:
+            why_one = "the in-process mock TikTok API keeps its state in one process; --vendor record or live, " \
+                      "or --workers N, for more"
+        workers = 1 if why_one else cores
+    assert workers is not None
     token = token or (None if is_loopback(host) else generate_token())
     store = None
     if store_path != "none":
         try:
-            store = SQLiteStore(store_path, retention=retention)
+            store = SQLiteStore(store_path, retention=retention, retention_bytes=retention_bytes, background=True)
         except Exception as exc:  # an unusable path or a file that is not a database
             fail(f"--store {store_path}: {exc}")
     hooks: list[ReportHook] = []
@@ -150,6 +172,8 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks)
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
+    click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}"
+               f"{'; 1 because ' + why_one if why_one else ''})", err=True)
     if store is not None:
         click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
     else:
@@ -161,7 +185,24 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     if loaded.tiktok_mock is not None:
         click.echo(f"  mock TikTok Events API: http://{host}:{port}/_mock/tiktok/_events lists what it received",
                    err=True)
-    run_gunicorn(app, host, port, workers=workers, threads=threads)
+    run_gunicorn(app, host, port, workers=workers, threads=threads,
+                 on_worker_exit=store.close if store is not None else None)
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,
+               "K": 10**3, "M": 10**6, "G": 10**9}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``500MB``, ``2GB``, ``64MiB`` or a plain number."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).upper() if match else ""
+    if not match or unit not in _SIZE_UNITS:
+        raise ValueError("expected a size such as 200MB, 2GB or 512MiB")
+    size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    if size < 65_536:
+        raise ValueError("the smallest size is 64KiB")
+    return size
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .js import UNDEFINED, drop_undefined
+from .js import UNDEFINED
 from .request import Request, Response
 from .statuses import PAUSED, TagStatus, TriggerRole
 
@@ -41,17 +41,26 @@ def url_secrets(url: str) -> list[str]:
     return out
 
 def json_safe(value: Any) -> Any:
-    """Event data and operands as JSON can show them (undefined members dropped, NaN as text)."""
+    """Event data and operands as JSON can show them (undefined members dropped, NaN as text).
+
+    One pass over the value: each level drops its own undefined members (a list shows them as null)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if value is UNDEFINED:
         return None
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+        return value
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in drop_undefined(value).items()}
+        return {str(k): v if type(v) is str else json_safe(v) for k, v in value.items() if v is not UNDEFINED}
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        return [v if type(v) is str else json_safe(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
+    if isinstance(value, float):  # a float subclass
+        return json_safe(float(value))
     return value
 
 

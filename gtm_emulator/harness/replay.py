@@ -207,28 +207,59 @@ def record_from_har_entry(entry: Any, source: str) -> RecordedRequest:
                            time=_har_time(entry.get("startedDateTime")), source=source)
 
 
-def _is_har(path: Path) -> bool:
-    if path.suffix.lower() == ".har":
-        return True
-    with path.open("rb") as fh:
-        for raw in fh:
-            line = raw.strip()
-            if not line:
-                continue
-            if line == b"{":  # a pretty-printed document
-                return True
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                return False  # a broken first line of NDJSON (reported as a bad line)
-            return isinstance(obj, dict) and "log" in obj
-    return False
+def ndjson_items(lines: Iterable[bytes], display: str, first_line: int = 1) -> Iterator[Item]:
+    """Requests and bad lines from raw NDJSON lines; sources are ``display:line``."""
+    for number, raw in enumerate(lines, first_line):
+        if not raw.strip():
+            continue
+        source = f"{display}:{number}"
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield BadLine(source, "not UTF-8 text")
+            continue
+        except json.JSONDecodeError as exc:
+            yield BadLine(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            continue
+        try:
+            yield record_from_object(obj, source)
+        except ValueError as exc:
+            yield BadLine(source, str(exc))
+
+
+def har_entries(data: bytes, display: str) -> list[Any]:
+    """The entries of a HAR document; ReplayFileError when it is not one."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ReplayFileError(f"{display}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ReplayFileError(f"{display}:{exc.lineno}: not a HAR file (invalid JSON at line "
+                              f"{exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(
+        doc.get("log"), dict) else None
+    if not isinstance(entries, list):
+        raise ReplayFileError(f"{display}: $.log.entries: a HAR file needs a list of entries")
+    return entries
+
+
+def har_items(entries: list[Any], display: str) -> Iterator[Item]:
+    for index, entry in enumerate(entries):
+        source = f"{display}: $.log.entries[{index}]"
+        try:
+            yield record_from_har_entry(entry, source)
+        except ValueError as exc:
+            yield BadLine(source, str(exc))
 
 
 class ReplaySource:
-    """The requests of one replay file: ``len()`` for a progress bar, iteration yields requests and bad lines."""
+    """The requests of one replay file (plain or gzip): iteration yields requests and bad lines.
+
+    ``len()`` counts the requests (it reads a NDJSON file once more: only for files, never a pipe)."""
 
     def __init__(self, path: str | os.PathLike[str]):
+        from .replay_inputs import open_input, sniff
+
         self.path = Path(path)
         self.display = str(path)
         if not self.path.exists():
@@ -236,63 +267,30 @@ class ReplaySource:
         if self.path.is_dir():
             raise ReplayFileError(f"{self.display}: is a directory")
         try:
-            self.format = "har" if _is_har(self.path) else "ndjson"
+            with open_input(str(self.path)) as fh:
+                self.format, head, rest = sniff(fh, self.display)
+                self._entries: list[Any] | None = None
+                if self.format == "har":
+                    self._entries = har_entries(b"".join(head) + b"".join(rest), self.display)
         except OSError as exc:
             raise ReplayFileError(f"{self.display}: cannot read file: {exc.strerror or exc}") from None
-        self._entries: list[Any] | None = None
-        if self.format == "har":
-            self._entries = self._har_entries()
-
-    def _har_entries(self) -> list[Any]:
-        try:
-            data = json.loads(self.path.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ReplayFileError(f"{self.display}: not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise ReplayFileError(f"{self.display}:{exc.lineno}: not a HAR file (invalid JSON at line "
-                                  f"{exc.lineno}, column {exc.colno}: {exc.msg})") from None
-        entries = data.get("log", {}).get("entries") if isinstance(data, dict) and isinstance(
-            data.get("log"), dict) else None
-        if not isinstance(entries, list):
-            raise ReplayFileError(f"{self.display}: $.log.entries: a HAR file needs a list of entries")
-        return entries
 
     def __len__(self) -> int:
         if self._entries is not None:
             return len(self._entries)
-        count = 0
-        with self.path.open("rb") as fh:
-            for raw in fh:
-                if raw.strip():
-                    count += 1
-        return count
+        from .replay_inputs import open_input
+
+        with open_input(str(self.path)) as fh:
+            return sum(1 for raw in fh if raw.strip())
 
     def __iter__(self) -> Iterator[Item]:
         if self._entries is not None:
-            for index, entry in enumerate(self._entries):
-                source = f"{self.display}: $.log.entries[{index}]"
-                try:
-                    yield record_from_har_entry(entry, source)
-                except ValueError as exc:
-                    yield BadLine(source, str(exc))
+            yield from har_items(self._entries, self.display)
             return
-        with self.path.open("rb") as fh:
-            for number, raw in enumerate(fh, 1):
-                if not raw.strip():
-                    continue
-                source = f"{self.display}:{number}"
-                try:
-                    obj = json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    yield BadLine(source, "not UTF-8 text")
-                    continue
-                except json.JSONDecodeError as exc:
-                    yield BadLine(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
-                    continue
-                try:
-                    yield record_from_object(obj, source)
-                except ValueError as exc:
-                    yield BadLine(source, str(exc))
+        from .replay_inputs import open_input
+
+        with open_input(str(self.path)) as fh:
+            yield from ndjson_items(fh, self.display)
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -370,6 +368,21 @@ class ReplaySummary:
                         stats.vendor_rejected += 1
                 elif tag.status == "blocked":
                     stats.blocked += 1
+
+    def merge(self, other: ReplaySummary) -> None:
+        """Add ``other`` (the summary of the requests that follow this one's) to this summary."""
+        self.requests += other.requests
+        self.events += other.events
+        self.statuses.update(other.statuses)
+        self.unclaimed += other.unclaimed
+        self.bad_lines.extend(other.bad_lines)
+        self.errors.extend(other.errors)
+        for name, stats in other.tags.items():
+            mine = self.tags.setdefault(name, TagStats())
+            mine.fired += stats.fired
+            mine.failed += stats.failed
+            mine.vendor_rejected += stats.vendor_rejected
+            mine.blocked += stats.blocked
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -469,6 +482,21 @@ class Comparison:
     @property
     def changed(self) -> bool:
         return any(d.changed for d in self.tags.values()) or bool(self.status_changes or self.event_count_changes)
+
+    def merge(self, other: Comparison, max_examples: int = MAX_EXAMPLES) -> None:
+        """Add ``other`` (the comparison of the requests that follow this one's) to this one."""
+        self.summary_a.merge(other.summary_a)
+        self.summary_b.merge(other.summary_b)
+        self.status_changes += other.status_changes
+        self.event_count_changes += other.event_count_changes
+        for name, diff in other.tags.items():
+            mine = self.tags.get(name)
+            if mine is None:
+                mine = self.tags[name] = TagDiff(name, in_a=diff.in_a, in_b=diff.in_b)
+            for attr in ("fired_a", "fired_b", "more", "fewer", "failed_a", "failed_b"):
+                setattr(mine, attr, getattr(mine, attr) + getattr(diff, attr))
+            mine.examples_more.extend(diff.examples_more[: max_examples - len(mine.examples_more)])
+            mine.examples_fewer.extend(diff.examples_fewer[: max_examples - len(mine.examples_fewer)])
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.label_a, "b": self.label_b, "summary_a": self.summary_a.to_dict(),

@@ -13,10 +13,27 @@ every connection waits up to ``busy_timeout_ms`` for a lock, and each write is o
 so a store created before gunicorn forks its workers is safe to use in each of them. The special
 path ``":memory:"`` keeps everything in one process-private connection guarded by a lock (tests).
 
+Writing in the background (``background=True``, what ``serve`` uses): :meth:`SQLiteStore.hook`
+only queues the report; a writer thread in each process turns queued reports into rows and commits
+them in batches (one transaction for up to ``DEFAULT_MAX_BATCH`` reports, at least every
+``DEFAULT_FLUSH_INTERVAL`` seconds), off the request path. Nothing answered is dropped: when the
+queue holds ``DEFAULT_MAX_QUEUE`` reports the request waits for room; :meth:`flush` waits until
+everything queued is committed, and :meth:`close` (called at a clean shutdown: gunicorn's worker
+exit and ``atexit``) flushes first. Reads (the inspection API, the Preview UI) first wait, up to
+``DEFAULT_READ_WAIT`` seconds, until every live process sharing the store (gunicorn workers forked
+from the process that created it) has committed what it had queued when the read began, so a test
+never needs to poll. A process killed with SIGKILL loses what it had queued and not yet committed:
+the hits it answered in the last flush interval (see docs/performance.md for the measured window).
+
 Choices (easy to change):
 
 - ``DEFAULT_RETENTION``: the newest 10,000 requests are kept; older ones are deleted as new ones
   arrive, whichever process wrote them (by id range, so the cost does not grow with the store).
+- ``retention_bytes`` (off by default): when the rows in use take more than this many bytes, the
+  oldest requests are deleted until they fit (SQLite reuses the freed pages, so the file stops
+  growing near that size).
+- ``JOURNAL_SIZE_LIMIT``: the write-ahead log is truncated to at most this size after a checkpoint
+  (SQLite checkpoints every 1000 pages by default), so it cannot grow without bound.
 - ``DEFAULT_BODY_LIMIT``: request and response bodies longer than 64 KiB characters are cut and
   the record says so (``body_truncated`` on the request, the response or the outgoing entry).
 - The list of requests is newest first. ``since`` takes epoch seconds or an ISO 8601 time.
@@ -26,11 +43,14 @@ Choices (easy to change):
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing
 import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +66,12 @@ DEFAULT_PATH = "gtm-emulator.sqlite3"
 DEFAULT_RETENTION = 10_000
 DEFAULT_BODY_LIMIT = 65_536
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_FLUSH_INTERVAL = 0.05  # seconds between commits of the background writer, at most
+DEFAULT_MAX_BATCH = 500  # reports committed in one transaction, at most
+DEFAULT_MAX_QUEUE = 5_000  # reports queued in a process before requests wait for the writer
+DEFAULT_READ_WAIT = 2.0  # seconds a read waits for the other processes' queued reports, at most
+JOURNAL_SIZE_LIMIT = 16 * 2**20  # bytes the WAL is truncated to after a checkpoint
+MAX_PROCESSES = 128  # processes that can share one background store (gunicorn workers)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 SCHEMA_VERSION = 1
@@ -184,9 +210,28 @@ class SQLiteStore:
         body_limit: int = DEFAULT_BODY_LIMIT,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         clock: Callable[[], float] = time.time,
+        background: bool = False,
+        retention_bytes: int | None = None,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ):
         if retention < 1:
             raise ValueError(f"retention must be at least 1, not {retention}")
+        if retention_bytes is not None and retention_bytes < 65_536:
+            raise ValueError(f"retention_bytes must be at least 65536, not {retention_bytes}")
+        self.retention_bytes = retention_bytes
+        self.background = background
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self._writer: _Writer | None = None
+        self._writer_lock = threading.Lock()
+        # Queued-but-not-committed counts of every process sharing this store (pid, count pairs), in
+        # memory shared with the processes forked from this one, so a read can wait for all of them.
+        self._slots = multiprocessing.RawArray("q", 2 * MAX_PROCESSES) if background else None
+        self._slots_lock = multiprocessing.Lock() if background else None
+        self._slot_index: int | None = None
         self.path = str(path)
         self.retention = retention
         self.body_limit = body_limit
@@ -225,6 +270,7 @@ class SQLiteStore:
         if not self.memory:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         with self._lock:
             self._all.append(conn)
             if self.memory:
@@ -271,7 +317,19 @@ class SQLiteStore:
             conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close every connection this process opened (the file stays; an in-memory store is gone)."""
+        """Commit what is queued, then close every connection this process opened (the file stays;
+        an in-memory store is gone)."""
+        self.flush()
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None and writer.pid == os.getpid():
+            writer.stop()
+        if not self.memory:
+            try:
+                with self._conn() as conn:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # another process is reading or writing: its own close checkpoints
         with self._lock:
             for conn in self._all:
                 conn.close()
@@ -288,8 +346,85 @@ class SQLiteStore:
     # ------------------------------------------------------------------ writing
 
     def hook(self, report: Report, elapsed_ms: float) -> None:
-        """A report hook for ``create_app(on_report=[store.hook])``: saves the report."""
-        self.add(report.to_dict(), elapsed_ms=elapsed_ms)
+        """A report hook for ``create_app(on_report=[store.hook])``: saves the report (in the
+        background when the store was made with ``background=True``)."""
+        if self.background:
+            self._writer_here().submit(report, elapsed_ms, self.clock())
+        else:
+            self.add(report.to_dict(), elapsed_ms=elapsed_ms)
+
+    def _writer_here(self) -> _Writer:
+        writer = self._writer
+        if writer is None or writer.pid != os.getpid():  # a forked worker starts its own writer
+            with self._writer_lock:
+                writer = self._writer
+                if writer is None or writer.pid != os.getpid():
+                    writer = self._writer = _Writer(self)
+        return writer
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every report this process queued is committed; False if ``timeout`` ran out."""
+        writer = self._writer
+        if writer is None or writer.pid != os.getpid():
+            return True
+        return writer.flush(timeout)
+
+    def _await_others(self) -> None:
+        """Before a read: commit this process's queue, and wait (briefly) for the other processes'."""
+        if not self.background:
+            return
+        self.flush(DEFAULT_READ_WAIT)
+        targets = self._pending_elsewhere()
+        deadline = time.monotonic() + DEFAULT_READ_WAIT
+        while targets and time.monotonic() < deadline:
+            time.sleep(0.005)
+            now_pending = self._pending_elsewhere()
+            targets = {pid: n for pid, n in targets.items() if now_pending.get(pid, 0) > 0}
+
+    def _pending_elsewhere(self) -> dict[int, int]:
+        assert self._slots is not None and self._slots_lock is not None
+        me = os.getpid()
+        out = {}
+        with self._slots_lock:
+            for i in range(0, len(self._slots), 2):
+                pid, count = self._slots[i], self._slots[i + 1]
+                if pid and pid != me and count > 0:
+                    out[pid] = count
+        return {pid: n for pid, n in out.items() if _alive(pid)}
+
+    def _count_pending(self, delta: int) -> None:
+        """Add ``delta`` to this process's queued count in the shared table."""
+        assert self._slots is not None and self._slots_lock is not None
+        me = os.getpid()
+        with self._slots_lock:
+            index = self._slot_index
+            if index is None or self._slots[index] != me:
+                index = None
+                for i in range(0, len(self._slots), 2):
+                    pid = self._slots[i]
+                    if pid == me:
+                        index = i
+                        break
+                    if index is None and (pid == 0 or self._slots[i + 1] <= 0 or not _alive(pid)):
+                        index = i
+                if index is None:
+                    return  # more processes than slots: reads just do not wait for this one
+                if self._slots[index] != me:
+                    self._slots[index], self._slots[index + 1] = me, 0
+                self._slot_index = index
+            self._slots[index + 1] += delta
+
+    def _commit_reports(self, items: list[tuple[Report, float, float]]) -> None:
+        """The background writer's batch: rows built here, one transaction, pruned."""
+        prepared = []
+        for report, elapsed_ms, at in items:
+            try:
+                prepared.append(_Pending(self._prepare(report.to_dict(), elapsed_ms, at)))
+            except Exception:  # a report that cannot be serialised: logged, the others are kept
+                import logging
+
+                logging.getLogger("gtm_emulator").exception("preview store: cannot store a report")
+        self._commit_batch(prepared)
 
     def add(self, report: dict[str, Any], *, elapsed_ms: float | None = None, at: float | None = None) -> int:
         """Save one report (``Report.to_dict()``); returns the new request id once it is committed.
@@ -321,25 +456,72 @@ class SQLiteStore:
                 if not batch:
                     self._group_leader = False
                     return
-            try:
-                with self._write() as conn:
-                    for item in batch:
-                        item.rid = self._insert(conn, item.prepared)
-                    self._prune(conn, max(item.rid for item in batch if item.rid is not None))
-            except Exception:
-                for item in batch:  # one bad row must not fail the others: one transaction each
-                    try:
-                        with self._write() as conn:
-                            item.rid = self._insert(conn, item.prepared)
-                            self._prune(conn, item.rid)
-                    except Exception as exc:
-                        item.error = exc
+            self._commit_batch(batch)
             for item in batch:
                 item.done.set()
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        """Insert ``batch`` in one transaction (one each if that fails) and apply the retention limits."""
+        if not batch:
+            return
+        try:
+            with self._write() as conn:
+                rids = self._insert_many(conn, [item.prepared for item in batch])
+                for item, rid in zip(batch, rids, strict=True):
+                    item.rid = rid
+                self._prune(conn, rids[-1])
+        except Exception:
+            for item in batch:  # one bad row must not fail the others: one transaction each
+                item.rid = None
+                try:
+                    with self._write() as conn:
+                        item.rid = self._insert(conn, item.prepared)
+                        self._prune(conn, item.rid)
+                except Exception as exc:
+                    item.error = exc
+
+    def _insert_many(self, conn: sqlite3.Connection, batch: list[_Prepared]) -> list[int]:
+        """Insert a batch inside the caller's (write-locked) transaction: one statement per table.
+
+        Ids are given explicitly, after the largest id ever used (AUTOINCREMENT's sqlite_sequence),
+        which is what AUTOINCREMENT would have given them."""
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'requests'").fetchone()
+        first = (int(row[0]) if row else 0) + 1
+        rids = list(range(first, first + len(batch)))
+        conn.executemany(
+            "INSERT INTO requests(id, time, elapsed_ms, method, url, status, client, remote_addr, n_events,"
+            " n_fired, n_succeeded, n_failed, n_rejected, n_outgoing, body_truncated, summary, report)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rid, *prepared.row) for rid, prepared in zip(rids, batch, strict=True)])
+        conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
+                         [(rid, i, name) for rid, p in zip(rids, batch, strict=True) for i, name in p.event_rows])
+        conn.executemany(
+            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected) VALUES (?, ?, ?, ?, ?, ?)",
+            [(rid, *self._tag_row(i, t)) for rid, p in zip(rids, batch, strict=True) for i, t in p.tags])
+        conn.executemany(
+            "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rid, *self._outgoing_row(i, j, o, p.now)) for rid, p in zip(rids, batch, strict=True)
+             for i, j, o in p.outgoing])
+        return rids
+
+    @staticmethod
+    def _tag_row(event_idx: int, tag: dict[str, Any]) -> tuple[Any, ...]:
+        return (event_idx, str(tag.get("name")), str(tag.get("status")), int(bool(tag.get("fired"))),
+                int(bool(tag.get("vendor_rejected"))))
+
+    @staticmethod
+    def _outgoing_row(event_idx: int, idx: int, entry: dict[str, Any], now: float) -> tuple[Any, ...]:
+        vendor_ok = entry.get("vendor_ok")
+        return (event_idx, idx, now, str(entry.get("tag")), str(entry.get("method")), str(entry.get("url")),
+                (entry.get("response") or {}).get("status"), None if vendor_ok is None else int(bool(vendor_ok)),
+                json.dumps(entry, ensure_ascii=False))
 
     def _prepare(self, report: dict[str, Any], elapsed_ms: float | None, at: float | None) -> _Prepared:
         """Everything of a row that needs no database: truncation, summary columns, JSON texts."""
         now = self.clock() if at is None else at
+        if not self._needs_cutting(report):
+            return self._prepare_uncut(report, elapsed_ms, now)
         report = dict(report)
         request = dict(report.get("request") or {})
         response = dict(report.get("response") or {})
@@ -358,7 +540,37 @@ class SQLiteStore:
         for event in events:
             event["outgoing"] = [self._cut_outgoing(o) for o in event.get("outgoing") or []]
         report["events"] = events
+        return self._rows(report, request, response, events, elapsed_ms, now, cut_request or cut_response)
 
+    def _needs_cutting(self, report: dict[str, Any]) -> bool:
+        limit = self.body_limit
+        for part in (report.get("request") or {}, report.get("response") or {}):
+            body = part.get("body")
+            if (body is not None and not isinstance(body, str)) or len(body or "") > limit:
+                return True
+        for event in report.get("events") or []:
+            for out in event.get("outgoing") or []:
+                body, response = out.get("body"), out.get("response")
+                if isinstance(body, str) and len(body) > limit:
+                    return True
+                if isinstance(response, dict) and isinstance(response.get("body"), str) \
+                        and len(response["body"]) > limit:
+                    return True
+        return False
+
+    def _prepare_uncut(self, report: dict[str, Any], elapsed_ms: float | None, now: float) -> _Prepared:
+        """The common case, nothing to cut: the report is written as it is (no copies)."""
+        request = report.get("request") or {}
+        response = report.get("response") or {}
+        if request.get("body") is None or response.get("body") is None:  # stored as "" like a cut copy
+            report = dict(report)
+            report["request"] = {**request, "body": request.get("body") or ""}
+            report["response"] = {**response, "body": response.get("body") or ""}
+            request, response = report["request"], report["response"]
+        return self._rows(report, request, response, report.get("events") or [], elapsed_ms, now, False)
+
+    def _rows(self, report: dict[str, Any], request: dict[str, Any], response: dict[str, Any],
+              events: list[dict[str, Any]], elapsed_ms: float | None, now: float, cut: bool) -> _Prepared:
         query = request.get("query") or ""
         url = str(request.get("path") or "/") + (f"?{query}" if query else "")
         tags = [(i, t) for i, e in enumerate(events) for t in e.get("tags") or []]
@@ -384,7 +596,7 @@ class SQLiteStore:
             sum(1 for t in fired if t.get("status") == "success"),
             sum(1 for _, t in tags if t.get("status") == "failure"),
             sum(1 for _, t in tags if t.get("vendor_rejected")),
-            len(outgoing), int(cut_request or cut_response),
+            len(outgoing), int(cut),
             json.dumps(summary, ensure_ascii=False), json.dumps(report, ensure_ascii=False),
         )
         return _Prepared(row, [(i, _event_name(e)) for i, e in enumerate(events)], tags, outgoing, now)
@@ -400,17 +612,12 @@ class SQLiteStore:
         conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
                          [(rid, i, name) for i, name in event_rows])
         conn.executemany(
-            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(rid, i, str(t.get("name")), str(t.get("status")), int(bool(t.get("fired"))),
-              int(bool(t.get("vendor_rejected")))) for i, t in tags])
+            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected) VALUES (?, ?, ?, ?, ?, ?)",
+            [(rid, *self._tag_row(i, t)) for i, t in tags])
         conn.executemany(
             "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, i, j, now, str(o.get("tag")), str(o.get("method")), str(o.get("url")),
-              (o.get("response") or {}).get("status"),
-              None if o.get("vendor_ok") is None else int(bool(o.get("vendor_ok"))),
-              json.dumps(o, ensure_ascii=False)) for i, j, o in outgoing])
+            [(rid, *self._outgoing_row(i, j, o, now)) for i, j, o in outgoing])
         return rid
 
     def _cut_outgoing(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -435,6 +642,15 @@ class SQLiteStore:
         no gaps unless an insert was rolled back, in which case slightly fewer than N are kept.
         """
         cutoff = newest - self.retention
+        if self.retention_bytes is not None:
+            page_size, pages, free = (conn.execute(f"PRAGMA {name}").fetchone()[0]
+                                      for name in ("page_size", "page_count", "freelist_count"))
+            used = (pages - free) * page_size
+            if used > self.retention_bytes:
+                oldest, rows = conn.execute("SELECT MIN(id), COUNT(*) FROM requests").fetchone()
+                if rows:  # delete the oldest share of rows that brings the use under the limit, plus 10 %
+                    share = min(1.0, (used - self.retention_bytes) / used + 0.1)
+                    cutoff = max(cutoff, oldest - 1 + max(1, int(rows * share)))
         if cutoff <= 0:
             return
         for table in ("events", "tags", "outgoing"):
@@ -443,6 +659,7 @@ class SQLiteStore:
 
     def reset(self) -> int:
         """Delete every record; returns how many requests were deleted."""
+        self._await_others()
         with self._write() as conn:
             count = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
             for table in ("events", "tags", "outgoing", "requests"):
@@ -471,6 +688,7 @@ class SQLiteStore:
 
     def list_requests(self, flt: RequestFilter | None = None, **kw: Any) -> list[dict[str, Any]]:
         """Requests, newest first, as summaries (no full report). Filters: see :class:`RequestFilter`."""
+        self._await_others()
         flt = flt or RequestFilter(**kw)
         where: list[str] = []
         args: list[Any] = []
@@ -532,6 +750,7 @@ class SQLiteStore:
     def get_request(self, request_id: int) -> dict[str, Any] | None:
         """One request in full: id, time, counts, then the report's own fields (docs/preview.md, "The
         inspection API")."""
+        self._await_others()
         with self._conn() as conn:
             row = conn.execute(f"SELECT {self._LIST_COLUMNS}, report FROM requests WHERE id = ?",
                                (request_id,)).fetchone()
@@ -551,6 +770,7 @@ class SQLiteStore:
         limit: int = DEFAULT_PAGE, offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Outgoing HTTP requests with the vendor's answers, newest first."""
+        self._await_others()
         where: list[str] = []
         args: list[Any] = []
         if tag is not None:
@@ -578,6 +798,7 @@ class SQLiteStore:
 
     def summary(self) -> dict[str, Any]:
         """Counts over what the store holds."""
+        self._await_others()
         with self._conn() as conn:
             row = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(n_events), 0), COALESCE(SUM(n_fired), 0), COALESCE(SUM(n_succeeded), 0),"
@@ -591,8 +812,104 @@ class SQLiteStore:
             "outgoing_not_ok": rejected_out,
             "first_time": row[7], "last_time": row[8], "last_id": row[9],
             "retention": self.retention,
+            "retention_bytes": self.retention_bytes,
         }
 
     def count(self) -> int:
+        self._await_others()
         with self._conn() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Writer:
+    """The background writer of one process: a queue of reports and a thread committing them in batches."""
+
+    def __init__(self, store: SQLiteStore):
+        self.store = store
+        self.pid = os.getpid()
+        self.queue: deque[tuple[Report, float, float]] = deque()
+        self.cond = threading.Condition()
+        self.submitted = 0
+        self.committed = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="preview-store-writer", daemon=True)
+        self.thread.start()
+        atexit.register(self.flush, 10.0)
+
+    def submit(self, report: Report, elapsed_ms: float, at: float) -> None:
+        with self.cond:
+            while len(self.queue) >= self.store.max_queue and self.thread.is_alive():
+                self.cond.wait(0.1)  # the writer is behind: wait for room rather than drop a hit
+            self.queue.append((report, elapsed_ms, at))
+            self.submitted += 1
+            self.store._count_pending(1)
+            if len(self.queue) >= self.store.max_batch:
+                self.cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.cond:
+            target = self.submitted
+            self.cond.notify_all()
+            while self.committed < target:
+                if not self.thread.is_alive():
+                    self._drain_here()
+                    break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self.cond.wait(0.05 if left is None else min(0.05, left))
+        return True
+
+    def stop(self) -> None:
+        self.flush(10.0)
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        self.thread.join(timeout=10)
+
+    def _take(self) -> list[tuple[Report, float, float]]:
+        batch = []
+        while self.queue and len(batch) < self.store.max_batch:
+            batch.append(self.queue.popleft())
+        return batch
+
+    def _drain_here(self) -> None:
+        """Commit what is queued on the calling thread (the writer thread is gone)."""
+        while self.queue:
+            batch = self._take()
+            self.store._commit_reports(batch)
+            self.committed += len(batch)
+            self.store._count_pending(-len(batch))
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                if not self.queue and not self.stopping:
+                    self.cond.wait(self.store.flush_interval)
+                if not self.queue:
+                    if self.stopping:
+                        return
+                    continue
+                batch = self._take()
+                self.cond.notify_all()  # room in the queue
+            try:
+                self.store._commit_reports(batch)
+            except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
+                import logging
+
+                logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
+            with self.cond:
+                self.committed += len(batch)
+                self.store._count_pending(-len(batch))
+                self.cond.notify_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -20,8 +21,10 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def run_gunicorn(app: Flask, host: str, port: int, workers: int = 1, threads: int = 8,
-                 timeout: int = 60, access_log: bool = False) -> None:
-    """Run ``app`` on gunicorn until interrupted. ``threads`` > 1 uses the gthread worker."""
+                 timeout: int = 60, access_log: bool = False,
+                 on_worker_exit: Callable[[], None] | None = None) -> None:
+    """Run ``app`` on gunicorn until interrupted. ``threads`` > 1 uses the gthread worker.
+    ``on_worker_exit`` runs in each worker process as it stops (a clean shutdown)."""
     from gunicorn.app.base import BaseApplication
 
     class _Application(BaseApplication):
@@ -36,6 +39,7 @@ def run_gunicorn(app: Flask, host: str, port: int, workers: int = 1, threads: in
                 "accesslog": "-" if access_log else None,
                 "errorlog": "-",
                 "loglevel": "warning",
+                "worker_exit": (lambda _arbiter, _worker: on_worker_exit()) if on_worker_exit else None,
             }
             super().__init__()
 

@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .transport import HttpResponse
 
@@ -61,7 +61,12 @@ MAX_EVENTS = 1000
 # The mock's own protection (TikTok's limit is not documented): bodies over this get HTTP 413.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_LEGACY_BATCH = 50
+# TikTok deduplicates Events API events with the same pixel, event and event_id "arriving within a
+# 48-hour window from the first event" (TikTok for Business help centre, "Event Deduplication").
 DEDUP_WINDOW_S = 48 * 3600
+# The mock remembers at most this many event ids (the oldest are forgotten first), so that a server
+# running for days keeps a bounded memory; an id older than DEDUP_WINDOW_S is forgotten anyway.
+DEDUP_MAX_IDS = 20_000
 MAX_AGE_S = 7 * 24 * 3600
 FUTURE_SKEW_S = 60
 HASHED_USER_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "zip_code")
@@ -263,19 +268,50 @@ def validate_with_schema(payload: Any) -> tuple[list[ValidationFailure], list[Va
     return errors, extra
 
 
-@dataclass
+class _Lazy:
+    """A part of a JSON body kept as the body's bytes and decoded when it is read (the history of a
+    long-running mock costs its bodies' bytes, not their decoded objects)."""
+
+    __slots__ = ("body", "path")
+
+    def __init__(self, body: bytes, path: tuple[Any, ...]):
+        self.body = body
+        self.path = path
+
+    def value(self) -> Any:
+        value: Any = json.loads(self.body.decode("utf-8"))
+        for key in self.path:
+            value = value[key]
+        return value
+
+
 class AcceptedEvent:
-    pixel_code: str
-    event: dict[str, Any]
-    test_event_code: str | None
-    received_at: float
-    request_id: str
-    warnings: list[str] = field(default_factory=list)
-    endpoint: str = TRACK_PATH
+    """One event the mock accepted. ``event`` is decoded from the request body on each read."""
+
+    __slots__ = ("_event", "endpoint", "pixel_code", "received_at", "request_id", "test_event_code", "warnings")
+
+    def __init__(self, pixel_code: str, event: dict[str, Any] | _Lazy, test_event_code: str | None,
+                 received_at: float, request_id: str, warnings: list[str] | None = None,
+                 endpoint: str = TRACK_PATH):
+        self.pixel_code = pixel_code
+        self._event = event
+        self.test_event_code = test_event_code
+        self.received_at = received_at
+        self.request_id = request_id
+        self.warnings = list(warnings or [])
+        self.endpoint = endpoint
+
+    @property
+    def event(self) -> dict[str, Any]:
+        event = self._event
+        return event.value() if isinstance(event, _Lazy) else event  # type: ignore[no-any-return]
 
     @property
     def test(self) -> bool:
         return self.test_event_code is not None
+
+    def __repr__(self) -> str:
+        return f"AcceptedEvent({self.pixel_code!r}, {self.event!r}, request_id={self.request_id!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -288,6 +324,28 @@ class AcceptedEvent:
             "warnings": list(self.warnings),
             "endpoint": self.endpoint,
         }
+
+
+class _Received(NamedTuple):
+    """One request the mock received, kept compact: the body as bytes, decoded when listed."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    received_at: float
+    status: int
+    code: Any
+    warnings: str
+
+    def to_dict(self) -> dict[str, Any]:
+        try:
+            payload: Any = json.loads(self.body.decode("utf-8")) if self.body else None
+        except (ValueError, UnicodeDecodeError):
+            payload = self.body.decode("utf-8", "replace")
+        return {"method": self.method, "path": self.path, "headers": dict(self.headers), "body": payload,
+                "received_at": self.received_at, "status": self.status, "code": self.code,
+                "warnings": json.loads(self.warnings)}
 
 
 @dataclass
@@ -316,12 +374,13 @@ class TikTokMock:
     require_hashed_pii: bool = True
     rate_limit_per_second: float | None = None
     events: list[AcceptedEvent] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
     max_kept: int = 10_000
+    max_seen: int = DEDUP_MAX_IDS
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     _script: collections.deque[ScriptedAnswer] = field(default_factory=collections.deque, repr=False)
-    _seen: dict[tuple[str, str, str], float] = field(default_factory=dict, repr=False)
+    _seen: collections.OrderedDict[int, float] = field(default_factory=collections.OrderedDict, repr=False)
+    _received: collections.deque[_Received] = field(default_factory=collections.deque, repr=False)
     _recent: collections.deque[float] = field(default_factory=collections.deque, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _ids: threading.local = field(default_factory=threading.local, repr=False)
@@ -346,11 +405,18 @@ class TikTokMock:
             self.pixels.setdefault(pixel_code, set()).add(token)
         return token
 
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The requests received (the newest ``max_kept``), oldest first, with their answers."""
+        with self._lock:
+            kept = list(self._received)
+        return [r.to_dict() for r in kept]
+
     def reset(self) -> None:
         """Forget received requests, accepted events, dedup memory, rate counters and scripted faults."""
         with self._lock:
             self.events.clear()
-            self.requests.clear()
+            self._received.clear()
             self._script.clear()
             self._seen.clear()
             self._recent.clear()
@@ -425,13 +491,7 @@ class TikTokMock:
         except (ValueError, UnicodeDecodeError):
             payload = body.decode("utf-8", "replace")
         with self._lock:
-            record: dict[str, Any] = {
-                "method": method.upper(), "path": path,
-                "headers": {k: ("****" if k.lower() == "access-token" and v else v) for k, v in headers.items()},
-                "body": payload, "received_at": self.clock(),
-            }
-            self.requests.append(record)
-            del self.requests[: -self.max_kept]
+            received_at = self.clock()
             scripted = self._scripted(answer) if answer is not None else None
             if scripted is not None:
                 response = scripted
@@ -439,13 +499,17 @@ class TikTokMock:
                 response = self._track(token, payload)
             else:
                 response = self._legacy(LEGACY_PATHS[route], token, payload)
-            record["status"] = response.status
             try:
                 envelope = response.json()
-                record["code"] = envelope.get("code") if isinstance(envelope, dict) else None
+                code = envelope.get("code") if isinstance(envelope, dict) else None
             except (ValueError, UnicodeDecodeError):
-                record["code"] = None
-            record["warnings"] = json.loads(response.headers.get(WARNINGS_HEADER.lower(), "[]"))
+                code = None
+            headers_kept = tuple((k, "****" if k.lower() == "access-token" and v else v) for k, v in headers.items())
+            self._received.append(_Received(method.upper(), path, headers_kept, bytes(body), received_at,
+                                            response.status, code, response.headers.get(WARNINGS_HEADER.lower(),
+                                                                                        "[]")))
+            while len(self._received) > self.max_kept:
+                self._received.popleft()
             return response
 
     # ------------------------------------------------------------------ checks
@@ -504,10 +568,12 @@ class TikTokMock:
         test_code = payload.get("test_event_code")
         if test_code is not None:
             warnings.append(f"test event (test_event_code {test_code!r}): shown under Test Events, not counted")
+        body = getattr(self._ids, "body", None)
         for index, event in enumerate(payload["data"]):
             event_warnings = self._event_warnings(pixel, index, event, payload.get("event_source"), now)
             warnings.extend(event_warnings)
-            self.events.append(AcceptedEvent(pixel, event, test_code, now, request_id, event_warnings))
+            kept: dict[str, Any] | _Lazy = _Lazy(body, ("data", index)) if body else event
+            self.events.append(AcceptedEvent(pixel, kept, test_code, now, request_id, event_warnings))
         del self.events[: -self.max_kept]
         body = {"code": 0, "message": "OK", "request_id": request_id, "data": {}}
         headers = {"content-type": "application/json"}
@@ -556,15 +622,32 @@ class TikTokMock:
             if name in ("Purchase", "CompletePayment"):
                 out.append(f"{where}.event_id: missing on a purchase event; Pixel and server events cannot be "
                            f"deduplicated")
-        else:
-            seen_key = (pixel, name, event_id)
-            first = self._seen.get(seen_key)
-            if first is not None and now - first <= DEDUP_WINDOW_S:
-                out.append(f"{where}: TikTok would deduplicate this event (same pixel, event {name!r} and event_id "
-                           f"{event_id!r} within 48 hours)")
-            else:
-                self._seen[seen_key] = now
+        elif self._duplicate(pixel, name, event_id, now):
+            out.append(f"{where}: TikTok would deduplicate this event (same pixel, event {name!r} and event_id "
+                       f"{event_id!r} within 48 hours)")
         return out
+
+    def _duplicate(self, pixel: str, name: str, event_id: Any, now: float) -> bool:
+        """Whether this event repeats one accepted within the dedup window; remembers it if not.
+
+        Ids older than the window are forgotten as time passes, and at most ``max_seen`` are kept
+        (the oldest go first). The key is a hash of (pixel, event, event_id): a few dozen bytes each."""
+        seen = self._seen
+        horizon = now - DEDUP_WINDOW_S
+        while seen:
+            oldest = next(iter(seen.values()))
+            if oldest >= horizon:
+                break
+            seen.popitem(last=False)
+        key = hash((pixel, name, event_id if isinstance(event_id, str) else json.dumps(event_id, sort_keys=True)))
+        first = seen.get(key)
+        if first is not None and now - first <= DEDUP_WINDOW_S:
+            return True
+        seen[key] = now
+        seen.move_to_end(key)
+        while len(seen) > self.max_seen:
+            seen.popitem(last=False)
+        return False
 
     def _legacy(self, kind: str, token: str, payload: Any) -> HttpResponse:
         denied = self._auth(token)

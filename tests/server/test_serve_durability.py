@@ -1,9 +1,13 @@
-"""Through `gtm-emulator serve` itself (gunicorn, two worker processes): concurrent hits, then a
-restart, and every accepted hit is in the Preview store."""
+"""Through `gtm-emulator serve` itself (gunicorn, two worker processes, the Preview store written in
+the background): concurrent hits, then a restart, and every accepted hit is in the Preview store; a
+SIGKILL loses at most the hits answered in the writer's last flush interval."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,11 +28,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(store: Path) -> Iterator[str]:
+def serving(store: Path, killed: list[bool] | None = None) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port), "--workers", "2",
                              "--threads", "4", "--quiet", "--store", str(store)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -42,7 +46,10 @@ def serving(store: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
+        if killed:  # SIGKILL to the master and every worker: nothing runs after it
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.terminate()
         proc.wait(timeout=15)
 
 
@@ -81,3 +88,61 @@ def test_no_accepted_hit_is_lost_under_load_or_across_a_restart(tmp_path: Path) 
         purchases = requests.get(base + "/_emulator/api/requests", params={"event": "purchase", "limit": 500},
                                  timeout=5).json()
         assert len(purchases["requests"]) == 72
+
+
+def stored_rows(store: Path) -> int:
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+
+def test_clean_shutdown_stores_every_answered_hit_without_a_read(tmp_path: Path) -> None:
+    store = tmp_path / "preview.sqlite3"
+    with serving(store) as base:
+        sent = send_concurrently(base, 0, 300)  # no read: nothing waits for the writer before the stop
+    assert stored_rows(store) == sent == 300
+
+
+def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
+    store = tmp_path / "preview.sqlite3"
+    with serving(store, killed=[True]) as base:
+        sent = send_concurrently(base, 0, 200)
+        time.sleep(0.5)  # ten flush intervals: everything answered is committed by now
+    assert stored_rows(store) == sent == 200
+    with serving(store, killed=[True]) as base:  # killed right after the last answer
+        sent += send_concurrently(base, 200, 200)
+    kept = stored_rows(store)
+    assert 200 <= kept <= sent == 400
+    with serving(store) as base:  # the file is sound and serves on
+        summary = requests.get(base + "/_emulator/api/summary", timeout=5).json()
+        assert summary["requests"] == kept
+
+
+def start_up_lines(tmp_path: Path, *extra: str) -> str:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port), "--quiet",
+                             "--store", str(tmp_path / "s.sqlite3"), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "workers:" in line or len(lines) > 20:
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    return "".join(lines)
+
+
+def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> None:
+    from gtm_emulator.harness.parallel import default_workers
+
+    cores = default_workers()
+    text = start_up_lines(tmp_path, "--vendor", "record")
+    assert f"  workers: {cores} x 8 threads ({cores} core{'s' if cores != 1 else ''})" in text
+    # the in-process mock keeps its state in one process: one worker, and the reason printed
+    assert "  workers: 1 x 8 threads" in start_up_lines(tmp_path) and "mock TikTok API" in start_up_lines(tmp_path)

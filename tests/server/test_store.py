@@ -302,3 +302,109 @@ def test_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
         assert store.count() == per_process * processes
         assert store.summary()["tags_fired"] == per_process * processes // 2
         assert len({r["id"] for r in store.list_requests(limit=1000)}) == per_process * processes
+
+
+# ---------------------------------------------------------------------------------------------- background writer
+
+
+def test_background_hook_returns_before_the_row_and_reads_see_it(tmp_path: Path, container: Any) -> None:
+    path = tmp_path / "bg.sqlite3"
+    with SQLiteStore(path, background=True, flush_interval=30.0) as store:  # the writer would wait 30 s
+        report = container.simulate("GET", hit("purchase"), now=1_700_000_000)
+        for _ in range(5):
+            store.hook(report, 1.0)
+        with SQLiteStore(path) as other:  # a plain reader of the file: nothing committed yet
+            assert other.count() == 0
+        assert store.count() == 5  # a read in the writing process waits for its own queue
+        full = store.get_request(store.list_requests()[0]["id"])
+        assert full is not None and TOKEN not in json.dumps(full)  # masked as with add()
+
+
+def test_background_close_commits_everything_queued(tmp_path: Path, container: Any) -> None:
+    path = tmp_path / "bg.sqlite3"
+    store = SQLiteStore(path, background=True, flush_interval=30.0, max_batch=7)
+    report = container.simulate("GET", hit("page_view"), now=1_700_000_000)
+    for _ in range(100):
+        store.hook(report, 1.0)
+    store.close()
+    with SQLiteStore(path) as reader:
+        assert reader.count() == 100
+
+
+def test_background_queue_is_bounded_and_drops_nothing(tmp_path: Path, container: Any) -> None:
+    with SQLiteStore(tmp_path / "bg.sqlite3", background=True, max_queue=3, max_batch=2,
+                     flush_interval=0.001) as store:
+        report = container.simulate("GET", hit("page_view"), now=1_700_000_000)
+        writer_queue_sizes = []
+        for _ in range(60):
+            store.hook(report, 1.0)
+            writer = store._writer
+            assert writer is not None
+            writer_queue_sizes.append(len(writer.queue))
+        assert max(writer_queue_sizes) <= 3
+        assert store.count() == 60
+
+
+FORKED_WRITER_READ = """
+import os, sys, time
+from gtm_emulator import load_container
+from gtm_emulator.server.store import SQLiteStore
+store = SQLiteStore(sys.argv[1], background=True, flush_interval=0.3)
+report = load_container().simulate("GET", "/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view")
+pid = os.fork()
+if pid == 0:  # like a gunicorn worker: queue 20 reports, then stay alive until the writer commits them
+    for _ in range(20):
+        store.hook(report, 1.0)
+    time.sleep(2)
+    os._exit(0)
+time.sleep(0.1)
+print(store.count())  # the parent's read waits for the child's queue
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_read_waits_for_what_other_processes_queued(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", FORKED_WRITER_READ, str(tmp_path / "f.sqlite3")], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "20"
+
+
+def test_retention_by_size_keeps_the_rows_under_the_limit(tmp_path: Path, reports: dict[str, dict[str, Any]]) -> None:
+    limit = 256 * 1024
+    with SQLiteStore(tmp_path / "sized.sqlite3", retention=10**6, retention_bytes=limit) as store:
+        for _ in range(600):
+            store.add(reports["batch"])
+        with store._conn() as conn:
+            page_size, pages, free = (conn.execute(f"PRAGMA {n}").fetchone()[0]
+                                      for n in ("page_size", "page_count", "freelist_count"))
+        assert (pages - free) * page_size <= limit * 1.1
+        kept = store.count()
+        assert 0 < kept < 600
+        assert store.list_requests(limit=1)[0]["id"] == 600  # the newest are kept
+
+
+def test_wal_is_truncated_after_checkpoints(tmp_path: Path, reports: dict[str, dict[str, Any]]) -> None:
+    from gtm_emulator.server import store as store_module
+
+    path = tmp_path / "wal.sqlite3"
+    with SQLiteStore(path, retention=50) as store:
+        with store._conn() as conn:
+            assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == store_module.JOURNAL_SIZE_LIMIT
+        for _ in range(300):
+            store.add(reports["batch"])
+    wal = Path(str(path) + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # close() checkpoints and truncates the log
+
+
+def test_retention_size_option_parses_sizes() -> None:
+    from gtm_emulator.cli.main import parse_size
+
+    assert parse_size("200MB") == 200_000_000
+    assert parse_size("512MiB") == 512 * 2**20
+    assert parse_size("2g") == 2 * 10**9
+    assert parse_size("70000") == 70_000
+    for bad in ("lots", "10 parsecs", "1KB"):
+        with pytest.raises(ValueError):
+            parse_size(bad)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gtm_emulator.vendors.tiktok_mock import (
+    DEDUP_WINDOW_S,
     HOST,
     TRACK_PATH,
     WARNINGS_HEADER,
@@ -458,3 +459,33 @@ def test_standalone_app_refuses_bodies_over_its_limit(monkeypatch: pytest.Monkey
     assert mock.requests == []
     small = app.test_client().post(TRACK_PATH, json=payload(), headers={"Access-Token": "any"})
     assert small.status_code == 200 and len(mock.requests) == 1
+
+
+def test_dedup_memory_forgets_ids_past_the_window_and_is_capped() -> None:
+    mock, token = make_mock(max_seen=50)
+    clock = mock.clock
+    assert isinstance(clock, Clock)
+    for n in range(10):
+        send(mock, token, payload(data=[event(event_id=f"old-{n}")]))
+    assert len(mock._seen) == 10
+    clock.now += DEDUP_WINDOW_S + 1  # two days later: the old ids are past TikTok's window
+    send(mock, token, payload(data=[event(event_id="new-0")]))
+    assert len(mock._seen) == 1  # forgotten, not just ignored
+    for n in range(200):
+        send(mock, token, payload(data=[event(event_id=f"id-{n}")]))
+    assert len(mock._seen) == 50  # capped: the oldest go first
+    recent = warnings_of(send(mock, token, payload(data=[event(event_id="id-199")])))
+    assert any("TikTok would deduplicate this event" in w for w in recent)
+    evicted = warnings_of(send(mock, token, payload(data=[event(event_id="id-0")])))
+    assert not any("deduplicate" in w for w in evicted)
+
+
+def test_history_keeps_bodies_compact_and_decodes_them_on_read() -> None:
+    mock, token = make_mock(max_kept=3)
+    for n in range(5):
+        send(mock, token, payload(data=[event(event_id=f"e{n}")]))
+    assert len(mock.requests) == 3 and len(mock._received) == 3
+    assert [r["body"]["data"][0]["event_id"] for r in mock.requests] == ["e2", "e3", "e4"]
+    assert all(isinstance(r.body, bytes) for r in mock._received)
+    assert mock.requests[0]["headers"]["Access-Token"] == "****"
+    assert [e.event["event_id"] for e in mock.events[-2:]] == ["e3", "e4"]

@@ -1,0 +1,154 @@
+"""The Preview store: the cost of a stored hit, the store's growth per hit, and what a SIGKILL loses.
+
+1. Writing: reports of realistic hits (see ``bench_serve``'s realistic load; here built in-process)
+   written by the background writer (batched) against ``add()`` one report at a time, each a commit
+   (the store before it wrote in the background). Target: the background path at least 2x.
+2. Growth: bytes of database pages in use per stored request (reports with explanations, as
+   ``serve`` stores them), and the file's size once the retention limit is reached. No target.
+3. SIGKILL: ``serve`` under load is killed with SIGKILL (master and workers at once); the hits it
+   had answered are compared with the rows in the store. The loss and the window it corresponds to
+   at the measured rate are printed (the design bound: one flush interval plus one batch commit).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_serve import ROOT, free_port, wait_ready
+from common import Row, format_table
+
+from gtm_emulator import load_container
+from gtm_emulator.core.request import Request
+from gtm_emulator.server.store import DEFAULT_FLUSH_INTERVAL, SQLiteStore
+
+HEADERS = (("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0"),
+           ("Accept-Language", "de-DE,de;q=0.9"), ("Referer", "https://shop.example/p/1"))
+
+
+def realistic_reports(count: int) -> list:  # type: ignore[type-arg]
+    container = load_container(vendor="record")
+    out = []
+    for n in range(count):
+        cookie = (("Cookie", f"_ga=GA1.1.{n}.1700000000; FPID=FPID2.2.x{n}; _ttp=ttp{n}"),)
+        base = f"v=2&tid=G-BENCH&cid={n}.1700000000&sid=1700000000&sct=1&ul=de-de"
+        if n % 5 == 0:
+            body = "\n".join(f"en={e}&ep.event_id=E{n}{e}" for e in ("page_view", "view_item", "add_to_cart"))
+            if n % 10 == 0:
+                body += (f"\nen=purchase&cu=EUR&epn.value=49.9&ep.transaction_id=T{n}&ep.event_id=P{n}"
+                         "&pr1=idSKU~nmMug~pr9")
+            request = Request("POST", "/g/collect", base, HEADERS + cookie, body.encode())
+        else:
+            kind = "purchase" if n % 5 == 1 else "page_view"
+            extra = f"&cu=EUR&epn.value=19&ep.transaction_id=T{n}&pr1=idSKU{n}~nmMug~pr9" if kind == "purchase" else ""
+            request = Request("GET", "/g/collect", f"{base}&en={kind}&ep.event_id=E{n}{extra}", HEADERS + cookie)
+        out.append(container.handle(request, now=1_700_000_000 + n, explain=True))
+    return out
+
+
+def write_rates(reports: list, tmp: str) -> tuple[float, float]:  # type: ignore[type-arg]
+    background = SQLiteStore(os.path.join(tmp, "bg.sqlite3"), background=True, retention=10**6)
+    started = time.perf_counter()
+    for report in reports:
+        background.hook(report, 1.0)
+    background.flush()
+    bg_rate = len(reports) / (time.perf_counter() - started)
+    background.close()
+    single = SQLiteStore(os.path.join(tmp, "single.sqlite3"), retention=10**6)
+    started = time.perf_counter()
+    for report in reports:
+        single.add(report.to_dict(), elapsed_ms=1.0)
+    single_rate = len(reports) / (time.perf_counter() - started)
+    single.close()
+    return bg_rate, single_rate
+
+
+def growth(path: str) -> tuple[float, int]:
+    with sqlite3.connect(path) as conn:
+        page_size, pages, free = (conn.execute(f"PRAGMA {n}").fetchone()[0]
+                                  for n in ("page_size", "page_count", "freelist_count"))
+        rows = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    return (pages - free) * page_size / rows, rows
+
+
+def kill_under_load(tmp: str, seconds: float) -> tuple[int, int, float]:
+    """(answered, stored, answered per second) for a serve killed with SIGKILL while under load."""
+    port = free_port()
+    store = os.path.join(tmp, "killed.sqlite3")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--quiet", "--port", str(port),
+                             "--vendor", "record", "--store", store], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    answered = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(k: int) -> None:
+        nonlocal answered
+        with requests.Session() as session:
+            n = k
+            while not stop.is_set():
+                try:
+                    status = session.get(f"http://127.0.0.1:{port}/g/collect?v=2&tid=G-K&cid={n}.1&en=page_view",
+                                         timeout=5).status_code
+                except requests.RequestException:
+                    return  # the server is gone
+                if status == 204:
+                    with lock:
+                        answered += 1
+                n += 8
+    try:
+        wait_ready(port)
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        with lock:  # no answer is counted after this point: the kill follows at once
+            os.killpg(proc.pid, signal.SIGKILL)
+            counted = answered
+            elapsed = time.monotonic() - started
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    finally:
+        proc.wait(timeout=10)
+    with sqlite3.connect(store) as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    return counted, stored, counted / elapsed
+
+
+def run(quick: bool = False) -> list[Row]:
+    count = 500 if quick else 5_000
+    reports = realistic_reports(count)
+    with tempfile.TemporaryDirectory() as tmp:
+        bg, single = write_rates(reports, tmp)
+        per_row, rows = growth(os.path.join(tmp, "bg.sqlite3"))
+        answered, stored, rate = kill_under_load(tmp, 2.0 if quick else 8.0)
+    lost = answered - stored
+    return [
+        Row("store writes: background batches vs one commit each", "r/s", bg, single, None,
+            note=f"{count} realistic reports with explanations, written and committed"),
+        Row("store growth per stored hit (bytes)", "B", per_row, per_row, None, higher_is_better=False,
+            note=f"pages in use / {rows} rows; x 10,000 (default retention) = {per_row * 10_000 / 2**20:.0f} MiB"),
+        Row("SIGKILL: answered hits not stored", "hits", float(max(lost, 0)), float(answered), None,
+            higher_is_better=False,
+            note=f"{answered} answered, {stored} stored at {rate:.0f} hits/s: {1000 * max(lost, 0) / rate:.0f} ms of "
+                 f"traffic lost (flush interval {DEFAULT_FLUSH_INTERVAL * 1000:.0f} ms + one commit)"),
+    ]
+
+
+if __name__ == "__main__":
+    print(format_table(run(quick="--quick" in sys.argv)))
