@@ -37,6 +37,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..core.urls import UnsafeUrl, parse_outbound
+
 ENFORCEMENT_MODES = ("off", "warn", "error")
 DEFAULT_ENFORCEMENT = "error"
 BIGQUERY_DEFAULT_PROJECT = ""  # what an omitted projectId is compared with (only "*" matches it)
@@ -86,23 +88,24 @@ def parse_permissions(raw: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def url_allowed(url: str, pattern: str) -> bool:
     """``send_http`` URL patterns: scheme and host must match (``*`` within the host matches
     sub-domains), and the path must match with ``*`` as any run of characters. A pattern ending in
-    ``/`` grants that path prefix."""
+    ``/`` grants that path prefix. The URL is read by :func:`~gtm_emulator.core.urls.parse_outbound`,
+    exactly as the connection reads it; a URL it refuses matches no pattern."""
     try:
-        u = urlsplit(url)
+        u = parse_outbound(url)
         p = urlsplit(pattern)
-    except ValueError:
+    except ValueError:  # UnsafeUrl is a ValueError
         return False
-    if (u.scheme or "").lower() != (p.scheme or "").lower():
+    if u.scheme != (p.scheme or "").lower():
         return False
     host_pattern = (p.hostname or "").lower()
-    host = (u.hostname or "").lower()
+    host = u.host
     if not _glob(host, host_pattern):
         if not (host_pattern.startswith("*.") and host == host_pattern[2:]):
             return False
     if p.port is not None and p.port != u.port:
         return False
     path_pattern = p.path or "/"
-    path = u.path or "/"
+    path = u.path
     if "*" not in path_pattern:
         return path.startswith(path_pattern) if path_pattern.endswith("/") else path == path_pattern
     return _glob(path, path_pattern)
@@ -224,6 +227,10 @@ class Permissions:
     # ------------------------------------------------------------------ http
     def send_http(self, api: str, url: str) -> None:
         params = self._need("send_http", api)
+        try:
+            parse_outbound(url)
+        except UnsafeUrl as exc:
+            raise PermissionDenied(f"{api}: sending to {url!r} is refused: {exc}") from None
         if params.get("allowedUrls", "any") == "any":
             return
         if not any(url_allowed(url, str(p)) for p in params.get("urls") or []):

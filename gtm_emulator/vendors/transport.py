@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from ..core.urls import OutboundUrl, UnsafeUrl, parse_outbound
+
 DEFAULT_TIMEOUT_S = 15.0
 _UNSET = object()  # sGTM's sendHttpRequest default (15 000 ms)
 
@@ -46,6 +48,14 @@ class TransportError(Exception):
         super().__init__(f"{reason}: {detail}")
 
 
+def outbound(url: str) -> OutboundUrl:
+    """``url`` read by the one outgoing-URL parser; a URL it refuses fails without being sent."""
+    try:
+        return parse_outbound(url)
+    except UnsafeUrl as exc:
+        raise TransportError("failed", f"refused URL {url!r}: {exc}") from None
+
+
 class Transport(Protocol):
     name: str
 
@@ -71,18 +81,18 @@ class MockTransport:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
     ) -> HttpResponse:
-        parts = urlsplit(url)
-        handler = self.handlers.get((parts.hostname or "").lower())
+        parts = outbound(url)
+        handler = self.handlers.get(parts.host)
         if handler is None:
             raise TransportError(
-                "failed", f"no mock vendor for host {parts.hostname!r}; the emulator is offline "
+                "failed", f"no mock vendor for host {parts.host!r}; the emulator is offline "
                 f"(mocked hosts: {', '.join(sorted(self.handlers)) or 'none'})"
             )
         path = parts.path + ("?" + parts.query if parts.query else "")
         deadline = time.monotonic() + timeout
         response = handler(method, path, dict(headers), body)
         if time.monotonic() > deadline:
-            raise TransportError("timed_out", f"no answer from {parts.hostname} within {timeout:g} s")
+            raise TransportError("timed_out", f"no answer from {parts.host} within {timeout:g} s")
         return response
 
 
@@ -135,13 +145,13 @@ class LiveTransport:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
     ) -> HttpResponse:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        parts = outbound(url)  # the connection goes to exactly what the allow-list checked
+        host = parts.host
         if self.allowed_hosts and host not in self.allowed_hosts:
             raise TransportError("failed", f"host {host!r} is not an allowed vendor endpoint")
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin in self.rewrite:
-            base = urlsplit(self.rewrite[origin])
+        url = parts.url
+        if parts.origin in self.rewrite:
+            base = urlsplit(self.rewrite[parts.origin])
             url = urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, ""))
         exc_mod = self._urllib3.exceptions
         try:

@@ -1,0 +1,135 @@
+"""Defects found by an adversarial review of ``serve`` and the template sandbox: each test here
+failed on the code before its fix."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_sandbox_helpers import perm, tag_context, tpl
+
+from gtm_emulator.core.urls import UnsafeUrl, parse_outbound
+from gtm_emulator.errors import TagError
+from gtm_emulator.sandbox import load_template
+from gtm_emulator.sandbox.permissions import url_allowed
+from gtm_emulator.tags.template_tag import TemplateTag
+from gtm_emulator.vendors.transport import LiveTransport, TransportError
+
+TIKTOK_PATTERN = "http://business-api.tiktok.com/open_api/*"
+
+
+class Listener:
+    """A loopback TCP listener that records every connection it gets (and answers nothing)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(1)
+            try:
+                self.received.append(conn.recv(65536))
+            except OSError:
+                self.received.append(b"")
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    lst = Listener()
+    yield lst
+    lst.close()
+
+
+# ---------------------------------------------------------------- SSRF through the allow-lists
+
+
+def bypass_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}\\@business-api.tiktok.com/open_api/x"
+
+
+def run_template(code: str, perms: list[dict[str, Any]], transport: Any, **kw: Any) -> Any:
+    ctx = tag_context(transport=transport)
+    tag = TemplateTag(load_template(tpl(code, permissions=perms)), **kw)
+    try:
+        tag.run({}, ctx)
+    except TagError as exc:
+        ctx.console.append(f"TagError: {exc}")
+    return ctx
+
+
+@pytest.mark.parametrize("enforce", ["error", "off"])
+def test_backslash_userinfo_url_never_reaches_the_loopback_listener(listener: Listener, enforce: str) -> None:
+    url = bypass_url(listener.port)
+    code = ("const send = require('sendHttpRequest');\n"
+            f"send('{url.replace(chr(92), chr(92) * 2)}', {{method: 'POST', headers: {{'Access-Token': 'SECRET'}}}}, "
+            "'{}').then((r) => { if (r.statusCode) data.gtmOnSuccess(); else data.gtmOnFailure(); }, "
+            "() => data.gtmOnFailure());")
+    perms = [perm("send_http", allowedUrls="specific", urls=[TIKTOK_PATTERN])]
+    transport = LiveTransport(allowed_hosts=["business-api.tiktok.com"])
+    ctx = run_template(code, perms, transport, enforce=enforce)
+    listener.thread.join(0.3)
+    assert listener.received == []
+    assert any("TagError" in line for line in ctx.console), ctx.console
+
+
+def test_live_transport_refuses_the_bypass_url_itself(listener: Listener) -> None:
+    transport = LiveTransport(allowed_hosts=["business-api.tiktok.com"])
+    with pytest.raises(TransportError, match="backslash") as info:
+        transport.send("POST", bypass_url(listener.port), {"Access-Token": "SECRET"}, b"{}", 2.0)
+    assert info.value.reason == "failed"
+    listener.thread.join(0.3)
+    assert listener.received == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:1\\@business-api.tiktok.com/open_api/x",
+    "http://user@business-api.tiktok.com/open_api/x",
+    "http://business-api.tiktok.com@127.0.0.1/open_api/x",
+    "http://business-api.tiktok.com:080/open_api/x",
+    "http://business-api.tiktok.com:/open_api/x",
+    "http://business-api.tiktok.com:99999/open_api/x",
+    "http://business-api.tiktok.com./open_api/x",
+    "http://business-api%2etiktok.com/open_api/x",
+    "http://bücher.example/open_api/x",
+    "http://business-api.tiktok.com/open_api/../admin",
+    "http://business-api.tiktok.com/open_api/%2E%2E/admin",
+    "http://127.1/open_api/x",
+    "http://2130706433/open_api/x",
+    "http://business-api.tiktok.com\t/open_api/x",
+    "ftp://business-api.tiktok.com/open_api/x",
+])
+def test_ambiguous_urls_are_refused_everywhere(url: str) -> None:
+    with pytest.raises(UnsafeUrl):
+        parse_outbound(url)
+    assert not url_allowed(url, TIKTOK_PATTERN)
+    assert not url_allowed(url, "*://*/*")
+
+
+def test_plain_urls_keep_working() -> None:
+    parsed = parse_outbound("HTTPS://Business-API.tiktok.com/open_api/v1.3/event/track/?a=1#frag")
+    assert parsed.url == "https://business-api.tiktok.com/open_api/v1.3/event/track/?a=1"
+    assert url_allowed("https://business-api.tiktok.com/open_api/v1.3/event/track/",
+                       "https://business-api.tiktok.com/open_api/*")
+    assert parse_outbound("http://[::1]:8080/x").netloc == "[::1]:8080"
+    assert parse_outbound("http://127.0.0.1:8080/x").port == 8080
