@@ -133,3 +133,34 @@ def test_plain_urls_keep_working() -> None:
                        "https://business-api.tiktok.com/open_api/*")
     assert parse_outbound("http://[::1]:8080/x").netloc == "[::1]:8080"
     assert parse_outbound("http://127.0.0.1:8080/x").port == 8080
+
+
+# ---------------------------------------------------------------- cookies: parsed once per request
+
+
+def test_cookie_header_is_parsed_once_per_request_however_many_cookies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gtm_emulator.core import request as request_module
+
+    calls = {"parse": 0}
+    real = request_module.parse_cookie_header
+
+    def counting(header: str) -> list[tuple[str, str]]:
+        calls["parse"] += 1
+        return real(header)
+
+    monkeypatch.setattr(request_module, "parse_cookie_header", counting)
+    headers = [("Cookie", "; ".join(f"c{h}_{i}=v%20{i}" for i in range(110))) for h in range(10)]
+    req = request_module.Request.build("GET", "/g/collect", headers=headers)
+    cookies = req.cookies()
+    req.to_dict()
+    req.cookie_values("c0_1")
+    assert cookies["c0_1"] == "v 1" and cookies["c9_109"] == "v 109"
+    assert calls["parse"] <= 10  # at most once per Cookie header, not once per cookie name
+
+
+def test_cookie_count_is_bounded() -> None:
+    from gtm_emulator.core.request import MAX_COOKIES, Request
+
+    header = "; ".join(f"k{i}=v" for i in range(MAX_COOKIES + 500))
+    req = Request.build("GET", "/", headers={"Cookie": header})
+    assert len(req.cookies()) == MAX_COOKIES
