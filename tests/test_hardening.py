@@ -164,3 +164,25 @@ def test_cookie_count_is_bounded() -> None:
     header = "; ".join(f"k{i}=v" for i in range(MAX_COOKIES + 500))
     req = Request.build("GET", "/", headers={"Cookie": header})
     assert len(req.cookies()) == MAX_COOKIES
+
+
+# ---------------------------------------------------------------- every answered hit is stored
+
+
+def test_hit_with_invalid_utf8_user_agent_is_stored_and_its_tag_runs(tmp_path: Any) -> None:
+    from werkzeug.test import Client
+
+    from gtm_emulator import load_container
+    from gtm_emulator.server.app import create_app
+    from gtm_emulator.server.store import SQLiteStore
+
+    with SQLiteStore(tmp_path / "store.sqlite3") as store:
+        app = create_app(load_container(), store=store, log_requests=False)
+        answer = Client(app).get("/g/collect?v=2&tid=G-TEST&cid=1.2&en=purchase&cu=EUR&epn.value=3",
+                                 headers={"User-Agent": "UA \xff x"})
+        assert answer.status_code == 204
+        assert store.summary()["requests"] == 1
+        record = store.get_request(store.summary()["last_id"])
+        assert "UA \ufffd x" in record["request"]["headers"]["User-Agent"]
+        tag = record["events"][0]["tags"][0]
+        assert tag["status"] == "success", tag.get("error")

@@ -219,7 +219,10 @@ def display_text(text: str) -> str:
     """Text safe to print or store: surrogate escapes of invalid bytes become U+FFFD."""
     if text.isascii():
         return text
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte (from template code)
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def headers_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

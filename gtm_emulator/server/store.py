@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..core.report import Report
+from ..core.request import display_text
 from ..errors import RequestError
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
@@ -386,7 +387,8 @@ class SQLiteStore:
             len(outgoing), int(cut_request or cut_response),
             json.dumps(summary, ensure_ascii=False), json.dumps(report, ensure_ascii=False),
         )
-        return _Prepared(row, [(i, _event_name(e)) for i, e in enumerate(events)], tags, outgoing, now)
+        row = tuple(display_text(v) if isinstance(v, str) else v for v in row)
+        return _Prepared(row, [(i, display_text(_event_name(e))) for i, e in enumerate(events)], tags, outgoing, now)
 
     def _insert(self, conn: sqlite3.Connection, prepared: _Prepared) -> int:
         """Insert one prepared report inside the caller's transaction; the new request id."""
@@ -401,15 +403,15 @@ class SQLiteStore:
         conn.executemany(
             "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [(rid, i, str(t.get("name")), str(t.get("status")), int(bool(t.get("fired"))),
+            [(rid, i, display_text(str(t.get("name"))), str(t.get("status")), int(bool(t.get("fired"))),
               int(bool(t.get("vendor_rejected")))) for i, t in tags])
         conn.executemany(
             "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, i, j, now, str(o.get("tag")), str(o.get("method")), str(o.get("url")),
-              (o.get("response") or {}).get("status"),
+            [(rid, i, j, now, display_text(str(o.get("tag"))), display_text(str(o.get("method"))),
+              display_text(str(o.get("url"))), (o.get("response") or {}).get("status"),
               None if o.get("vendor_ok") is None else int(bool(o.get("vendor_ok"))),
-              json.dumps(o, ensure_ascii=False)) for i, j, o in outgoing])
+              display_text(json.dumps(o, ensure_ascii=False))) for i, j, o in outgoing])
         return rid
 
     def _cut_outgoing(self, entry: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..core.js import to_string
 from ..core.report import MASK, EventReport, Outgoing
-from ..core.request import Request, Response, cookie_from_options
+from ..core.request import Request, Response, cookie_from_options, display_text
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
 # A vendor's verdict on a 2xx answer: (accepted, warnings).
@@ -81,7 +81,8 @@ class TagContext:
         answer came (the failure is recorded on the outgoing entry). ``shown_body`` is the body as
         data for the report, when the caller has it (else the body text is parsed as JSON)."""
         headers = dict(headers or {})
-        raw = body.encode("utf-8") if isinstance(body, str) else body
+        # a request's invalid bytes (kept as escapes) are sent as U+FFFD, never a failed encode
+        raw = display_text(body).encode("utf-8") if isinstance(body, str) else body
         if shown_body is None:
             try:
                 shown_body = json.loads(raw) if raw else ""
