@@ -3,9 +3,11 @@ failed on the code before its fix."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +188,171 @@ def test_hit_with_invalid_utf8_user_agent_is_stored_and_its_tag_runs(tmp_path: A
         assert "UA \ufffd x" in record["request"]["headers"]["User-Agent"]
         tag = record["events"][0]["tags"][0]
         assert tag["status"] == "success", tag.get("error")
+
+
+# ---------------------------------------------------------------- chunked bodies
+
+
+class _Raising:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def read(self, *_: Any) -> bytes:
+        raise self.exc
+
+
+def _chunked_answer(exc: BaseException, caplog: pytest.LogCaptureFixture) -> tuple[int, bytes]:
+    """A chunked POST whose body stream raises ``exc`` (what gunicorn's chunk reader raises)."""
+    from werkzeug.test import EnvironBuilder
+
+    from gtm_emulator import load_container
+    from gtm_emulator.server.app import create_app
+
+    app = create_app(load_container(), log_requests=False)
+    environ = EnvironBuilder(method="POST", path="/g/collect", query_string="v=2&tid=G-TEST&cid=1.2&en=page_view",
+                             headers={"Transfer-Encoding": "chunked"}).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"wsgi.input": _Raising(exc), "wsgi.input_terminated": True})
+    started: list[str] = []
+    with caplog.at_level("INFO", logger="gtm_emulator"):
+        body = b"".join(app.wsgi_app(environ, lambda status, headers, *_: started.append(status)))
+    return int(started[0].split()[0]), body
+
+
+@pytest.mark.parametrize("size", [b"zz", b"-5"])
+def test_malformed_chunk_size_is_a_400_not_an_internal_error(size: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    from gunicorn.http.errors import InvalidChunkSize
+
+    status, body = _chunked_answer(InvalidChunkSize(size), caplog)
+    assert status == 400 and b"malformed request body" in body
+    assert not any("internal error" in r.getMessage() for r in caplog.records)
+
+
+def test_abandoned_chunked_body_is_not_logged_as_an_internal_error(caplog: pytest.LogCaptureFixture) -> None:
+    from gunicorn.http.errors import NoMoreData
+
+    status, _ = _chunked_answer(NoMoreData(b""), caplog)
+    assert status == 400
+    assert not any(r.levelname == "ERROR" for r in caplog.records)
+    assert any("closed the connection" in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------- response headers and cookies
+
+
+@pytest.mark.parametrize("call", [
+    "require('setResponseHeader')('x-a', 'v\\r\\nSet-Cookie: evil=1')",
+    "require('setResponseHeader')('x-a\\nb', 'v')",
+    "require('setCookie')('n', 'v\\r\\nx', {path: '/'}, true)",
+    "require('setCookie')('n\\n', 'v', {path: '/'})",
+    "require('setCookie')('n', 'v', {path: '/\\r\\nx'})",
+])
+def test_cr_lf_in_response_header_or_cookie_is_refused_in_the_sandbox(call: str) -> None:
+    from test_sandbox_helpers import ALL_PERMS
+
+    from gtm_emulator.core.request import Response
+
+    response = Response()
+    ctx = tag_context(response=response)
+    tag = TemplateTag(load_template(tpl(f"{call}; data.gtmOnSuccess();", permissions=ALL_PERMS)))
+    with pytest.raises(TagError, match=r"contains (CR|LF)"):
+        tag.run({}, ctx)
+    assert all("\r" not in v and "\n" not in v for v in response.headers.values())
+    assert all("\r" not in c.header_value() and "\n" not in c.header_value() for c in response.set_cookies)
+
+
+# ---------------------------------------------------------------- a redirect is not a delivery
+
+
+def test_vendor_redirect_marks_the_tag_rejected() -> None:
+    from gtm_emulator.vendors.transport import HttpResponse, MockTransport
+
+    transport = MockTransport({"business-api.tiktok.com": lambda *a: HttpResponse(
+        302, {"location": "https://login.example/"}, b"")})
+    ctx = tag_context(transport=transport)
+    response = ctx.send_http("POST", "https://business-api.tiktok.com/open_api/v1.3/event/track/", {}, b"{}")
+    assert response is not None and response.status == 302
+    assert ctx.vendor_rejected
+    assert ctx.outgoing[0].vendor_ok is False
+    assert any("redirect" in w for w in ctx.outgoing[0].warnings)
+
+
+# ---------------------------------------------------------------- permissions enforced in Python
+
+
+def _run_with(code: str, perms: list[dict[str, Any]]) -> Any:
+    ctx = tag_context()
+    tag = TemplateTag(load_template(tpl(code, permissions=perms)))
+    with pytest.raises(TagError) as info:
+        tag.run({}, ctx)
+    return info.value
+
+
+def test_internal_send_message_call_needs_use_message() -> None:
+    error = _run_with("__sandbox.call('__sendMessage', ['t', {a: 1}]); data.gtmOnSuccess();", [])
+    assert "use_message" in str(error)
+    error = _run_with("__sandbox.call('__listen', ['t']); data.gtmOnSuccess();", [])
+    assert "use_message" in str(error)
+    error = _run_with("__sandbox.call('__mocked', ['x']); data.gtmOnSuccess();", [])
+    assert "internal" in str(error)
+
+
+def test_send_event_to_google_analytics_needs_access_response() -> None:
+    error = _run_with("require('sendEventToGoogleAnalytics')({event_name: 'x'}); data.gtmOnSuccess();", [])
+    assert "access_response" in str(error)
+    specific = [perm("access_response", writeResponseAccess="specific", writeHeaderAccess="specific",
+                     writeHeaderWhitelist=[])]
+    error = _run_with("require('sendEventToGoogleAnalytics')({event_name: 'x'}); data.gtmOnSuccess();", specific)
+    assert "access_response" in str(error)
+    ctx = tag_context()
+    tag = TemplateTag(load_template(tpl("require('sendEventToGoogleAnalytics')({event_name: 'x'}); "
+                                        "data.gtmOnSuccess();", permissions=[perm("access_response")])))
+    tag.run({}, ctx)
+
+
+# ---------------------------------------------------------------- the mock's de-duplication memory
+
+
+def test_mock_dedup_memory_is_bounded() -> None:
+    from gtm_emulator.vendors import tiktok_mock
+
+    cap = getattr(tiktok_mock, "MAX_DEDUP_KEYS", 50_000)
+    mock = tiktok_mock.TikTokMock(require_hashed_pii=False)
+    clock = [1_700_000_000.0]
+    mock.clock = lambda: clock[0]
+    for start in range(0, cap + 5000, 1000):
+        events = [{"event": "Purchase", "event_time": int(clock[0]), "event_id": f"id-{start + i}",
+                   "user": {"ttclid": "x"}} for i in range(1000)]
+        body = json.dumps({"event_source": "web", "event_source_id": "PIXEL", "data": events}).encode()
+        mock.handle("POST", tiktok_mock.TRACK_PATH, {"Access-Token": "t"}, body)
+    assert 0 < len(mock._seen) <= cap
+
+
+# ---------------------------------------------------------------- Measurement Protocol api_secret
+
+
+def test_mp_api_secret_is_masked_in_store_and_recording(tmp_path: Any) -> None:
+    from werkzeug.test import Client
+
+    from gtm_emulator import load_container
+    from gtm_emulator.harness.recorder import Recorder
+    from gtm_emulator.server.app import create_app
+    from gtm_emulator.server.store import RequestFilter, SQLiteStore
+
+    secret = "Zq9SuperSecretApiKey77"
+    recording = tmp_path / "rec.ndjson"
+    config = json.loads((Path(__file__).resolve().parents[1] / "containers" / "default.json").read_text())
+    config["clients"].append({"name": "MP", "type": "measurement_protocol", "priority": 1})
+    container = load_container(config, base_dir=Path(__file__).resolve().parents[1] / "containers")
+    with SQLiteStore(tmp_path / "store.sqlite3") as store:
+        recorder = Recorder(recording)
+        app = create_app(container, store=store, log_requests=False, on_report=[recorder.hook])
+        body = json.dumps({"client_id": "1.2", "events": [{"name": "page_view", "params": {}}]})
+        answer = Client(app).post(f"/mp/collect?measurement_id=G-TEST&api_secret={secret}", data=body,
+                                  headers={"Content-Type": "application/json"})
+        recorder.close()
+        assert answer.status_code < 300
+        record = store.get_request(store.summary()["last_id"])
+        assert secret not in json.dumps(record)
+        assert secret not in json.dumps(store.list_requests(RequestFilter()))
+    assert recording.read_text() and secret not in recording.read_text()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.base import Client, ClientRun
@@ -241,7 +241,9 @@ class Container:
         try:
             events = client.events(request, run)
         except RequestError as exc:
-            return self._refuse(request, client.name, exc.status, exc.reason, run.warnings)
+            secrets |= run.secrets
+            return self._masked(self._refuse(request, client.name, exc.status, exc.reason, run.warnings), secrets)
+        secrets |= run.secrets
 
         reports = [self.run_event(event, request, client.name, response, now, rng, secrets, explain)
                    for event in events]
@@ -303,6 +305,11 @@ class Container:
         if request.body:
             texts.append(request.body.decode("utf-8", "replace"))
         in_request = masker.holds("\n".join(texts))  # one search (a match across parts only costs a walk)
+        if in_request:  # a secret the request itself carries (a Measurement Protocol api_secret)
+            report.request = replace(
+                request, query=masker.text(request.query), path=masker.text(request.path),
+                headers=tuple((k, masker.text(v)) for k, v in request.headers),
+                body=masker.text(request.body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
         for event in report.events:
             if in_request:
                 event.event_data = masker.mask(event.event_data)

@@ -328,6 +328,15 @@ class SetCookie:
 
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_HEADER_BREAKERS = ("\r", "\n", "\x00")
+
+
+def header_breaker(text: str) -> str | None:
+    """The CR, LF or NUL in ``text`` that would split or corrupt a response header line, if any."""
+    for ch in _HEADER_BREAKERS:
+        if ch in text:
+            return {"\r": "CR", "\n": "LF", "\x00": "NUL"}[ch]
+    return None
 
 
 def cookie_from_options(

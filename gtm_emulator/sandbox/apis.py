@@ -45,7 +45,7 @@ from ..core import js
 from ..core.event_data import get_path
 from ..core.js import UNDEFINED
 from ..core.regex import compile_pattern
-from ..core.request import Request, client_address, decode_component_lenient, registrable_domain
+from ..core.request import Request, client_address, decode_component_lenient, header_breaker, registrable_domain
 from ..core.variables import strip_path_prefix
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
 from .permissions import PermissionDenied, Permissions
@@ -189,6 +189,17 @@ def parse_url(url: Any) -> Any:
     }
 
 
+def _refuse_header_breakers(api: str, what: str, texts: dict[str, Any]) -> None:
+    """Throw into the template when a response header or cookie text has CR, LF or NUL (it would
+    split the header line, or the server could not send the response at all)."""
+    for part, text in texts.items():
+        if isinstance(text, str):
+            bad = header_breaker(text)
+            if bad:
+                raise SandboxThrow(f"{api}: the {what} {part} {text[:60]!r} contains {bad}, which a response "
+                                   "header cannot carry")
+
+
 def make_table_map(rows: Any, key_column: Any, value_column: Any) -> Any:
     if not isinstance(rows, list):
         return None
@@ -216,10 +227,9 @@ class Host:
         self.apis: dict[str, Callable[..., Any]] = {
             "__permission": self._permission,
             "__mocked": self._mocked,
-            "__listen": lambda message_type: self.listening.add(js.to_string(message_type)),
+            "__listen": self._listen,
             "__sendMessage": self._send_message,
-            "__listenedElsewhere": lambda message_type: bool(self.listened_elsewhere
-                                                             and self.listened_elsewhere(js.to_string(message_type))),
+            "__listenedElsewhere": self._listened_elsewhere,
             "queryPermission": lambda pid=UNDEFINED, *args: self.perms.query(js.to_string(pid), list(args)),
             "getAllEventData": self.get_all_event_data,
             "getEventData": self.get_event_data,
@@ -315,9 +325,22 @@ class Host:
         self.check(self.perms.require, pid, api)
 
     def _mocked(self, name: str) -> None:
+        if not self.test_mode:
+            raise SandboxThrow("__mocked is internal to template tests")
         self.mocked.add(name)
 
-    def _send_message(self, message_type: Any, message: Any) -> None:
+    # The message calls check use_message here, in Python, as well as in the prelude: template code
+    # can reach __sandbox.call and skip the prelude's checks.
+    def _listen(self, message_type: Any = UNDEFINED, *_: Any) -> None:
+        self.check(self.perms.require, "use_message", "addMessageListener")
+        self.listening.add(js.to_string(message_type))
+
+    def _listened_elsewhere(self, message_type: Any = UNDEFINED, *_: Any) -> bool:
+        self.check(self.perms.require, "use_message", "hasMessageListener")
+        return bool(self.listened_elsewhere and self.listened_elsewhere(js.to_string(message_type)))
+
+    def _send_message(self, message_type: Any = UNDEFINED, message: Any = UNDEFINED, *_: Any) -> None:
+        self.check(self.perms.require, "use_message", "sendMessage")
         if self.on_message is not None:
             self.on_message(js.to_string(message_type), message)
 
@@ -416,6 +439,11 @@ class Host:
         opts = options if isinstance(options, dict) else {}
         opts = {k: v for k, v in opts.items() if v is not UNDEFINED}
         self.check(self.perms.set_cookies, "setCookie", js.to_string(name), opts)
+        texts = {"name": js.to_string(name), "domain": opts.get("domain"), "path": opts.get("path"),
+                 "samesite": opts.get("samesite", opts.get("sameSite"))}
+        if js.truthy(no_encode):  # an encoded value has its CR and LF percent-encoded
+            texts["value"] = js.to_string(value)
+        _refuse_header_breakers("setCookie", "cookie", texts)
         if self.env.set_cookie is None:
             self.env.warnings.append(f"setCookie({js.to_string(name)!r}): no response to set it on")
             return
@@ -440,6 +468,8 @@ class Host:
 
     def set_response_header(self, name: Any = UNDEFINED, value: Any = UNDEFINED, *_: Any) -> None:
         response = self._response("setResponseHeader", "header", header=js.to_string(name))
+        _refuse_header_breakers("setResponseHeader", "header", {
+            "name": js.to_string(name), "value": None if value is None or value is UNDEFINED else js.to_string(value)})
         key = js.to_string(name).lower()
         if value is None or value is UNDEFINED:
             response.headers.pop(key, None)
@@ -503,6 +533,9 @@ class Host:
         self.check(self.perms.require, "read_event_metadata", "addEventCallback")
 
     def send_event_to_ga(self, event: Any = UNDEFINED, *_: Any) -> Any:
+        # GA's answer may set cookies and headers on the response: access_response, header writes
+        self.check(self.perms.require, "access_response", "sendEventToGoogleAnalytics")
+        self.check(self.perms.response_headers, "sendEventToGoogleAnalytics")
         self.env.analytics_events.append(event)
         self.env.notes.append("sendEventToGoogleAnalytics: faked (event recorded, nothing sent)")
         return {}

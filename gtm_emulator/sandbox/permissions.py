@@ -25,6 +25,10 @@ Choices on uncertain points (each easy to change):
 * ``access_response`` with ``writeResponseAccess: specific`` checks status, header (against
   ``writeHeaderWhitelist`` when ``writeHeaderAccess`` is ``specific``) and body writes;
   ``setPixelResponse`` counts as a status and body write (its fixed headers are not checked).
+* ``sendEventToGoogleAnalytics`` needs ``access_response`` allowing any response header (GTM lists
+  ``access_response`` for it; how much of it is required is an inference, in
+  ``Permissions.response_headers``). ``sendMessage`` and the message listeners need ``use_message``,
+  checked in Python even when template code calls the sandbox's internal functions directly.
 * ``queryPermission(permission, ...args)`` answers from the declarations whatever the enforcement
   mode; an unknown permission answers ``false``. Its arguments per permission are in
   ``Permissions.query``.
@@ -251,6 +255,15 @@ class Permissions:
             allowed = [h.lower() for h in _specific_list(params.get("writeHeaderWhitelist"), "headerName")]
             if (header or "").lower() not in allowed:
                 raise PermissionDenied(f"{api}: writing response header {header!r} is not allowed by access_response")
+
+    def response_headers(self, api: str) -> None:
+        """``sendEventToGoogleAnalytics``: ``access_response`` that may write any response header
+        (Google Analytics' answer sets cookies and headers; which ones is not known in advance)."""
+        params = self._need("access_response", api)
+        if params.get("writeResponseAccess", "any") == "any":
+            return
+        if params.get("writeHeadersAllowed") is False or params.get("writeHeaderAccess", "any") == "specific":
+            raise PermissionDenied(f"{api}: access_response must allow writing any response header")
 
     def bigquery(self, api: str, operation: str, project: str, dataset: str, table: str) -> None:
         params = self._need("access_bigquery", api)

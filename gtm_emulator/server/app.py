@@ -30,7 +30,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from ..core.container import Container
 from ..core.report import Report
 from ..core.request import Request, display_text
-from .body import BodyTooLarge, read_body
+from .body import BodyTooLarge, BodyUnreadable, read_body
 
 log = logging.getLogger("gtm_emulator")
 
@@ -166,6 +166,10 @@ def create_app(
             body = read_body(environ, limit)  # a chunked body past the limit is refused, not cut short
         except BodyTooLarge:
             return _too_large(limit)
+        except BodyUnreadable as exc:
+            (log.info if exc.abandoned else log.warning)("%s %s: %s", environ.get("REQUEST_METHOD"),
+                                                         display_text(environ.get("PATH_INFO") or "/"), exc)
+            return 400, [("Content-Type", "text/plain; charset=utf-8")], f"bad request: {exc}\n".encode()
         creq = request_from_environ(environ, body)
         try:
             report = state["container"].handle(creq, now=now() if now else None, explain=state["explain"])

@@ -127,6 +127,13 @@ class TagContext:
                 entry.vendor_ok = True
         else:
             entry.vendor_ok = False
+            if 300 <= resp.status < 400:  # not followed: the data never reached the vendor's API
+                self.vendor_rejected = True
+                where = resp.headers.get("location") or resp.headers.get("Location") or "no Location"
+                note = (f"the vendor answered a redirect (HTTP {resp.status} to {where}); redirects are not "
+                        "followed, so the data was not delivered")
+                entry.warnings.append(note)
+                self.warnings.append(note)
         return resp
 
 

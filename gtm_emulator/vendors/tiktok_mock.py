@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -61,6 +62,7 @@ MAX_EVENTS = 1000
 # The mock's own protection (TikTok's limit is not documented): bodies over this get HTTP 413.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_LEGACY_BATCH = 50
+MAX_DEDUP_KEYS = 50_000  # event ids the mock remembers for its de-duplication warning (the oldest go first)
 DEDUP_WINDOW_S = 48 * 3600
 MAX_AGE_S = 7 * 24 * 3600
 FUTURE_SKEW_S = 60
@@ -563,8 +565,21 @@ class TikTokMock:
                 out.append(f"{where}: TikTok would deduplicate this event (same pixel, event {name!r} and event_id "
                            f"{event_id!r} within 48 hours)")
             else:
+                self._seen.pop(key, None)  # re-inserted last: the dict stays in time order
                 self._seen[key] = now
+                if len(self._seen) > MAX_DEDUP_KEYS:
+                    self._prune_seen(now)
         return out
+
+    def _prune_seen(self, now: float) -> None:
+        """Forget event ids past the de-duplication window, then the oldest beyond ``MAX_DEDUP_KEYS``."""
+        seen = self._seen
+        for key in [k for k, t in seen.items() if now - t > DEDUP_WINDOW_S]:
+            del seen[key]
+        excess = len(seen) - MAX_DEDUP_KEYS * 9 // 10
+        if excess > 0:
+            for key in list(itertools.islice(seen, excess)):
+                del seen[key]
 
     def _legacy(self, kind: str, token: str, payload: Any) -> HttpResponse:
         denied = self._auth(token)
@@ -652,7 +667,7 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
     Flask app's own entry): what a mock under load spends its time on is the track call."""
     from werkzeug.http import HTTP_STATUS_CODES
 
-    from ..server.body import BodyTooLarge, read_body
+    from ..server.body import BodyTooLarge, BodyUnreadable, read_body
 
     routes = {prefix + route: route for route in (TRACK_PATH, *LEGACY_PATHS)}
 
@@ -669,6 +684,11 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
         except BodyTooLarge:
             text = f"request body too large; the mock reads at most {MAX_BODY_BYTES} bytes\n".encode()
             start_response("413 REQUEST ENTITY TOO LARGE",
+                           [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
+            return [text]
+        except BodyUnreadable as exc:
+            text = f"bad request: {exc}\n".encode()
+            start_response("400 BAD REQUEST",
                            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
             return [text]
         query = environ.get("QUERY_STRING", "")
