@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_sandbox_helpers import perm, tag_context, tpl
 
-from gtm_emulator.core.urls import UnsafeUrl, parse_outbound
+from gtm_emulator.core.outbound_url import UnsafeUrl, parse_outbound
 from gtm_emulator.errors import TagError
 from gtm_emulator.sandbox import load_template
 from gtm_emulator.sandbox.permissions import url_allowed

@@ -34,7 +34,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.report import SUCCESS, EventReport, TagResult
+from ..core.report import EventReport, TagResult
+from ..core.statuses import SUCCESS
 from ..errors import TagError
 from ..sandbox.apis import SandboxEnv, SendFn
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
@@ -45,9 +46,9 @@ from ..sandbox.runtime import (
     SandboxFailure,
     run_tag_code,
 )
-from ..sandbox.tpl import Template
+from ..sandbox.tpl import CustomTemplate
 from ..vendors.transport import HttpResponse, TransportError
-from .base import AfterTags, TagContext, register
+from .base import AfterTags, TagContext
 
 APPLY_DEFAULTS = True
 CALLBACK_STATUSES = ("success", "failure", "exception", "timeout")  # sgtm.md §7; the list is uncertain
@@ -66,7 +67,6 @@ JUDGES: dict[str, Callable[[], Callable[[HttpResponse], tuple[bool, list[str]]]]
 }
 
 
-@register
 class TemplateTag:
     """A tag whose behaviour is a ``.tpl`` tag template (``type: template``)."""
 
@@ -75,7 +75,7 @@ class TemplateTag:
 
     def __init__(
         self,
-        template: Template | None = None,
+        template: CustomTemplate | None = None,
         *,
         enforce: str = DEFAULT_ENFORCEMENT,
         time_limit: float | None = None,

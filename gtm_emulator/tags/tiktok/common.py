@@ -11,11 +11,11 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ...core import js
 from ...core.js import UNDEFINED, truthy
 from ...core.request import decode_component_lenient
+from ...core.url import parse_url
 
 ENDPOINT = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 HOST = "business-api.tiktok.com"
@@ -73,46 +73,6 @@ def first_cookie(cookies: Mapping[str, Any] | None, name: str) -> Any:
     return UNDEFINED if value is None else value
 
 
-def _search_decode(text: str) -> str:
-    """URLSearchParams decoding: ``+`` is a space, bad escapes stay as they are, bad UTF-8 is U+FFFD."""
-    text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8", "surrogatepass"))
-    return raw.decode("utf-8", "replace")
-
-
-_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
-
-
-def parse_url(url: Any) -> dict[str, Any] | None:
-    """``parseUrl``: ``{hostname, search_params}`` or None for a relative, invalid or non-string URL.
-
-    ``search_params`` holds decoded values, a list for a repeated name (templates.md §7.6).
-    """
-    if not isinstance(url, str) or not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        hostname = parts.hostname or ""
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.netloc:
-        return None
-    params: dict[str, Any] = {}
-    for piece in parts.query.split("&") if parts.query else []:
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        key, val = _search_decode(name), _search_decode(value)
-        if key in params:
-            existing = params[key]
-            params[key] = [*existing, val] if isinstance(existing, list) else [existing, val]
-        else:
-            params[key] = val
-    return {"hostname": hostname, "search_params": params}
-
-
 def decode_uri_component(value: Any) -> Any:
     """``decodeUriComponent``: UNDEFINED on malformed input (JS's ``String()`` of non-strings first)."""
     if value is UNDEFINED:
@@ -135,7 +95,7 @@ def url_param(url: Any, name: str) -> Any:
     parsed = parse_url(url)
     if parsed is None:
         return UNDEFINED
-    return parsed["search_params"].get(name, UNDEFINED)
+    return parsed["searchParams"].get(name, UNDEFINED)
 
 
 # ---------------------------------------------------------------------- cookies and notes

@@ -23,6 +23,7 @@ from typing import Any
 from ...core import js
 from ...core.event_data import get_path
 from ...core.js import UNDEFINED, or_chain, truthy
+from ...core.url import parse_url
 from ...errors import TagError
 from .common import (
     HEX64,
@@ -34,7 +35,6 @@ from .common import (
     first_cookie,
     get,
     json_parse,
-    parse_url,
     sha256_hex,
 )
 
@@ -72,11 +72,11 @@ def resolve_ttclid(event_data: Mapping[str, Any], params: Mapping[str, Any],
                    cookies: Mapping[str, Any] | None) -> Any:
     """URL -> same-host referrer -> cookie -> tag ``ttclid`` -> event data ``ttclid`` (§6.4)."""
     page = parse_url(get(event_data, "page_location"))
-    from_url = decode_uri_component(page["search_params"].get("ttclid", UNDEFINED)) if page else UNDEFINED
+    from_url = decode_uri_component(page["searchParams"].get("ttclid", UNDEFINED)) if page else UNDEFINED
     from_referrer: Any = UNDEFINED
     referrer = parse_url(get(event_data, "page_referrer"))
     if page and referrer and referrer["hostname"] == page["hostname"]:
-        from_referrer = decode_uri_component(referrer["search_params"].get("ttclid", UNDEFINED))
+        from_referrer = decode_uri_component(referrer["searchParams"].get("ttclid", UNDEFINED))
     return or_chain(from_url, from_referrer, first_cookie(cookies, "ttclid"), get(params, "ttclid"),
                     get(event_data, "ttclid"))
 
