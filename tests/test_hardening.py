@@ -356,3 +356,70 @@ def test_mp_api_secret_is_masked_in_store_and_recording(tmp_path: Any) -> None:
         assert secret not in json.dumps(record)
         assert secret not in json.dumps(store.list_requests(RequestFilter()))
     assert recording.read_text() and secret not in recording.read_text()
+
+
+# ---------------------------------------------------------------- CSRF, DNS rebinding, the mock's token
+
+
+def _served(tmp_path: Any, **kw: Any) -> Any:
+    from werkzeug.test import Client
+
+    from gtm_emulator import load_container
+    from gtm_emulator.server.app import create_app
+    from gtm_emulator.server.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    app = create_app(load_container(), store=store, log_requests=False, **kw)
+    client = Client(app)
+    assert client.get("/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view").status_code == 204
+    return client, store
+
+
+@pytest.mark.parametrize("origin", ["null", "https://evil.example", "http://localhost:1"])
+def test_cross_site_reset_is_refused(tmp_path: Any, origin: str) -> None:
+    client, store = _served(tmp_path)
+    answer = client.post("/_emulator/api/reset", headers={"Origin": origin})
+    assert answer.status_code == 403
+    assert store.summary()["requests"] == 1
+    assert client.post("/_emulator/api/reset", headers={"Origin": "http://localhost"}).status_code == 200
+    store.close()
+
+
+def test_cross_site_fetch_metadata_is_refused(tmp_path: Any) -> None:
+    client, store = _served(tmp_path)
+    assert client.post("/_emulator/api/reset", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert store.summary()["requests"] == 1
+    store.close()
+
+
+def test_rebound_host_can_neither_read_nor_reset(tmp_path: Any) -> None:
+    client, store = _served(tmp_path)
+    rebound = {"Host": "rebind.attacker.example"}
+    assert client.get("/_emulator/api/requests", headers=rebound).status_code == 403
+    assert client.post("/_emulator/api/reset", headers=rebound).status_code == 403
+    assert client.get("/_mock/tiktok/_events", headers=rebound).status_code == 403
+    assert store.summary()["requests"] == 1
+    for host in ("localhost", "127.0.0.1:8080", "[::1]:9"):
+        assert client.get("/_emulator/api/summary", headers={"Host": host}).status_code == 200
+    assert client.get("/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view", headers=rebound).status_code == 204
+    store.close()
+
+
+def test_bound_address_is_an_accepted_host(tmp_path: Any) -> None:
+    client, store = _served(tmp_path, bind_host="192.0.2.10", token="tok-123456")
+    headers = {"Host": "192.0.2.10:8080", "X-Emulator-Token": "tok-123456"}
+    assert client.get("/_emulator/api/summary", headers=headers).status_code == 200
+    assert client.get("/_emulator/api/summary", headers={**headers, "Host": "other.example"}).status_code == 403
+    store.close()
+
+
+def test_mock_inspection_endpoints_need_the_token_beyond_loopback(tmp_path: Any) -> None:
+    client, store = _served(tmp_path, bind_host="0.0.0.0", token="tok-123456")
+    host = {"Host": "203.0.113.7:8080"}
+    for method, path in [("GET", "/_mock/tiktok/_events"), ("GET", "/_mock/tiktok/_requests"),
+                         ("POST", "/_mock/tiktok/_reset"), ("POST", "/_mock/tiktok/_access_token")]:
+        answer = client.open(path, method=method, headers=host, json={"pixel_code": "C" * 20})
+        assert answer.status_code == 401, path
+    ok = client.get("/_mock/tiktok/_events", headers={**host, "X-Emulator-Token": "tok-123456"})
+    assert ok.status_code == 200
+    store.close()

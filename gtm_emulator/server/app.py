@@ -31,6 +31,7 @@ from ..core.container import Container
 from ..core.report import Report
 from ..core.request import Request, display_text
 from .body import BodyTooLarge, BodyUnreadable, read_body
+from .guard import make_guard
 
 log = logging.getLogger("gtm_emulator")
 
@@ -115,11 +116,17 @@ def create_app(
     store: Any = None,
     token: str | None = None,
     explain: bool | None = None,
+    bind_host: str | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> Flask:
     """The Flask app serving ``container``. ``on_report`` hooks receive each report (the store,
     the recorder); they run before the response is returned, so results are there when it is.
     With a ``store``, the Preview UI and the inspection API are served under ``/_emulator/``
     (requiring ``token`` when one is given).
+
+    The emulator's own endpoints (``/_emulator/``, ``/_mock/``) answer only to a loopback ``Host``,
+    ``bind_host`` (the address served on) or one of ``allowed_hosts``, refuse cross-site state changes,
+    and with a ``token`` the mock's inspection endpoints need it too (see :mod:`.guard`).
 
     ``explain`` asks for reports that explain every decision (each condition traced, every variable
     resolved); by default it is on when a store or a report hook may show them, and off otherwise
@@ -197,12 +204,18 @@ def create_app(
         return Response(body, status=status, headers=headers)
 
     flask_wsgi = app.wsgi_app
+    guard = make_guard(bind_host, token, allowed_hosts)
 
     def wsgi_entry(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Requests for the container skip Flask's routing and request objects: the one hot path of
         a tagging server. The emulator's own endpoints (and unknown methods) go to Flask."""
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method not in CONTAINER_METHODS or (environ.get("PATH_INFO") or "/").startswith(RESERVED_PREFIXES):
+            refused = guard(environ)
+            if refused is not None:
+                status, headers, body = refused
+                start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
+                return [body]
             return flask_wsgi(environ, start_response)  # type: ignore[no-any-return]
         try:
             status, headers, body = answer(environ)
