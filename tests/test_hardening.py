@@ -423,3 +423,127 @@ def test_mock_inspection_endpoints_need_the_token_beyond_loopback(tmp_path: Any)
     ok = client.get("/_mock/tiktok/_events", headers={**host, "X-Emulator-Token": "tok-123456"})
     assert ok.status_code == 200
     store.close()
+
+
+# ---------------------------------------------------------------- deadlines and answer sizes
+
+
+class SlowVendor:
+    """A loopback HTTP server that answers in a hostile way: ``mode`` is ``hang`` (never answers),
+    ``drip`` (headers, then one body byte every 50 ms, forever) or ``huge`` (an endless chunked body)."""
+
+    def __init__(self, mode: str, declared: int | None = None):
+        self.mode, self.declared = mode, declared
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        import time
+
+        try:
+            conn.recv(65536)
+            if self.mode == "drip":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                while not self.stop.is_set():
+                    conn.sendall(b"x")
+                    time.sleep(0.05)
+            elif self.mode == "huge":
+                length = f"Content-Length: {self.declared}\r\n" if self.declared else "Transfer-Encoding: chunked\r\n"
+                conn.sendall(f"HTTP/1.1 200 OK\r\n{length}\r\n".encode())
+                piece = b"y" * 65536
+                while not self.stop.is_set():
+                    conn.sendall(piece if self.declared else b"10000\r\n" + piece + b"\r\n")
+            else:
+                self.stop.wait(30)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def _in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
+    """Run ``fn`` in a thread; (whether it finished within ``limit`` seconds, its result or exception)."""
+    out: list[Any] = []
+
+    def target() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # the test inspects it
+            out.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(limit)
+    return (not thread.is_alive()), (out[0] if out else None)
+
+
+def test_dripping_vendor_is_cut_at_the_deadline() -> None:
+    vendor = SlowVendor("drip")
+    try:
+        transport = LiveTransport()
+        done, result = _in_thread(lambda: transport.send("GET", f"http://127.0.0.1:{vendor.port}/", {}, b"", 1.0),
+                                  limit=6)
+        assert done, "the transport kept reading a dripping answer past its 1 s timeout"
+        assert isinstance(result, TransportError) and result.reason == "timed_out"
+    finally:
+        vendor.close()
+
+
+@pytest.mark.parametrize("declared", [None, 300 * 1024 * 1024])
+def test_huge_vendor_answer_is_refused_not_read_whole(monkeypatch: pytest.MonkeyPatch, declared: int | None) -> None:
+    from gtm_emulator.vendors import transport as transport_module
+
+    monkeypatch.setattr(transport_module, "MAX_RESPONSE_BYTES", 1024 * 1024, raising=False)
+    vendor = SlowVendor("huge", declared)
+    try:
+        transport = LiveTransport()
+        done, result = _in_thread(lambda: transport.send("GET", f"http://127.0.0.1:{vendor.port}/", {}, b"", 5.0),
+                                  limit=8)
+        assert done
+        assert isinstance(result, TransportError), result
+        assert result.reason == "failed" and "limit" in str(result)
+    finally:
+        vendor.close()
+
+
+def test_template_http_timeout_is_capped_by_its_time_limit() -> None:
+    vendor = SlowVendor("hang")
+    try:
+        code = (f"require('sendHttpRequest')('http://127.0.0.1:{vendor.port}/x', {{timeout: 60000}}).then("
+                "() => data.gtmOnSuccess(), () => data.gtmOnFailure());")
+        ctx = tag_context(transport=LiveTransport())
+        tag = TemplateTag(load_template(tpl(code)), time_limit=1.0)
+        done, result = _in_thread(lambda: tag.run({}, ctx), limit=8)
+        assert done, "a 60 s sendHttpRequest timeout held the tag past its 1 s time limit"
+        assert isinstance(result, TagError)
+        assert ctx.outgoing and "timed_out" in (ctx.outgoing[0].error or "")
+    finally:
+        vendor.close()
+
+
+def test_http_call_after_the_tag_budget_is_not_sent(listener: Listener) -> None:
+    import time
+
+    ctx = tag_context(transport=LiveTransport())
+    ctx.deadline = time.monotonic() - 1
+    assert ctx.send_http("GET", f"http://127.0.0.1:{listener.port}/", {}, b"") is None
+    assert "timed_out" in (ctx.outgoing[0].error or "")
+    listener.thread.join(0.3)
+    assert listener.received == []

@@ -103,6 +103,7 @@ class Settings:
     preview_mode: bool = True
     environment_name: str = ""
     tag_timeout_seconds: float = 30.0
+    request_timeout_seconds: float = 30.0  # every tag of a request, together, HTTP calls included
     http_timeout_seconds: float = DEFAULT_TIMEOUT_S
     max_body_bytes: int = 1_048_576
     report_all_variables: bool = True
@@ -202,12 +203,14 @@ class Container:
         the variables that were used. What fires, what is sent and every status are the same."""
         now = time.time() if now is None else float(now)
         local = clock_state()
-        previous = getattr(local, "now", None)
+        previous, previous_deadline = getattr(local, "now", None), getattr(local, "deadline", None)
         local.now = now  # what clock.running_at does, without a generator per request
+        # every tag of the request shares this budget (Settings.request_timeout_seconds)
+        local.deadline = time.monotonic() + self.settings.request_timeout_seconds
         try:
             return self._handle(request, now, seed, explain)
         finally:
-            local.now = previous
+            local.now, local.deadline = previous, previous_deadline
 
     def _handle(self, request: Request, now: float, seed: Any, explain: bool = True) -> Report:
         rng: Any = LazyRandom(seed if seed is not None else lambda: request_seed(now, request))
@@ -470,6 +473,13 @@ class _EventRunner:
             self.run_sequence(cleanup, (*stack, tag.name), f"fired as cleanup tag of {tag.name!r}")
         return status
 
+    @staticmethod
+    def _deadline(tag_timeout: float) -> float:
+        """When the tag must be done: its own timeout, within what is left of the request's."""
+        own = time.monotonic() + tag_timeout
+        request_deadline = getattr(clock_state(), "deadline", None)
+        return own if request_deadline is None else min(own, request_deadline)
+
     def execute(self, tag: TagConfig) -> str:
         result = self.results[tag.name]
         if tag.name not in self.start_order:
@@ -488,6 +498,7 @@ class _EventRunner:
             client_name=self.ctx.client_name,
             timeout=settings.http_timeout_seconds,
             after_tags=self.after_tags,
+            deadline=self._deadline(settings.tag_timeout_seconds),
         )
         started = time.perf_counter()
         try:

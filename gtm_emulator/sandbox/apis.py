@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,6 +181,7 @@ class Host:
         self.on_message: Callable[[str, Any], Any] | None = None  # set by a sandbox on a message bus
         self.listened_elsewhere: Callable[[str], bool] | None = None
         self.unmocked: list[str] = []
+        self.deadline: float | None = None  # the run's time limit (time.monotonic()), set by the sandbox
         self.apis: dict[str, Callable[..., Any]] = {
             "__permission": self._permission,
             "__mocked": self._mocked,
@@ -508,6 +510,11 @@ class Host:
         timeout = self.env.http_timeout
         if timeout_ms is not UNDEFINED and js.to_number(timeout_ms) == js.to_number(timeout_ms):
             timeout = max(0.001, float(js.to_number(timeout_ms)) / 1000)
+        if self.deadline is not None:  # the template's time limit holds during the call too
+            left = self.deadline - time.monotonic()
+            if left <= 0.001:
+                return {"reason": "timed_out"}
+            timeout = min(timeout, left)
         payload = b"" if body is UNDEFINED or body is None else js.to_string(body).encode("utf-8")
         if self.env.send is None:
             self.env.warnings.append(f"sendHttpRequest({target!r}): no transport; the request failed")

@@ -51,6 +51,11 @@ class TagContext:
     secrets: set[str] = field(default_factory=set)
     vendor_rejected: bool = False
     after_tags: list[AfterTags] | None = None  # None: no event end to wait for (run outside a container)
+    deadline: float | None = None  # time.monotonic() by which the tag must be done (tag and request budget)
+
+    def remaining(self) -> float | None:
+        """Seconds left of the tag's budget (None: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     # ------------------------------------------------------------------ sandbox APIs
 
@@ -101,8 +106,14 @@ class TagContext:
         self.outgoing.append(entry)
         started = time.perf_counter()
         entry.raw_text = url + "\n" + (body if isinstance(body, str) else raw.decode("utf-8", "replace"))
+        timeout = timeout or self.timeout
+        left = self.remaining()
         try:
-            resp = self.transport.send(method, url, headers, raw, timeout or self.timeout)
+            if left is not None:
+                if left <= 0:
+                    raise TransportError("timed_out", "not sent: the tag's time budget was used up")
+                timeout = min(timeout, left)  # a deadline is a deadline, the HTTP call included
+            resp = self.transport.send(method, url, headers, raw, timeout)
         except TransportError as exc:
             entry.error = str(exc)
             entry.vendor_ok = False
