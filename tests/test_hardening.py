@@ -43,12 +43,15 @@ class Listener:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            conn.settimeout(1)
-            try:
-                self.received.append(conn.recv(65536))
-            except OSError:
-                self.received.append(b"")
-            conn.close()
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(1)
+        try:
+            self.received.append(conn.recv(65536))
+        except OSError:
+            self.received.append(b"")
+        conn.close()
 
     def close(self) -> None:
         self.stop.set()
@@ -428,27 +431,16 @@ def test_mock_inspection_endpoints_need_the_token_beyond_loopback(tmp_path: Any)
 # ---------------------------------------------------------------- deadlines and answer sizes
 
 
-class SlowVendor:
+class SlowVendor(Listener):
     """A loopback HTTP server that answers in a hostile way: ``mode`` is ``hang`` (never answers),
     ``drip`` (headers, then one body byte every 50 ms, forever) or ``huge`` (an endless chunked body)."""
 
     def __init__(self, mode: str, declared: int | None = None):
         self.mode, self.declared = mode, declared
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
+        super().__init__()
 
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         import time
@@ -473,9 +465,6 @@ class SlowVendor:
         finally:
             conn.close()
 
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
 
 
 def _in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
