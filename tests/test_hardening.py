@@ -536,3 +536,30 @@ def test_http_call_after_the_tag_budget_is_not_sent(listener: Listener) -> None:
     assert "timed_out" in (ctx.outgoing[0].error or "")
     listener.thread.join(0.3)
     assert listener.received == []
+
+
+# ---------------------------------------------------------------- memory outside the JS heap
+
+
+def test_console_of_a_template_logging_megabytes_is_capped() -> None:
+    code = ("const log = require('logToConsole'); let s = 'x'; while (s.length < 1048576) s = s + s;\n"
+            "for (let i = 0; i < 8; i++) log(s); for (let i = 0; i < 2000; i++) log('line ' + i);\n"
+            "data.gtmOnSuccess();")
+    ctx = tag_context()
+    TemplateTag(load_template(tpl(code)), time_limit=20).run({}, ctx)
+    assert sum(len(line) for line in ctx.console) < 200_000
+    assert len(ctx.console) <= 502
+    assert "console limit" in ctx.console[-1]
+
+
+def test_stored_report_size_is_capped(tmp_path: Any) -> None:
+    from gtm_emulator import load_container
+    from gtm_emulator.server.store import MAX_REPORT_CHARS, SQLiteStore
+
+    report = load_container().simulate("GET", "/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view").to_dict()
+    report["events"][0]["console"] = ["y" * 1_000_000] * 12
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        rid = store.add(report)
+        record = store.get_request(rid)
+        assert len(json.dumps(record, ensure_ascii=False)) <= MAX_REPORT_CHARS + 10_000
+        assert "over the limit" in record["report_truncated"]

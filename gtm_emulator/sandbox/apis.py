@@ -46,6 +46,7 @@ from ..core import js
 from ..core.event_data import get_path
 from ..core.js import UNDEFINED
 from ..core.regex import compile_pattern
+from ..core.report import console_append
 from ..core.request import Request, client_address, decode_component_lenient, header_breaker, registrable_domain
 from ..core.url import parse_url as url_parts
 from ..core.variables import strip_path_prefix
@@ -609,7 +610,7 @@ class Host:
                 parts.append(text if isinstance(text, str) else js.to_string(a))
             else:
                 parts.append(js.to_string(a))
-        self.env.console.append(" ".join(parts))
+        console_append(self.env.console, " ".join(parts))
 
     def get_google_auth(self, *_: Any) -> Any:
         self.check(self.perms.require, "use_google_credentials", "getGoogleAuth")

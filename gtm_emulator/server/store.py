@@ -45,6 +45,7 @@ from ..errors import RequestError
 DEFAULT_PATH = "gtm-emulator.sqlite3"
 DEFAULT_RETENTION = 10_000
 DEFAULT_BODY_LIMIT = 65_536
+MAX_REPORT_CHARS = 4 * 1024 * 1024  # a stored report larger than this keeps its summary and loses detail
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -144,6 +145,25 @@ def _truncate(text: str, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
     return text[:limit], True
+
+
+def _capped_json(report: dict[str, Any]) -> str:
+    """The report as JSON, at most ``MAX_REPORT_CHARS``: past it, event data, variables and console
+    lines are replaced by a note (the counts, statuses and outgoing requests stay)."""
+    text = json.dumps(report, ensure_ascii=False)
+    if len(text) <= MAX_REPORT_CHARS:
+        return text
+    note = f"removed: the stored report was {len(text)} characters, over the limit of {MAX_REPORT_CHARS}"
+    slim = dict(report, report_truncated=note)
+    slim["events"] = [dict(e, event_data={"_removed": note}, variables={}, console=[note])
+                      for e in report.get("events") or []]
+    text = json.dumps(slim, ensure_ascii=False)
+    if len(text) <= MAX_REPORT_CHARS:
+        return text
+    slim["events"] = [{k: e.get(k) for k in ("name", "client", "warnings") if k in e} | {"tags": [
+        {k: t.get(k) for k in ("name", "status", "fired", "error", "vendor_rejected")} for t in e.get("tags") or []]}
+        for e in report.get("events") or []]
+    return json.dumps(slim, ensure_ascii=False)
 
 
 def _event_name(event: dict[str, Any]) -> str:
@@ -385,7 +405,7 @@ class SQLiteStore:
             sum(1 for _, t in tags if t.get("status") == "failure"),
             sum(1 for _, t in tags if t.get("vendor_rejected")),
             len(outgoing), int(cut_request or cut_response),
-            json.dumps(summary, ensure_ascii=False), json.dumps(report, ensure_ascii=False),
+            json.dumps(summary, ensure_ascii=False), _capped_json(report),
         )
         row = tuple(display_text(v) if isinstance(v, str) else v for v in row)
         return _Prepared(row, [(i, display_text(_event_name(e))) for i, e in enumerate(events)], tags, outgoing, now)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..core.js import to_string
-from ..core.report import MASK, EventReport, Outgoing
+from ..core.report import MASK, EventReport, Outgoing, console_append
 from ..core.request import Request, Response, cookie_from_options, display_text
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
@@ -61,7 +61,7 @@ class TagContext:
 
     def log(self, *args: Any) -> None:
         """``logToConsole``."""
-        self.console.append(" ".join(a if isinstance(a, str) else to_string(a) for a in args))
+        console_append(self.console, " ".join(a if isinstance(a, str) else to_string(a) for a in args))
 
     def cookie_values(self, name: str, decode: bool = True) -> list[str]:
         return self.request.cookie_values(name, decode=decode)
