@@ -1,4 +1,4 @@
-"""The ``gtm-emulator`` command line (interfaces.md).
+"""The ``gtm-emulator`` command line (README.md's command table; docs/architecture.md, "Where each concept lives").
 
 Bad input never gives a traceback: a one-line error naming the file, JSON path or parameter, and
 exit status 2.
@@ -108,7 +108,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
           gtm_export: str | None, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from ..loading.config import make_transport
-    from ..server.app import create_app
+    from ..server.app import ReportHook, create_app
     from ..server.preview import generate_token, is_loopback, preview_url
     from ..server.store import SQLiteStore
     from ..server.wsgi import configure_logging, run_gunicorn
@@ -127,7 +127,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
             store = SQLiteStore(store_path, retention=retention)
         except Exception as exc:  # an unusable path or a file that is not a database
             fail(f"--store {store_path}: {exc}")
-    hooks = []
+    hooks: list[ReportHook] = []
     if record:
         from ..harness.recorder import Recorder
 

@@ -4,12 +4,13 @@
 from the ``Cookie`` header only when told that the cookie mode is ``server``. :class:`GA4Client`
 wraps it for the container: which requests it claims, the client address behind trusted proxies,
 ``x-sst-system_properties.request_start_time_ms``, the server-managed FPID cookie and the response
-(sgtm.md §2).
+(docs/clients.md, "GA4 client").
 
 Choices made where the reference is uncertain (each one is a named constant or a setting):
 
 * Invalid UTF-8 and malformed percent-escapes (``%zz``) are a ``400`` naming the parameter or body
-  line (``STRICT_DECODING_DEFAULT``). sgtm.md §2.3 reads invalid bytes as U+FFFD; that behaviour is
+  line (``STRICT_DECODING_DEFAULT``). sGTM reads invalid bytes as U+FFFD (docs/clients.md, "Errors (never a
+  500)"); that is
   the ``strict_decoding=False`` setting, which also keeps a malformed escape as literal text.
 * A batched POST may hold at most ``DEFAULT_MAX_EVENTS`` events and ``DEFAULT_MAX_BODY_BYTES``
   bytes; more is a ``413``.
@@ -299,7 +300,7 @@ def _split_item(text: str) -> list[str]:
 
 def parse_item(text: str, where: str = "pr", *, strict: bool = True, numbered_categories: bool = True,
                warnings: list[str] | None = None, _warn: Warnings | None = None) -> dict[str, Any]:
-    """One ``prN`` value, e.g. ``idSKU1~nmShirt~pr9.99~k0color~v0red`` (sgtm.md §2.6)."""
+    """One ``prN`` value, e.g. ``idSKU1~nmShirt~pr9.99~k0color~v0red`` (docs/clients.md, "Items (prN)")."""
     warn = _warn or Warnings(warnings)
     item: dict[str, Any] = {}
     custom: list[str] | None = None

@@ -20,7 +20,7 @@ two-digit when an item has more than ten custom parameters).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -151,10 +151,10 @@ def encode_params(event_data: Mapping[str, Any], *, numbered_item_categories: bo
         if not isinstance(system, Mapping):
             raise EncodeError("x-ga-system_properties must be an object")
         for name, value in system.items():
-            param = _SYSTEM.get(name)
-            if param is None:
+            system_param = _SYSTEM.get(name)
+            if system_param is None:
                 raise EncodeError(f"x-ga-system_properties.{name} has no GA4 parameter")
-            front.append((param, _enc(_text(value, f"x-ga-system_properties.{name}"))))
+            front.append((system_param, _enc(_text(value, f"x-ga-system_properties.{name}"))))
     if "debug_mode" in data and not (isinstance(system, Mapping) and "dbg" in system):
         front.append(("_dbg", "1"))
     sst = data.get("x-sst-system_properties")
@@ -224,7 +224,7 @@ def encode(event_data: Mapping[str, Any], *, numbered_item_categories: bool = Tr
     return _join(encode_params(event_data, numbered_item_categories=numbered_item_categories))
 
 
-def encode_batch(events: list[Mapping[str, Any]], *, numbered_item_categories: bool = True) -> tuple[str, str]:
+def encode_batch(events: Sequence[Mapping[str, Any]], *, numbered_item_categories: bool = True) -> tuple[str, str]:
     """``(query, body)`` of a batched POST: request-level parameters equal in every event go to the
     query; everything else, and always ``en``, goes to that event's body line."""
     if not events:

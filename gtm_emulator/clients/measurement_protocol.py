@@ -6,7 +6,7 @@ validation messages (``fieldPath``, ``description``, ``validationCode``) with ex
 it returns the event data of every event or raises :class:`MPValidationError` carrying the
 messages. :class:`MeasurementProtocolClient` answers ``/debug/mp/collect`` with the messages (200,
 no tags run) and ``/mp/collect`` with 204 whatever the payload, running only the events that pass
-the hard checks (sgtm.md §3).
+the hard checks (docs/clients.md, "Measurement Protocol client").
 
 Choices made where the reference is uncertain (named constants):
 
@@ -115,7 +115,7 @@ def _message(path: str, description: str, code: str) -> dict[str, str]:
     return {"fieldPath": path, "description": description, "validationCode": code}
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class _Object(dict[str, Any]):
     """A JSON object that remembers the names it held more than once (for NAME_DUPLICATED)."""
 
     duplicates: dict[str, int]
@@ -169,7 +169,8 @@ class Validation:
 
 
 def validate(query: str, body: bytes | str, *, now: float | None = None) -> Validation:
-    """Check an MP request like Google's validation server (sgtm.md §3.3)."""
+    """Check an MP request like Google's validation server (docs/clients.md, "/debug/mp/collect (validation
+    server)")."""
     result = Validation()
     try:
         result.params = first_values(parse_query(query))
@@ -500,7 +501,7 @@ def _check_items(items: Any, where: str, at: str, result: Validation) -> None:
 
 def build_events(validation: Validation, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
                  remote_addr: str) -> list[dict[str, Any]]:
-    """The event data of every event that passed the hard checks (sgtm.md §3.2)."""
+    """The event data of every event that passed the hard checks (docs/clients.md, "Event data")."""
     payload = validation.payload
     if validation.fatal or payload is None:
         return []

@@ -1,7 +1,7 @@
 """Clients defined by a custom template (``.tpl`` with ``___INFO___`` type ``CLIENT``).
 
 ``TemplateClient(name, priority, settings, template=...)`` runs the template's server code in the
-sandbox once per request, with ``settings`` as ``data`` (templates.md §4.1, §7.3).
+sandbox once per request, with ``settings`` as ``data`` (docs/templates.md, "Client templates").
 
 How claim and run are split (``SPLIT``): the code runs **once**. :meth:`TemplateClient.claim` runs
 the template's synchronous code (and drains its callbacks) in a fresh sandbox and looks at whether it
@@ -132,6 +132,8 @@ class _ClientState:
 class _AfterReturn:
     """The response object the sandbox writes to once the response was sent: every write is a warning."""
 
+    _warnings: list[str]
+
     def __init__(self, warnings: list[str]):
         object.__setattr__(self, "_warnings", warnings)
         object.__setattr__(self, "headers", _IgnoredHeaders(warnings))
@@ -148,11 +150,11 @@ class _IgnoredHeaders(dict[str, str]):
     def __setitem__(self, key: str, value: str) -> None:
         self._warnings.append(f"response header {key!r} written after returnResponse; ignored")
 
-    def pop(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def pop(self, key: str, default: Any = None) -> Any:
         self._warnings.append(f"response header {key!r} removed after returnResponse; ignored")
         return default
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         self._warnings.append("response headers written after returnResponse; ignored")
 
 

@@ -1,7 +1,7 @@
 """The container runtime: Request → clients → one run per event → triggers → tags → Report.
 
 Pure: no Flask, no sockets, no files. The clock (``now``), randomness and the vendor transport are
-inputs, so a run is reproducible (sgtm.md §1, §7).
+inputs, so a run is reproducible (docs/architecture.md, "The path of a request").
 
 Order of work for one request:
 
@@ -35,7 +35,7 @@ from .clock import state as clock_state
 from .event_data import copy_event_data
 from .report import EventReport, Masker, Report, TagResult, TriggerTrace
 from .request import Request, Response, display_text
-from .statuses import BLOCKED, FAILURE, NOT_FIRED, PAUSED, SUCCESS, FiringOption
+from .statuses import BLOCKED, FAILURE, NOT_FIRED, PAUSED, SUCCESS, FiringOption, TagStatus, TriggerRole
 from .triggers import Trigger
 from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
 
@@ -271,7 +271,7 @@ class Container:
         return self._masked(report, secrets)
 
     def _claiming_client(self, request: Request) -> tuple[Client | None, list[tuple[str, str]]]:
-        reasons = []
+        reasons: list[tuple[str, str]] = []
         for client in self.clients:
             claim = client.claim(request)
             if claim.claimed:
@@ -357,7 +357,9 @@ class Container:
         for tag in self.tags:
             fires = blocked = False
             tag_traces = []
-            for names, role in ((tag.firing_triggers, "firing"), (tag.blocking_triggers, "blocking")):
+            roles: tuple[tuple[list[str], TriggerRole], ...] = ((tag.firing_triggers, "firing"),
+                                                                (tag.blocking_triggers, "blocking"))
+            for names, role in roles:
                 for name in names:
                     cached = traces.get(name)
                     if cached is None:
@@ -370,6 +372,7 @@ class Container:
                             fires = True
                         else:
                             blocked = True
+            status: TagStatus
             if tag.paused:
                 status = PAUSED
             elif fires and blocked:
@@ -405,7 +408,8 @@ class Container:
             report.warnings.extend(ctx.warnings)
         return report
 
-    def _trace(self, name: str, role: str, ctx: EventContext, report: EventReport, explain: bool) -> TriggerTrace:
+    def _trace(self, name: str, role: TriggerRole, ctx: EventContext, report: EventReport,
+               explain: bool) -> TriggerTrace:
         """A trigger's verdict for one event: with every condition traced, or (``explain=False``)
         from its compiled matcher alone."""
         trigger = self.triggers.get(name)
@@ -443,10 +447,10 @@ class _EventRunner:
         self.report = report
         self.secrets = secrets
         self.start_order: list[str] = []
-        self.done: dict[str, str] = {}  # tag name -> final status of its (first) run
+        self.done: dict[str, TagStatus] = {}  # tag name -> final status of its (first) run
         self.after_tags: list[AfterTags] = []
 
-    def run_sequence(self, tag: TagConfig, stack: tuple[str, ...], role: str | None = None) -> str:
+    def run_sequence(self, tag: TagConfig, stack: tuple[str, ...], role: str | None = None) -> TagStatus:
         """Fire ``tag`` with its setup and cleanup tags; returns the status it ended with."""
         result = self.results[tag.name]
         if tag.name in self.done and tag.firing_option != "unlimited":
@@ -480,7 +484,7 @@ class _EventRunner:
         request_deadline = getattr(clock_state(), "deadline", None)
         return own if request_deadline is None else min(own, request_deadline)
 
-    def execute(self, tag: TagConfig) -> str:
+    def execute(self, tag: TagConfig) -> TagStatus:
         result = self.results[tag.name]
         if tag.name not in self.start_order:
             self.start_order.append(tag.name)
@@ -501,6 +505,8 @@ class _EventRunner:
             deadline=self._deadline(settings.tag_timeout_seconds),
         )
         started = time.perf_counter()
+        status: TagStatus
+        error: str | None
         try:
             params = {key: template.evaluate(self.ctx) for key, template in tag.params.items()}
             for key in tag.secret_params:

@@ -1,4 +1,4 @@
-"""The report of one request: what Google's Preview shows, as data (interfaces.md).
+"""The report of one request: what Google's Preview shows, as data (docs/preview.md, "The inspection API").
 
 Every decision is explained: a tag that did not fire carries each trigger it evaluated and every
 condition with both operands. Secrets are masked before a report leaves the container.

@@ -285,7 +285,7 @@ def _is_trusted(peer: str, trusted: tuple[str, ...]) -> bool:
 
 @dataclass
 class SetCookie:
-    """A cookie that the response sets (report form of sgtm.md §10)."""
+    """A cookie that the response sets (its report form; docs/architecture.md, "Cookies")."""
 
     name: str
     value: str

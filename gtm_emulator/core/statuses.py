@@ -36,8 +36,8 @@ BLOCKED: Final = "blocked"
 RunStatus = Literal["success", "failure"]
 """How a sandboxed template run ended (gtmOnSuccess / gtmOnFailure)."""
 
-SandboxFailureKind = Literal["syntax", "exception", "timeout", "memory", "stack"]
-"""Why sandboxed template code could not run to completion."""
+SandboxFailureKind = Literal["syntax", "exception", "timeout", "memory", "stack", "crash"]
+"""Why sandboxed template code could not run to completion (``crash``: the worker process died)."""
 
 TransportFailureReason = Literal["failed", "timed_out"]
 """Why an outgoing request got no HTTP answer (the words sGTM's sendHttpRequest uses)."""

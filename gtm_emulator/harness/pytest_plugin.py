@@ -169,7 +169,7 @@ class ScenarioFile(pytest.File):
         if isinstance(excinfo.value, ConfigError):
             problems = "\n".join(f"  {p}" for p in excinfo.value.problems)
             return f"invalid scenario file {self.path.name}:\n{problems}"
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
 
 class ScenarioItem(pytest.Item):
@@ -189,7 +189,7 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioStepFailed):
             return f"step {self.step.index + 1} ({self.step.name!r}) of {self.path.name} failed:\n{excinfo.value}"
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # The failure headline. Not a suffix of the node id, so pytest's verbose line shows the id unchanged.

@@ -13,7 +13,7 @@ container (``templates/<slug>.tpl``, the path relative to the container file). P
 container and those files. The TikTok gallery templates are not run as code: they become the native
 ``tiktok_events_api`` tag with the matching profile (``TIKTOK_GALLERY``), their field names kept.
 
-Choices on uncertain points (sgtm.md §5.4, §6.3, §8):
+Choices on uncertain points (docs/templates.md, "Importing a container export"):
 
 * Trigger ID ``2147479574`` is All Events; any other undefined ID ``>= 2147479000`` is All Events
   with a warning; other undefined IDs are problems.
@@ -31,6 +31,7 @@ Choices on uncertain points (sgtm.md §5.4, §6.3, §8):
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ _REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 
 
 def param_value(param: Any) -> Any:
-    """An export parameter object as the value a template's ``data`` would get (sgtm.md §8.2),
+    """An export parameter object as the value a template's ``data`` would get (docs/templates.md, "Importing
+    a container export"),
     leaving ``{{Var}}`` references in strings for the container to resolve."""
     if not isinstance(param, dict):
         return param
@@ -537,7 +539,7 @@ def convert(export: dict[str, Any], source: str, *, template_files: dict[str, st
     return native, converter.warnings
 
 
-def load_export(path: str | Path) -> dict[str, Any]:
+def load_export(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read an export file; ConfigError when it is not JSON."""
     p = Path(path)
     try:

@@ -1,4 +1,4 @@
-"""The permissions a template declares in ``___SERVER_PERMISSIONS___`` (templates.md §5).
+"""The permissions a template declares in ``___SERVER_PERMISSIONS___`` (docs/templates.md, "Permissions").
 
 :class:`Permissions` turns the declarations into plain Python values and answers, for each sandbox
 API call, whether the template may make it. A refused call raises :class:`PermissionDenied`;

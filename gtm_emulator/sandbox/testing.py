@@ -1,4 +1,5 @@
-"""Running a template's own ``___TESTS___`` outside GTM (templates.md §6), with JUnit XML output.
+"""Running a template's own ``___TESTS___`` outside GTM (docs/templates.md, "Template tests (___TESTS___)"),
+with JUnit XML output.
 
 Each scenario runs in a fresh sandbox: the ``setup`` code, the scenario's code and the ``teardown``
 code run as one function body (names declared in ``setup`` are visible to the scenario). The test

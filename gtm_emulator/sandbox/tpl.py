@@ -1,4 +1,4 @@
-"""Reading and validating GTM custom-template files (``.tpl``, templates.md §1-§6).
+"""Reading and validating GTM custom-template files (``.tpl``; docs/templates.md, "The .tpl file").
 
 A ``.tpl`` file is a sequence of sections, each opened by a header line ``___NAME___`` on a line of
 its own. :func:`parse_sections` splits the text; :func:`validate_template` checks it and returns
@@ -97,7 +97,7 @@ class CustomTemplate:
 
 def iter_fields(fields: list[Any]) -> list[dict[str, Any]]:
     """Every field, depth first, including group sub-fields and sub-fields of radio/select items
-    (they are all top-level keys of ``data``, templates.md §3.2)."""
+    (they are all top-level keys of ``data``, docs/templates.md, "The .tpl file")."""
     out: list[dict[str, Any]] = []
 
     def walk(items: Any) -> None:
@@ -294,7 +294,7 @@ def _build(text: str, file: str) -> tuple[CustomTemplate | None, list[Problem]]:
 
 
 def validate_template(text: str, file: str = "<template>") -> list[Problem]:
-    """Every problem of a ``.tpl`` text (templates.md §1); empty when it can be loaded."""
+    """Every problem of a ``.tpl`` text (docs/templates.md, "The .tpl file"); empty when it can be loaded."""
     return _build(text, file)[1]
 
 

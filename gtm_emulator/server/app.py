@@ -86,7 +86,7 @@ def summary_line(report: Report, elapsed_ms: float) -> str:
     if fired:
         tags = []
         for tag in fired:
-            mark = tag.status
+            mark: str = tag.status
             if tag.vendor_rejected:
                 mark += ",REJECTED_BY_VENDOR"
             tags.append(f"{tag.name}[{mark}]")
@@ -216,7 +216,7 @@ def create_app(
                 status, headers, body = refused
                 start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
                 return [body]
-            return flask_wsgi(environ, start_response)  # type: ignore[no-any-return]
+            return flask_wsgi(environ, start_response)
         try:
             status, headers, body = answer(environ)
         except Exception:  # never a traceback to the client

@@ -10,7 +10,7 @@ as JSON under ``/_emulator/api/``):
 - ``GET  /_emulator/``                     the Preview UI
 - ``GET  /_emulator/api/``                 this list, and the container being served
 - ``GET  /_emulator/api/requests``         requests, newest first (filters below)
-- ``GET  /_emulator/api/requests/<id>``    one request in full (the report, interfaces.md)
+- ``GET  /_emulator/api/requests/<id>``    one request in full (the report; docs/preview.md, "The inspection API")
 - ``GET  /_emulator/api/outgoing``         outgoing HTTP requests with the vendor's answers
 - ``GET  /_emulator/api/summary``          counts: requests, events, tags fired/failed/rejected
 - ``POST /_emulator/api/reset``            deletes every record
@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..errors import RequestError
 from .app import add_report_hook, current_container
@@ -123,6 +124,11 @@ def _error(status: int, message: str, **extra: Any) -> Response:
     return json_response({"error": message, **extra}, status)
 
 
+def _limit(value: str | None, default: int = 100) -> int:
+    limit = _int_param("limit", value)
+    return default if limit is None else limit
+
+
 def _int_param(name: str, value: str | None, minimum: int = 0) -> int | None:
     if value is None or value == "":
         return None
@@ -166,7 +172,7 @@ def request_filter(args: Any) -> RequestFilter:
         after=_int_param("after", args.get("after")),
         client=client,
         rejected=_bool_param("rejected", args.get("rejected")),
-        limit=_int_param("limit", args.get("limit")) if args.get("limit") else 100,
+        limit=_limit(args.get("limit")),
         offset=_int_param("offset", args.get("offset")) or 0,
     )
 
@@ -175,7 +181,7 @@ def request_filter(args: Any) -> RequestFilter:
 
 
 def _token_guard(token: str | None) -> Any:
-    def guard() -> Response | None:
+    def guard() -> BaseResponse | None:
         # Host and Origin are checked before Flask for every emulator endpoint (guard.make_guard)
         if token is None:
             return None
@@ -273,7 +279,7 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
         items = store.list_outgoing(
             tag=args.get("tag") or None, vendor_ok=_bool_param("vendor_ok", args.get("vendor_ok")),
             request_id=_int_param("request", args.get("request")),
-            limit=_int_param("limit", args.get("limit")) if args.get("limit") else 100,
+            limit=_limit(args.get("limit")),
             offset=_int_param("offset", args.get("offset")) or 0,
         )
         return json_response({"outgoing": items, "count": len(items)})
@@ -299,7 +305,7 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
 def _app() -> Flask:
     from flask import current_app
 
-    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def install_preview(app: Flask, store: SQLiteStore, token: str | None = None) -> None:
@@ -311,7 +317,7 @@ def install_preview(app: Flask, store: SQLiteStore, token: str | None = None) ->
         raise ValueError("the preview token must not be empty")
     app.register_blueprint(preview_blueprint(store, token))
 
-    def bare_prefix() -> Response:
+    def bare_prefix() -> BaseResponse:
         return redirect(PREFIX + "/" + (f"?{request.query_string.decode()}" if request.query_string else ""),
                         code=308)
 

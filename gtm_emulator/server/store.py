@@ -551,7 +551,8 @@ class SQLiteStore:
         return [self._listing(r) for r in rows]
 
     def get_request(self, request_id: int) -> dict[str, Any] | None:
-        """One request in full: id, time, counts, then the report's own fields (interfaces.md)."""
+        """One request in full: id, time, counts, then the report's own fields (docs/preview.md, "The
+        inspection API")."""
         with self._conn() as conn:
             row = conn.execute(f"SELECT {self._LIST_COLUMNS}, report FROM requests WHERE id = ?",
                                (request_id,)).fetchone()

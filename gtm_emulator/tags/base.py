@@ -1,4 +1,4 @@
-"""What a tag implementation sees while it runs, and the registry of tag types.
+"""What a tag implementation sees while it runs (``TagContext``), and the tag contract (``TagType``).
 
 A tag type implements ``run(params, ctx)``: it reads its resolved parameters and the event, sends
 through ``ctx.send_http`` and sets cookies through ``ctx.set_cookie``. Returning means

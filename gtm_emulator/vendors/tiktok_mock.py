@@ -1,11 +1,11 @@
-"""A mock of TikTok's Events API v1.3, answering as TikTok does (tiktok.md §3, §7, §9).
+"""A mock of TikTok's Events API v1.3, answering as TikTok does (docs/tiktok.md, "The mock TikTok Events API").
 
 :class:`TikTokMock` is pure (no Flask, no sockets): ``handle(method, path, headers, body)`` returns the
 HTTP response TikTok would give. Business outcomes, errors included, come back with HTTP 200 and
 TikTok's envelope ``{code, message, request_id, data}``. ``blueprint(mock)`` serves it over HTTP and
 ``create_app()`` runs it on its own (``python -m gtm_emulator.vendors.tiktok_mock``).
 
-Checks, in order; the first failure decides (tiktok.md §9.1):
+Checks, in order; the first failure decides (docs/tiktok.md, "The mock TikTok Events API"):
 
 1. ``Access-Token`` missing or empty -> 40104; 2. unknown token (when tokens are configured) -> 40105;
 3. rate above ``rate_limit_per_second`` -> 40100; 4. body not a JSON object -> 40000;
@@ -534,22 +534,22 @@ class TikTokMock:
             out.append(f"{where}.event_time: more than 7 days old")
         elif event_time > now + FUTURE_SKEW_S:
             out.append(f"{where}.event_time: in the future")
-        properties = event.get("properties") if isinstance(event.get("properties"), dict) else {}
+        properties: dict[str, Any] = event["properties"] if isinstance(event.get("properties"), dict) else {}
         currency = properties.get("currency")
         if currency is not None:
             if isinstance(currency, str) and currency.upper() in CURRENCIES and currency != currency.upper():
                 out.append(f"{where}.properties.currency: {currency!r} is lower case")
             elif not (isinstance(currency, str) and currency in CURRENCIES):
                 out.append(f"{where}.properties.currency: {currency!r} is not in TikTok's currency list")
-        page = event.get("page") if isinstance(event.get("page"), dict) else {}
+        page: dict[str, Any] = event["page"] if isinstance(event.get("page"), dict) else {}
         if source == "web" and not page.get("url"):
             out.append(f"{where}.page.url: missing for a web event")
-        user = event.get("user") if isinstance(event.get("user"), dict) else {}
+        user: dict[str, Any] = event["user"] if isinstance(event.get("user"), dict) else {}
         hashed = [k for k in ("email", "phone", "external_id") if _is_hashed(user.get(k))]
         if not user.get("ttclid") and not user.get("ttp") and not hashed:
             out.append(f"{where}.user: neither ttclid, ttp nor hashed email/phone/external_id: poor match quality")
         for key in HASHED_USER_FIELDS:
-            values = user.get(key) if isinstance(user.get(key), list) else [user.get(key)]
+            values: list[Any] = user[key] if isinstance(user.get(key), list) else [user.get(key)]
             if any(isinstance(v, str) and _is_hashed(v) and not _LOWER_HEX.match(v) for v in values):
                 out.append(f"{where}.user.{key}: upper-case hex digest; TikTok's digests are lower-case and will "
                            f"not match")
@@ -559,14 +559,14 @@ class TikTokMock:
                 out.append(f"{where}.event_id: missing on a purchase event; Pixel and server events cannot be "
                            f"deduplicated")
         else:
-            key = (pixel, name, event_id)
-            first = self._seen.get(key)
+            seen_key = (pixel, name, event_id)
+            first = self._seen.get(seen_key)
             if first is not None and now - first <= DEDUP_WINDOW_S:
                 out.append(f"{where}: TikTok would deduplicate this event (same pixel, event {name!r} and event_id "
                            f"{event_id!r} within 48 hours)")
             else:
-                self._seen.pop(key, None)  # re-inserted last: the dict stays in time order
-                self._seen[key] = now
+                self._seen.pop(seen_key, None)  # re-inserted last: the dict stays in time order
+                self._seen[seen_key] = now
                 if len(self._seen) > MAX_DEDUP_KEYS:
                     self._prune_seen(now)
         return out

@@ -5,9 +5,10 @@ The browser sends two real GA4 hits to the server (``POST /g/collect?v=2&…``, 
 ``x-ga-page_id``), which is how the page finds their reports afterwards.
 
 Hashed user data: the official TikTok profile reads the e-mail address from the tag's fields, then
-``user_data.email_address``, then the top-level event-data key ``email`` (tiktok.md 6.3), and the
+``user_data.email_address``, then the top-level event-data key ``email`` (docs/tiktok.md, "What is hashed"), and the
 external ID from ``tt_external_id``, then ``user_id``. A GA4 hit fills ``email`` through the event
-parameter ``ep.email`` and ``user_id`` through ``uid`` (sgtm.md 2.5), so the test purchase sends
+parameter ``ep.email`` and ``user_id`` through ``uid`` (docs/clients.md, "Parameter mapping"), so the test
+purchase sends
 those two and needs no extra variable. For each hashed field the page shows the value found in the
 event data, the normalised text and whether SHA-256 of it is exactly what went to TikTok.
 """
@@ -47,7 +48,7 @@ TEST_HITS: dict[str, list[tuple[str, str]]] = {
                   ("dl", "https://shop.example/"), ("dt", "Shop"), ("en", "page_view")],
 }
 
-# Where the official profile finds each hashed field in event data, in its order (tiktok.md 6.3).
+# Where the official profile finds each hashed field in event data, in its order (docs/tiktok.md, "What is hashed").
 HASH_SOURCES: dict[str, tuple[str, ...]] = {
     "email": ("user_data.email_address", "email"),
     "phone": ("user_data.phone_number",),

@@ -61,7 +61,7 @@ DEFAULT_TAG_NAME = "TikTok - purchase"
 DEFAULT_TRIGGER_NAME = "GA4 purchase"
 DEFAULT_WORKSPACE = "gtm-demo-workspace"
 
-# GTM's operator choices (sgtm.md 5.2): UI key -> (operator, negate, ignore_case), in GTM's order.
+# GTM's operator choices (docs/triggers.md, "Operators"): UI key -> (operator, negate, ignore_case), in GTM's order.
 OPERATOR_CHOICES: dict[str, tuple[str, bool, bool]] = {
     "equals": ("equals", False, False),
     "does_not_equal": ("equals", True, False),

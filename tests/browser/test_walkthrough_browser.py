@@ -1,6 +1,6 @@
 """The setup walkthrough in real headless Chromium: the four steps and the live purchase, in English
 and Dutch, and the form errors for an empty pixel code and a malformed token. Screenshots go to
-test-artifacts/walkthrough/ at the repository root."""
+``$GTM_EMULATOR_ARTIFACTS/walkthrough/`` (a temporary folder when that is not set)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import artifacts_dir
 from playwright.sync_api import Page, expect, sync_playwright
 
 from gtm_emulator.loading.config import load_container, validate_file
@@ -20,7 +21,6 @@ from gtm_emulator.walkthrough.workspace import STARTING_PIXEL_CODE
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "walkthrough"
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,7 @@ def page(browser: Any) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir("walkthrough") / f"{name}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("lang", ["en", "nl"])

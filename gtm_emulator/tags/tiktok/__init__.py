@@ -4,7 +4,7 @@
 (method, url, headers, body, set_cookies). :class:`TikTokTag` sends it through the container's
 transport and reports TikTok's verdict (:func:`judge`).
 
-Profiles (tag parameter ``profile``; tiktok.md §6):
+Profiles (tag parameter ``profile``; docs/tiktok.md, "Profiles"):
 
 - ``tiktok-official`` (default): TikTok's own sGTM template v0.2.01 (:mod:`.official`);
 - ``stape``: stape's community template v2.0.1 (:mod:`.stape`);
@@ -79,7 +79,7 @@ def build_request(
     *,
     warnings: list[str] | None = None,
     notes: list[str] | None = None,
-    request_headers: Mapping[str, str] | None = None,
+    request_headers: Mapping[str, str | None] | None = None,
     rng: random.Random | None = None,
 ) -> dict[str, Any]:
     """What the TikTok tag sends for one event: ``{method, url, headers, body, set_cookies}``.
@@ -104,7 +104,7 @@ def _build_request(
     *,
     warnings: list[str] | None = None,
     notes: list[str] | None = None,
-    request_headers: Mapping[str, str] | None = None,
+    request_headers: Mapping[str, str | None] | None = None,
     rng: random.Random | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`build_request`, and the body for :func:`js.stringify` (a :class:`js.Plain` when the

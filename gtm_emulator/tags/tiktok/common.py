@@ -124,7 +124,7 @@ class Notes:
 
 
 def check_event_name(event: Any, notes: Notes) -> None:
-    """Warnings for legacy names, notes for Pageview and un-mapped GA4-looking names (tiktok.md §4.2)."""
+    """Warnings for legacy names, notes for Pageview and un-mapped GA4-looking names (docs/tiktok.md, "Event names")."""
     if not isinstance(event, str):
         if truthy(event):
             notes.warn(f"event name is a {js.type_of(event)}, not a string: TikTok rejects it")
@@ -158,7 +158,8 @@ def check_types(body: Mapping[str, Any], notes: Notes) -> None:
 
 
 def check_normalised(field: str, text: str, notes: Notes) -> None:
-    """Warn (never fix) when a value about to be hashed does not look normalised for TikTok (§5)."""
+    """Warn (never fix) when a value about to be hashed does not look normalised for TikTok
+    (docs/tiktok.md, "What is hashed")."""
     if text != text.strip():
         notes.warn(f"user {field} has surrounding whitespace before hashing")
     if field == "email" and "@" not in text:

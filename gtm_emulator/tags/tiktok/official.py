@@ -1,6 +1,6 @@
 """Profile ``tiktok-official``: TikTok's own sGTM template "TikTok Events API (Official)" v0.2.01.
 
-Reproduces what that template sends (tiktok.md §6), including its quirks: no E.164 for phones,
+Reproduces what that template sends (docs/tiktok.md, "Profiles"), including its quirks: no E.164 for phones,
 ``external_id`` case kept, a hard failure for non-string PII, ``CompletePayment`` for ``purchase``,
 an unrounded value sum, ``device`` from GA4 client hints and a ``ttclid`` cookie with SameSite=None.
 
@@ -70,7 +70,8 @@ def hash_value(field: str, value: Any, *, lower: bool, notes: Notes) -> Any:
 
 def resolve_ttclid(event_data: Mapping[str, Any], params: Mapping[str, Any],
                    cookies: Mapping[str, Any] | None) -> Any:
-    """URL -> same-host referrer -> cookie -> tag ``ttclid`` -> event data ``ttclid`` (§6.4)."""
+    """URL -> same-host referrer -> cookie -> tag ``ttclid`` -> event data ``ttclid``
+    (docs/tiktok.md, "ttclid and cookies")."""
     page = parse_url(get(event_data, "page_location"))
     from_url = decode_uri_component(page["searchParams"].get("ttclid", UNDEFINED)) if page else UNDEFINED
     from_referrer: Any = UNDEFINED
@@ -104,7 +105,7 @@ def _ga_content(item: Any, content_type: Any, notes: Notes) -> dict[str, Any]:
 
 
 def _contents(event_data: Mapping[str, Any], params: Mapping[str, Any], notes: Notes) -> tuple[Any, Any]:
-    """(items the template found, contents to send) per §6.5."""
+    """(items the template found, contents to send) (docs/tiktok.md, "Other rules worth knowing")."""
     items = get(event_data, "items")
     if not truthy(items):
         items = json_parse(get(event_data, "tt_contents"))

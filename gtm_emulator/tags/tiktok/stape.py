@@ -1,4 +1,4 @@
-"""Profile ``stape``: stape's community sGTM template "TikTok Events API" v2.0.1 (tiktok.md §6).
+"""Profile ``stape``: stape's community sGTM template "TikTok Events API" v2.0.1 (docs/tiktok.md, "Profiles").
 
 Quirks reproduced: a default event ``Pageview`` for every event in ``standard`` mode, ``event_id``
 falling back to ``transaction_id``, falsy PII kept as it is, arrays hashed as their comma-joined
@@ -8,7 +8,8 @@ SameSite=Lax, the consent gate and the gtm-msr skip.
 Uncertain readings (named constants / small functions):
 
 - ``URL_TTCLID_DECODE_TWICE``: the ttclid override from the page URL (or ``Referer``) is the
-  ``parseUrl`` search-parameter value; tiktok.md says the *official* template decodes it once more,
+  ``parseUrl`` search-parameter value; the *official* template decodes it once more (docs/tiktok.md,
+  "ttclid and cookies"),
   and nothing says stape does, so stape does not.
 - ``items`` truthy but not an array with a truthy ``items[0]`` (a non-empty string) makes the template
   throw when it maps it -> TagError.

@@ -29,7 +29,7 @@ from gtm_emulator.walkthrough.workspace import (
     starting_container,
 )
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "gtm_emulator" / "walkthrough" / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "gtm_emulator" / "walkthrough" / "templates"
 PURCHASE_TRIGGER = {
     "trigger_name": "GA4 purchase", "fires_on": "some_events",
     "cond-0-variable": "Client Name", "cond-0-operator": "equals", "cond-0-value": "GA4",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_sandbox_helpers import TEMPLATES, tpl
+from helpers import TEMPLATES, tpl
 
 from gtm_emulator.errors import ConfigError
 from gtm_emulator.sandbox import load_template, validate_template
@@ -82,7 +82,7 @@ def test_url_patterns() -> None:
 
 
 def test_permission_checks() -> None:
-    from test_sandbox_helpers import perm
+    from helpers import perm
 
     p = Permissions([perm("read_event_data", eventDataAccess="specific", keyPatterns=["user_data", "items.*"]),
                      perm("get_cookies", cookieAccess="specific", cookieNames=["_ga"])])

@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 import pytest
-from _support import NOW, PAGE_VIEW, PURCHASE, ROOT
+from helpers import NOW, PAGE_VIEW, PURCHASE, ROOT
 
 from gtm_emulator import load_container
 from gtm_emulator.errors import TagError

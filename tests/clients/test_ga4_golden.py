@@ -19,7 +19,7 @@ from gtm_emulator.clients.ga4 import GA4Client
 from gtm_emulator.clients.measurement_protocol import MeasurementProtocolClient
 from gtm_emulator.core.request import Request
 
-DATA = Path(__file__).parent / "data" / "ga4"
+DATA = Path(__file__).resolve().parents[1] / "data" / "ga4"
 CASES = sorted(DATA.glob("*.json"))
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from _support import PAGE_VIEW, PURCHASE, ROOT
+from helpers import PAGE_VIEW, PURCHASE, ROOT
 
 from gtm_emulator import load_container
 from gtm_emulator.server.app import create_app, current_container, set_container
@@ -107,10 +107,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[str]:
-    """`gtm-emulator serve` in a subprocess (gunicorn), on a free loopback port."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`gtm-emulator serve` in a subprocess (gunicorn), on a free loopback port, with its store in a
+    temporary folder (the default store, ./gtm-emulator.sqlite3, would land in the working tree)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port)],
+    store = tmp_path_factory.mktemp("served") / "store.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port), "--store", str(store)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from test_sandbox_helpers import ALL_PERMS, TEMPLATES, perm, tag_context, tiktok_transport, tpl
+from helpers import ALL_PERMS, TEMPLATES, perm, tag_context, tiktok_transport, tpl
 
 from gtm_emulator.core.js import UNDEFINED
 from gtm_emulator.core.request import Request, Response

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import NOW, PURCHASE, ROOT
+from helpers import NOW, PURCHASE, ROOT
 
 from gtm_emulator import ConfigError, load_container
 from gtm_emulator.loading.config import default_container_path, schema, validate_file

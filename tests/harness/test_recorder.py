@@ -16,7 +16,7 @@ from gtm_emulator.harness.recorder import Recorder, request_to_record
 from gtm_emulator.harness.replay import ReplaySource, replay, replay_container
 from gtm_emulator.server.app import create_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HIT = "/g/collect?v=2&tid=G-1&cid=1.2&en=purchase&cu=EUR&epn.value=9"
 
 

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import NOW, PURCHASE, ROOT
+from helpers import CLIENT_PERMS as PERMS
+from helpers import JSON_CLIENT_BODY as BODY
+from helpers import NOW, PURCHASE, ROOT, client_tpl, container_dict
+from helpers import post_json as post
 
 from gtm_emulator.clients.template_client import FAILURE_STATUS, TemplateClient
 from gtm_emulator.core.container import Container
-from gtm_emulator.core.report import Report
 from gtm_emulator.errors import ConfigError
-from gtm_emulator.loading.config import default_container_path, load_container, load_gtm_export
+from gtm_emulator.loading.config import load_container, load_gtm_export
 from gtm_emulator.loading.gtm_export import convert, load_export
 from gtm_emulator.sandbox import load_template
 from gtm_emulator.server.app import create_app
@@ -23,48 +25,6 @@ from gtm_emulator.server.app import create_app
 TEMPLATES = ROOT / "tests" / "data" / "templates"
 JSON_CLIENT = TEMPLATES / "json_client.tpl"
 JSON_CLIENT_TEXT = JSON_CLIENT.read_text(encoding="utf-8")
-BODY = json.dumps({"events": [{"event_name": "page_view"},
-                              {"event_name": "purchase", "value": 12.5, "currency": "EUR"}]})
-
-PERMS = """
-[
-  {"instance": {"key": {"publicId": "read_request", "versionId": "1"},
-                "param": [{"key": "requestAccess", "value": {"type": 1, "string": "any"}}]}},
-  {"instance": {"key": {"publicId": "set_cookies", "versionId": "1"},
-                "param": [{"key": "allowedCookies", "value": {"type": 2, "listItem": [
-                  {"type": 3, "mapKey": [{"type": 1, "string": "name"}],
-                   "mapValue": [{"type": 1, "string": "*"}]}]}}]}},
-  {"instance": {"key": {"publicId": "run_container", "versionId": "1"}, "param": []}},
-  {"instance": {"key": {"publicId": "return_response", "versionId": "1"}, "param": []}},
-  {"instance": {"key": {"publicId": "access_response", "versionId": "1"}, "param": []}}
-]
-"""
-
-
-def client_tpl(code: str, perms: str = PERMS) -> str:
-    """A small client template around ``code`` (every API it may need is required up front)."""
-    head = "".join(f"const {n} = require('{n}');\n" for n in (
-        "claimRequest", "runContainer", "returnResponse", "setResponseStatus", "setResponseBody", "setCookie",
-        "getRequestPath", "callLater"))
-    info = json.dumps({"type": "CLIENT", "id": "cvt_temp_public_id", "version": 1, "securityGroups": [],
-                       "displayName": "Inline Test Client", "containerContexts": ["SERVER"]})
-    return (f"___INFO___\n\n{info}\n\n\n___TEMPLATE_PARAMETERS___\n\n[]\n\n\n"
-            f"___SANDBOXED_JS_FOR_SERVER___\n\n{head}{code}\n\n\n___SERVER_PERMISSIONS___\n\n{perms}\n")
-
-
-def container_dict(clients: list[dict[str, Any]], client_name: str = "JSON") -> dict[str, Any]:
-    """The default container (TikTok tag on purchase) with these clients; the trigger tests Client Name."""
-    data = json.loads(default_container_path().read_text(encoding="utf-8"))
-    data.pop("$schema", None)
-    data["clients"] = clients
-    data["triggers"] = [{"name": "purchase from client", "fires_on": "some_events", "conditions": [
-        {"variable": "Client Name", "operator": "equals", "value": client_name},
-        {"variable": "Event Name", "operator": "equals", "value": "purchase"}]}]
-    tag = data["tags"][0]
-    tag["template"] = str(ROOT / "tag_templates" / "tiktok_events_api.json")
-    tag["firing_triggers"] = ["purchase from client"]
-    return data
-
 
 def json_container(**client: Any) -> Container:
     spec = {"name": "JSON", "type": "template", "template": str(JSON_CLIENT), **client}
@@ -77,11 +37,6 @@ def inline_container(tmp_path: Path, code: str, *, extra: list[dict[str, Any]] |
     path.write_text(client_tpl(code, perms), encoding="utf-8")
     clients = [{"name": "Inline", "type": "template", "template": str(path), "priority": 10}, *(extra or [])]
     return load_container(container_dict(clients, "Inline"))
-
-
-def post(container: Container, body: str = BODY, path: str = "/json/collect", **kw: Any) -> Report:
-    return container.simulate("POST", f"https://shop.example{path}", body=body,
-                              headers={"content-type": "application/json"}, now=NOW, **kw)
 
 
 # ---------------------------------------------------------------------------------------------- happy path

@@ -14,8 +14,7 @@ import json
 from typing import Any
 
 import pytest
-from _support import NOW
-from test_sandbox_helpers import DATA
+from helpers import DATA, NOW
 
 from gtm_emulator.core.report import Report
 from gtm_emulator.loading.config import load_gtm_export

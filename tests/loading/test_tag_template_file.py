@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from gtm_emulator.tags.tiktok import PROFILES, TikTokTag, build_request
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "tag_templates" / "tiktok_events_api.json").read_text("utf-8"))
 SCHEMA = json.loads((ROOT / "gtm_emulator" / "schemas" / "tag_template.schema.json").read_text("utf-8"))
 PARAMS = {p["name"]: p for p in TEMPLATE["parameters"]}

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _support import PAGE_VIEW, PURCHASE, ROOT
 from click.testing import CliRunner
+from helpers import PAGE_VIEW, PURCHASE, ROOT
 
 from gtm_emulator.cli.main import cli
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from test_sandbox_helpers import DATA, tag_context, tiktok_transport
+from helpers import DATA, tag_context, tiktok_transport
 
 from gtm_emulator.errors import ConfigError
 from gtm_emulator.loading.gtm_export import convert, load_export, param_value, write_conversion
@@ -17,7 +17,7 @@ from gtm_emulator.sandbox import load_template
 from gtm_emulator.tags.template_tag import TemplateTag
 from gtm_emulator.vendors.tiktok_mock import TikTokMock
 
-SCHEMAS = Path(__file__).parent.parent / "gtm_emulator" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "gtm_emulator" / "schemas"
 EXPORT = DATA / "exports" / "server_export.json"
 
 

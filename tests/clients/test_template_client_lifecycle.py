@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from test_template_client import PERMS, client_tpl, container_dict, post
+from helpers import CLIENT_PERMS as PERMS
+from helpers import client_tpl, container_dict
+from helpers import post_json as post
 
 from gtm_emulator.core.container import Container
 from gtm_emulator.loading.config import load_container

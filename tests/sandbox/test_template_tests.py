@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from test_sandbox_helpers import TEMPLATES, tpl
+from helpers import TEMPLATES, tpl
 
 from gtm_emulator.sandbox import load_template
 from gtm_emulator.sandbox.testing import run_tests

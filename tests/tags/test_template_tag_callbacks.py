@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import NOW, PURCHASE
-from test_sandbox_helpers import ALL_PERMS, perm, tpl
+from helpers import ALL_PERMS, NOW, PURCHASE, perm, tpl
 
 from gtm_emulator.core.container import Container
 from gtm_emulator.core.report import Report, TagResult
@@ -133,7 +132,7 @@ def test_a_runaway_callback_is_stopped_and_reported(tmp_path: Path) -> None:
 
 
 def test_callbacks_without_a_container_are_dropped_with_a_note() -> None:
-    from test_sandbox_helpers import tag_context
+    from helpers import tag_context
 
     from gtm_emulator.sandbox import load_template
     from gtm_emulator.tags.template_tag import TemplateTag

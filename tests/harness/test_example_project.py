@@ -18,8 +18,8 @@ from pathlib import Path
 
 from gtm_emulator.harness.pytest_plugin import entry_point_registered
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = Path(__file__).resolve().parent / "example_project"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "tests" / "example_project"
 
 
 def run_example(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from test_template_client import PERMS as PERMS_CLIENT
-from test_template_client import client_tpl, container_dict
+from helpers import CLIENT_PERMS as PERMS_CLIENT
+from helpers import client_tpl, container_dict
 
 from gtm_emulator.loading.config import load_container
 from gtm_emulator.sandbox import load_template, validate_template

@@ -20,7 +20,7 @@ from gtm_emulator.server.store import RequestFilter, SQLiteStore, parse_since
 
 TOKEN = "3e0c3fd7f678648665e3b09eb2a045339905fd2b"
 TAG = "TikTok - purchase"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def hit(en: str, **extra: str) -> str:

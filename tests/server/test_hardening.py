@@ -7,11 +7,10 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sandbox_helpers import perm, tag_context, tpl
+from helpers import ALL_PERMS, ROOT, perm, tag_context, tpl
 
 from gtm_emulator.core.outbound_url import UnsafeUrl, parse_outbound
 from gtm_emulator.errors import TagError
@@ -251,7 +250,7 @@ def test_abandoned_chunked_body_is_not_logged_as_an_internal_error(caplog: pytes
     "require('setCookie')('n', 'v', {path: '/\\r\\nx'})",
 ])
 def test_cr_lf_in_response_header_or_cookie_is_refused_in_the_sandbox(call: str) -> None:
-    from test_sandbox_helpers import ALL_PERMS
+
 
     from gtm_emulator.core.request import Response
 
@@ -344,9 +343,9 @@ def test_mp_api_secret_is_masked_in_store_and_recording(tmp_path: Any) -> None:
 
     secret = "Zq9SuperSecretApiKey77"
     recording = tmp_path / "rec.ndjson"
-    config = json.loads((Path(__file__).resolve().parents[1] / "containers" / "default.json").read_text())
+    config = json.loads((ROOT / "containers" / "default.json").read_text())
     config["clients"].append({"name": "MP", "type": "measurement_protocol", "priority": 1})
-    container = load_container(config, base_dir=Path(__file__).resolve().parents[1] / "containers")
+    container = load_container(config, base_dir=ROOT / "containers")
     with SQLiteStore(tmp_path / "store.sqlite3") as store:
         recorder = Recorder(recording)
         app = create_app(container, store=store, log_requests=False, on_report=[recorder.hook])

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _support import NOW, PAGE_VIEW, PURCHASE
+from helpers import NOW, PAGE_VIEW, PURCHASE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -191,7 +191,7 @@ def test_slow_vendor_times_out_and_other_hits_keep_their_latency() -> None:
     try:
         config = json.loads(json.dumps(load_container().config))
         config["settings"] = {"http_timeout_seconds": 0.5}
-        from _support import ROOT
+        from helpers import ROOT
 
         config["triggers"] = [str(ROOT / "triggers" / "ga4_purchase.json")]
         config["tags"][0]["template"] = str(ROOT / "tag_templates" / "tiktok_events_api.json")
