@@ -1,0 +1,153 @@
+"""The gunicorn worker ``serve`` runs: gunicorn's threaded worker, hardened against slow clients.
+
+gunicorn's ``gthread`` worker hands a connection to a thread as soon as its first bytes arrive;
+the thread then reads the rest of the request. A client that sends one header line every two
+seconds holds that thread as long as it likes, and a handful of them hold every thread (no other
+request, not even ``/healthz``, is answered). This worker changes two things:
+
+* **Request heads are read by the event loop**, not by a thread: the main loop collects the bytes
+  of a request line and its headers without blocking and hands the connection to a thread only
+  once the head is complete (``\\r\\n\\r\\n``), or larger than ``MAX_HEAD_BYTES`` (then gunicorn's own
+  limits answer). A head not complete within ``HEAD_TIMEOUT_S`` closes the connection. Slow
+  heads cost a socket and a buffer, never a thread.
+* **A request body has a total deadline**, ``BODY_TIMEOUT_S`` from the moment the thread takes the
+  request (not a per-read timeout, which a client sending a byte at a time never trips); past
+  it the connection is closed.
+
+Both are plain constants, easy to change.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import time
+from functools import partial
+from typing import Any
+
+from gunicorn.http.errors import NoMoreData
+from gunicorn.workers.gthread import ThreadWorker
+
+HEAD_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 15.0
+WRITE_TIMEOUT_S = 30.0
+MAX_HEAD_BYTES = 128 * 1024
+
+log = logging.getLogger("gtm_emulator")
+
+
+class DeadlineSocket:
+    """A client socket whose reads share one deadline (set per request by the worker)."""
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self.deadline: float | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def _arm(self) -> None:
+        if self.deadline is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            log.info("closing a connection whose request was not received within %g s", BODY_TIMEOUT_S)
+            raise NoMoreData(b"")
+        self._sock.settimeout(left)
+
+    def recv(self, *args: Any) -> bytes:
+        self._arm()
+        try:
+            return self._sock.recv(*args)
+        except TimeoutError:
+            raise NoMoreData(b"") from None
+
+    def recv_into(self, *args: Any) -> int:
+        self._arm()
+        try:
+            return self._sock.recv_into(*args)
+        except TimeoutError:
+            raise NoMoreData(b"") from None
+
+    def sendall(self, *args: Any) -> None:
+        self._sock.settimeout(WRITE_TIMEOUT_S)
+        self._sock.sendall(*args)
+
+    def send(self, *args: Any) -> int:
+        self._sock.settimeout(WRITE_TIMEOUT_S)
+        return self._sock.send(*args)
+
+
+class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """``gthread`` with request heads read by the event loop and a total deadline per body."""
+
+    def init_process(self) -> None:
+        self.reading_heads: dict[Any, float] = {}  # connection -> when its head must be complete
+        super().init_process()
+
+    def accept(self, listener: Any) -> None:
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError:
+            return
+        self.nr_conns += 1
+        from gunicorn.workers.gthread import TConn
+
+        conn = TConn(self.cfg, DeadlineSocket(client_sock), client_addr, listener.getsockname())
+        self._read_head(conn)
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """A kept-alive connection has a new request: read its head in the loop too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._read_head(conn)
+
+    def _read_head(self, conn: Any) -> None:
+        conn.sock.setblocking(False)
+        conn.head = b""
+        self.reading_heads[conn] = time.monotonic() + HEAD_TIMEOUT_S
+        self.poller.register(conn.sock._sock, selectors.EVENT_READ, partial(self._on_head_bytes, conn))
+
+    def _on_head_bytes(self, conn: Any, _fileobj: Any) -> None:
+        try:
+            chunk = conn.sock._sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop_head_reader(conn)
+            return
+        conn.head += chunk
+        if b"\r\n\r\n" in conn.head or len(conn.head) > MAX_HEAD_BYTES:
+            self.poller.unregister(conn.sock._sock)
+            del self.reading_heads[conn]
+            conn.data_ready = True
+            self.enqueue_req(conn)
+
+    def _drop_head_reader(self, conn: Any) -> None:
+        self.reading_heads.pop(conn, None)
+        try:
+            self.poller.unregister(conn.sock._sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        for conn in [c for c, deadline in self.reading_heads.items() if deadline <= now]:
+            log.info("closing a connection whose request head was not complete within %g s", HEAD_TIMEOUT_S)
+            self._drop_head_reader(conn)
+
+    def handle(self, conn: Any) -> Any:
+        head = getattr(conn, "head", b"")
+        conn.head = b""
+        conn.sock.setblocking(True)
+        conn.sock.deadline = time.monotonic() + BODY_TIMEOUT_S
+        if head:
+            conn.init()
+            conn.parser.unreader.unread(head)
+        return super().handle(conn)
