@@ -56,19 +56,18 @@ class DeadlineSocket:
             raise NoMoreData(b"")
         self._sock.settimeout(left)
 
-    def recv(self, *args: Any) -> bytes:
+    def _read(self, method: str, *args: Any) -> Any:
         self._arm()
         try:
-            return self._sock.recv(*args)
+            return getattr(self._sock, method)(*args)
         except TimeoutError:
             raise NoMoreData(b"") from None
 
+    def recv(self, *args: Any) -> bytes:
+        return self._read("recv", *args)  # type: ignore[no-any-return]
+
     def recv_into(self, *args: Any) -> int:
-        self._arm()
-        try:
-            return self._sock.recv_into(*args)
-        except TimeoutError:
-            raise NoMoreData(b"") from None
+        return self._read("recv_into", *args)  # type: ignore[no-any-return]
 
     def sendall(self, *args: Any) -> None:
         self._sock.settimeout(WRITE_TIMEOUT_S)
