@@ -14,7 +14,10 @@ request, not even ``/healthz``, is answered). This worker changes two things:
   request (not a per-read timeout, which a client sending a byte at a time never trips); past
   it the connection is closed.
 
-Both are plain constants, easy to change.
+* ``GET /healthz`` is answered by the event loop itself (the same ``ok`` the app answers), so a
+  health check passes while every thread waits on a slow vendor (at most the tag deadlines).
+
+The limits are plain constants, easy to change.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ HEAD_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 15.0
 WRITE_TIMEOUT_S = 30.0
 MAX_HEAD_BYTES = 128 * 1024
+HEALTH_REQUESTS = (b"GET /healthz ", b"GET /healthz?")  # answered by the loop itself (the app's answer)
+HEALTH_ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n"
+                 b"Connection: close\r\n\r\nok\n")
 
 log = logging.getLogger("gtm_emulator")
 
@@ -122,8 +128,21 @@ class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
         if b"\r\n\r\n" in conn.head or len(conn.head) > MAX_HEAD_BYTES:
             self.poller.unregister(conn.sock._sock)
             del self.reading_heads[conn]
+            if conn.head.startswith(HEALTH_REQUESTS):
+                self._answer_health(conn)
+                return
             conn.data_ready = True
             self.enqueue_req(conn)
+
+    def _answer_health(self, conn: Any) -> None:
+        """``GET /healthz`` from the event loop: a health check is answered even while every thread
+        waits on a slow vendor or a slow body."""
+        try:
+            conn.sock._sock.send(HEALTH_ANSWER)
+        except OSError:
+            pass
+        self.nr_conns -= 1
+        conn.close()
 
     def _drop_head_reader(self, conn: Any) -> None:
         self.reading_heads.pop(conn, None)

@@ -363,3 +363,30 @@ def test_hostile_template_is_contained(code: str, mention: str | None) -> None:
     assert sum(len(line) for line in ctx.console) < 1_000_000
     if mention:
         assert mention in error, error
+
+
+def test_health_check_answers_while_every_thread_waits() -> None:
+    """Every thread held by a request whose body never comes (as by a slow vendor): /healthz is
+    still answered at once."""
+    import http.client
+
+    proc, port = served(threads=2)
+    held = []
+    try:
+        for _ in range(4):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"POST /g/collect?v=2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n")
+            held.append(sock)
+        time.sleep(0.5)
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/healthz")
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (200, b"ok\n")
+        conn.close()
+        assert time.perf_counter() - started < 1.0
+    finally:
+        for sock in held:
+            sock.close()
+        proc.terminate()
+        proc.wait(10)
