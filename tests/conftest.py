@@ -8,6 +8,7 @@ a test writes only inside its temporary folder.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +32,21 @@ def _untracked_files() -> set[str] | None:
         return None
     if out.returncode != 0:
         return None
+    kept = _artifacts_in_tree()
     return {line[3:] for line in out.stdout.splitlines()
-            if line[:2] in ("??", "!!") and "__pycache__" not in line}
+            if line[:2] in ("??", "!!") and "__pycache__" not in line
+            and not (kept and line[3:].rstrip("/") in (kept, kept.split("/")[0]))}
+
+
+def _artifacts_in_tree() -> str | None:
+    """``$GTM_EMULATOR_ARTIFACTS`` relative to the tree when CI asked for screenshots inside it."""
+    configured = os.environ.get("GTM_EMULATOR_ARTIFACTS")
+    if not configured:
+        return None
+    try:
+        return Path(configured).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from gtm_emulator.core.request import Request, Response
 from gtm_emulator.core.variables import ContainerInfo
-from gtm_emulator.loading.config import default_container_path
+from gtm_emulator.loading.config import default_container_path, load_container
 from gtm_emulator.tags.base import TagContext
 from gtm_emulator.vendors.tiktok_mock import HOST, TikTokMock
 from gtm_emulator.vendors.transport import MockTransport
@@ -160,3 +160,11 @@ def post_json(container: Any, body: str = JSON_CLIENT_BODY, path: str = "/json/c
     """A JSON POST to the container (the test client templates claim ``/json/collect``)."""
     return container.simulate("POST", f"https://shop.example{path}", body=body,
                               headers={"content-type": "application/json"}, now=NOW, **kw)
+
+
+def rejecting_container() -> Any:
+    """The bundled container, but its tag sends a pixel its token may not use (TikTok code 40001)."""
+    path = default_container_path()
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["tags"][0]["parameters"]["pixel_code"] = "COTHER0PIXEL00000002"
+    return load_container(raw, base_dir=path.parent)

@@ -28,19 +28,26 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.base import Client, ClientRun
-from ..errors import RequestError, TagError
+from ..errors import NotEmulated, RequestError, TagError
 from ..tags.base import AfterTags, TagContext, TagType, run_after_tags
 from ..vendors.transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .clock import state as clock_state
 from .event_data import copy_event_data
 from .report import EventReport, Masker, Report, TagResult, TriggerTrace
 from .request import Request, Response, display_text
-from .statuses import BLOCKED, FAILURE, NOT_FIRED, PAUSED, SUCCESS, FiringOption, TagStatus, TriggerRole
+from .statuses import BLOCKED, FAILURE, NOT_EMULATED, NOT_FIRED, PAUSED, SUCCESS, FiringOption, TagStatus, TriggerRole
+from .transformations import Transformation, ordered, transformed_context
 from .triggers import Trigger
-from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
+from .variables import BUILTIN_SPECS, ContainerInfo, EventContext, Template, Variable, VariableCycleError
 
 ALL_EVENTS = "All Events"  # the built-in trigger every container has
 ALL_EVENTS_ID = "2147479574"
+
+# Built-in variables the report's variable view shows for every event (with report_all_variables), as
+# Tag Assistant lists the enabled built-ins: every pure one (Random Number would draw from the seeded
+# generator the tags use).
+REPORTED_BUILTINS: tuple[str, ...] = tuple(name for name, spec in BUILTIN_SPECS.items()
+                                            if spec.pure and not name.startswith("_"))
 
 
 class LazyRandom:
@@ -89,6 +96,7 @@ class TagConfig:
     teardown_tags: list[SequenceStep] = field(default_factory=list)
     secret_params: frozenset[str] = frozenset()
     id: str | None = None
+    export_type: str | None = None  # the GTM type code of an imported tag (transformations select by it)
 
     @property
     def reads_event_data_only(self) -> bool:
@@ -109,6 +117,8 @@ class Settings:
     report_all_variables: bool = True
     not_emulated_tags_fail: bool = False
     path_prefix: str = ""  # the server container URL's path ("/analytics"), removed from Request Path
+    firestore_file: str = ""  # JSON documents that Firestore Lookup variables read (path relative to the container)
+    visitor_region: dict[str, Any] | None = None  # {country, region} when no geo header says it
 
 
 class Container:
@@ -131,6 +141,7 @@ class Container:
         config: dict[str, Any] | None = None,
         vendors: dict[str, Any] | None = None,
         load_warnings: list[str] | None = None,
+        transformations: list[Transformation] | None = None,
     ):
         self.name = name
         self.clients = sorted(clients, key=lambda c: -c.priority)  # stable: equal keep file order
@@ -154,6 +165,7 @@ class Container:
         self.source = source
         self.config = config or {}
         self.vendors = vendors or {}
+        self.transformations = ordered(transformations or [])
         self.load_warnings = list(load_warnings or [])  # things that load but may not do what you expect
         self.resources: list[Any] = []  # kept alive with the container (e.g. a converted export's folder)
         # Tags in firing order: priority high to low, ties in config order.
@@ -177,6 +189,11 @@ class Container:
     def tiktok_mock(self) -> Any:
         """The in-process mock TikTok Events API (None when the container runs live)."""
         return self.vendors.get("tiktok")
+
+    @property
+    def ga4_mock(self) -> Any:
+        """The in-process mock GA4 collection endpoint (None when the container runs live)."""
+        return self.vendors.get("ga4")
 
     def simulate(
         self,
@@ -350,6 +367,7 @@ class Container:
         """One container run (``runContainer``) for one event."""
         ctx = EventContext(event_data=event_data, request=request, client_name=client_name,
                            variables=self.variables, info=self.info, now=now, rng=rng)
+        ctx.response = response  # variable templates may set cookies on it
         report = EventReport(event_data=event_data)
         traces: dict[str, TriggerTrace] = {}
         results: dict[str, TagResult] = {}
@@ -398,7 +416,7 @@ class Container:
         if to_fire and runner.after_tags:  # addEventCallback: once all tags of the event have finished
             run_after_tags(runner.after_tags, report, secrets)
         if explain and self.settings.report_all_variables:
-            for name in self.variables:
+            for name in (*self.variables, *REPORTED_BUILTINS):
                 try:
                     ctx.get(name)
                 except VariableCycleError as exc:
@@ -489,17 +507,25 @@ class _EventRunner:
         if tag.name not in self.start_order:
             self.start_order.append(tag.name)
         settings = self.container.settings
+        ctx = self.ctx
+        if self.container.transformations:
+            types = (tag.type, tag.export_type) if tag.export_type else (tag.type,)
+            own, applied = transformed_context(self.container.transformations, tag.name, types, self.ctx)
+            if own is not None:
+                ctx = own
+                result.transformations = applied
         tctx = TagContext(
             tag_name=tag.name,
             # each tag sees its own copy, except tag types that declare they never change it
-            event_data=self.ctx.event_data if tag.reads_event_data_only else copy_event_data(self.ctx.event_data),
+            event_data=ctx.event_data if tag.reads_event_data_only or ctx is not self.ctx
+            else copy_event_data(ctx.event_data),
             request=self.request,
             response=self.response,
             transport=self.container.transport,
             now=self.now,
             rng=self.rng,
             info=self.container.info,
-            client_name=self.ctx.client_name,
+            client_name=ctx.client_name,
             timeout=settings.http_timeout_seconds,
             after_tags=self.after_tags,
             deadline=self._deadline(settings.tag_timeout_seconds),
@@ -508,13 +534,16 @@ class _EventRunner:
         status: TagStatus
         error: str | None
         try:
-            params = {key: template.evaluate(self.ctx) for key, template in tag.params.items()}
+            params = {key: template.evaluate(ctx) for key, template in tag.params.items()}
             for key in tag.secret_params:
                 value = params.get(key)
                 if isinstance(value, str) and value:
                     self.secrets.add(value)
             tag.impl.run(params, tctx)
             status, error = SUCCESS, None
+        except NotEmulated as exc:
+            status, error = (FAILURE if settings.not_emulated_tags_fail else NOT_EMULATED), str(exc)
+            result.would_read = exc.would_read
         except TagError as exc:
             status, error = FAILURE, str(exc)
         except VariableCycleError as exc:

@@ -339,6 +339,14 @@ def header_breaker(text: str) -> str | None:
     return None
 
 
+def cookie_setter(response: Response, request: Request) -> Any:
+    """``setCookie(name, value, options, no_encode)`` for sandbox code: the cookie joins ``response``."""
+    def set_cookie(name: str, value: str, options: Any, no_encode: bool) -> None:
+        response.set_cookie(cookie_from_options(name, value, options, request, no_encode=no_encode))
+
+    return set_cookie
+
+
 def cookie_from_options(
     name: str, value: str, options: Mapping[str, Any] | None, request: Request, *, no_encode: bool = False
 ) -> SetCookie:

@@ -370,20 +370,10 @@ class Condition:
         return self.test(left, self.value.raw)[0]
 
     def _left_value(self, ctx: EventContext) -> tuple[Any, str | None]:
-        try:
-            return self.left.evaluate(ctx), None
-        except VariableCycleError as exc:
-            message = f"{exc}; {{{{{self.variable}}}}} treated as undefined"
-            ctx.warnings.append(message)
-            return UNDEFINED, message
+        return _operand(self.left, ctx, f"{{{{{self.variable}}}}}")
 
     def _right_value(self, ctx: EventContext) -> tuple[Any, str | None]:
-        try:
-            return self.value.evaluate(ctx), None
-        except VariableCycleError as exc:
-            message = f"{exc}; right operand treated as undefined"
-            ctx.warnings.append(message)
-            return UNDEFINED, message
+        return _operand(self.value, ctx, "right operand")
 
     def holds(self, ctx: EventContext) -> bool:
         left, _ = self._left_value(ctx)
@@ -619,3 +609,32 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({self.name!r}, {list(self._conditions)!r}, id={self.id!r})"
+
+
+def _operand(template: Template, ctx: EventContext, what: str) -> tuple[Any, str | None]:
+    """An operand's value; a variable cycle makes it undefined, with a warning naming ``what``."""
+    try:
+        return template.evaluate(ctx), None
+    except VariableCycleError as exc:
+        message = f"{exc}; {what} treated as undefined"
+        ctx.warnings.append(message)
+        return UNDEFINED, message
+
+
+class UnsupportedTrigger(Trigger):
+    """An imported trigger of a type the emulator does not know: it never fires, and its trace says why."""
+
+    __slots__ = ("export_type",)
+
+    def __init__(self, name: str, export_type: str, id: str | None = None, notes: str | None = None):
+        super().__init__(name, (), id=id, notes=notes)
+        self.export_type = export_type
+        self.matches = lambda ctx: False
+
+    def trace(self, ctx: EventContext, role: TriggerRole = "firing") -> TriggerTrace:
+        note = ConditionTrace("trigger type", "equals", self.export_type, "a server trigger type", False, False,
+                              False, error=f"trigger type {self.export_type!r} is not emulated; it never fires")
+        return TriggerTrace(self.name, role, False, [note])
+
+    def to_config(self) -> dict[str, Any]:
+        return {**super().to_config(), "unsupported_type": self.export_type}

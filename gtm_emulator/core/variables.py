@@ -107,7 +107,7 @@ class EventContext:
     """
 
     __slots__ = ("_info", "_query", "_rng", "_stack", "client_name", "event_data", "now", "request",
-                 "resolved", "variables", "warnings")
+                 "resolved", "response", "variables", "warnings")
 
     def __init__(
         self,
@@ -132,6 +132,7 @@ class EventContext:
         self.warnings: list[str] = [] if warnings is None else warnings
         self._stack: list[str] | None = None
         self._query: dict[str, str] | None = None
+        self.response: Any = None  # the response of the request, when the event runs in a container
 
     @property
     def info(self) -> ContainerInfo:

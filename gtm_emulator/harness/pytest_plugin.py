@@ -10,6 +10,9 @@ Fixtures (each function-scoped, so every test starts from a fresh container and 
   vendor calls instead of sending them to the mock.
 - ``tiktok_mock``: the container's mock TikTok Events API: ``.events`` (accepted events, with
   ``.pixel_code`` and ``.event``) and ``.requests`` (request bodies it accepted).
+- ``ga4_mock``: the container's mock GA4 collection endpoint, where the emulated GA4 tag
+  (``sgtmgaaw``) sends: ``.hits`` (each ``{"query", "event_data"}``, the hit parsed back into event
+  data), ``.rejected``, ``.reset()``.
 - ``emulator_server``: the container served over HTTP on a free loopback port, in a thread
   (:class:`gtm_emulator.harness.assertions.EmulatorServer`): ``.url``, ``.container``, ``.reports`` (one
   report per request handled), ``.last_report``. Stopped after the test.
@@ -111,6 +114,15 @@ def tiktok_mock(gtm_container: Any) -> Any:
     mock = gtm_container.tiktok_mock
     if mock is None:
         pytest.fail("tiktok_mock: the container does not run with the mock vendor", pytrace=False)
+    return mock
+
+
+@pytest.fixture
+def ga4_mock(gtm_container: Any) -> Any:
+    """The mock GA4 collection endpoint of ``gtm_container`` (``.hits``, ``.rejected``, ``.reset()``)."""
+    mock = gtm_container.ga4_mock
+    if mock is None:
+        pytest.fail("ga4_mock: the container does not run with the mock vendor", pytrace=False)
     return mock
 
 

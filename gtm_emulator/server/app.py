@@ -145,6 +145,10 @@ def create_app(
         from ..vendors.tiktok_mock import blueprint
 
         app.register_blueprint(blueprint(mock), url_prefix="/_mock/tiktok")
+    if container.ga4_mock is not None:
+        from ..vendors.ga4_mock import blueprint as ga4_blueprint
+
+        app.register_blueprint(ga4_blueprint(container.ga4_mock), url_prefix="/_mock/ga4")
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -12,9 +12,9 @@ Checks, in order; the first failure decides (docs/tiktok.md, "The mock TikTok Ev
 5. the body against ``schemas/tiktok_event_track.schema.json``: ``event_source`` and
 ``event_source_id`` -> 40002; then the pixel the token may not use -> 40001; then ``data`` (empty ->
 40002, more than 1000 events -> 40061), each event's ``event``, ``event_time``, ``event_id`` and
-``contents[].content_id`` -> 40002 naming the field path; 6. strict mode only: personal data that is
-not 64 hex -> 40062, ``value``/``price``/``quantity`` types -> 40002 (in the default lenient mode these
-become warnings). Otherwise 0 ``OK``.
+``contents[].content_id`` -> 40002 naming the field path; 6. personal data that is not 64 hex -> 40062
+(unless ``require_hashed_pii`` is off: then a warning); strict mode only: ``value``/``price``/``quantity``
+types -> 40002 (a warning otherwise). Otherwise 0 ``OK``.
 
 Choices where TikTok's behaviour is unknown (named constants below):
 
@@ -80,7 +80,7 @@ MESSAGES = {
     40100: "Too many requests. Please retry in some time.",
     40102: "Access token has expired.",
     40104: "Access token is empty.",
-    40105: "Access token is invalid.",
+    40105: "Access token is incorrect or has been revoked.",  # TikTok's wording in real answers
     40132: "Request frequency is limited.",
     50000: "System error.",
     50002: "Request timed out.",
@@ -193,7 +193,7 @@ def _surely_hashed(value: Any) -> bool:
     return False
 
 
-def _surely_valid(payload: Any) -> bool:
+def surely_valid(payload: Any) -> bool:
     """True only when ``payload`` passes the schema's root rules and ``$defs/strict`` without a
     single error. False means "not sure": the jsonschema path then decides (and words the errors).
     Deliberately narrower than the schema (exact built-in types, integers as ``int`` only)."""
@@ -252,7 +252,7 @@ def _surely_valid(payload: Any) -> bool:
 
 def validate(payload: Any, strict: bool = False) -> tuple[list[ValidationFailure], list[ValidationFailure]]:
     """(errors, strict-only problems) of a parsed body, errors first-to-report first."""
-    if FAST_VALIDATION and _surely_valid(payload):
+    if FAST_VALIDATION and surely_valid(payload):
         return [], []
     return validate_with_schema(payload)
 

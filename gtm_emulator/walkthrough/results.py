@@ -27,7 +27,7 @@ from ..core.report import ConditionTrace, Outgoing, Report, TagResult, json_safe
 from .workspace import operator_choice
 
 MEASUREMENT_ID = "G-DEMO123456"
-DEFAULT_EMAIL = " Jan.Jansen@Example.nl"
+DEFAULT_EMAIL = "Jan.Jansen@Example.nl"
 DEFAULT_USER_ID = "Klant-0042"
 RUN_PLACEHOLDER = "__RUN__"
 EMAIL_PLACEHOLDER = "__EMAIL__"
@@ -55,6 +55,14 @@ HASH_SOURCES: dict[str, tuple[str, ...]] = {
     "external_id": ("tt_external_id", "user_id"),
 }
 LOWER_CASED = ("email", "phone")
+# What the finished setup does with each test hit: the tag fires on the purchase and not on the
+# page_view (the page_view is sent to show exactly that).
+EXPECTED_FIRED = {"purchase": True, "page_view": False}
+# TikTok's codes for a token it does not accept (missing, unknown) and for a pixel the token may not use.
+TOKEN_CODES = (40104, 40105)
+PIXEL_CODES = (40001,)
+# The tag's own warning that repeats the vendor's answer (tags.tiktok.judge); the page shows the answer once.
+REJECTION_WARNING = "TikTok rejected the event:"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -101,6 +109,12 @@ class FailedCondition:
     right: Any
     error: str | None = None
 
+    @property
+    def differs_in_case_only(self) -> bool:
+        """"Purchase" against "purchase": equal but for upper and lower case (matching is case-sensitive)."""
+        left, right = self.left, self.right
+        return isinstance(left, str) and isinstance(right, str) and left != right and left.lower() == right.lower()
+
 
 @dataclass
 class TagView:
@@ -115,6 +129,23 @@ class TagView:
     plain_user: list[tuple[str, Any]] = field(default_factory=list)
     failed: list[FailedCondition] = field(default_factory=list)
     no_triggers: bool = False
+    notes: list[str] = field(default_factory=list)
+    expected_fired: bool | None = None
+
+    @property
+    def as_expected(self) -> bool | None:
+        """Whether firing (or not) is what the finished setup does for this test hit (None: no opinion)."""
+        return None if self.expected_fired is None else self.fired == self.expected_fired
+
+    @property
+    def rejection_fix(self) -> str:
+        """The text key of what to do about a vendor's rejection."""
+        code = (self.answer or {}).get("code")
+        if code in TOKEN_CODES:
+            return "rejected_fix_token"
+        if code in PIXEL_CODES:
+            return "rejected_fix_pixel"
+        return "rejected_fix_other"
 
     @property
     def body_json(self) -> str:
@@ -183,7 +214,9 @@ def _failed_condition(trigger: str, cond: ConditionTrace) -> FailedCondition:
 
 
 def tag_view(tag: TagResult, event_data: dict[str, Any], outgoing: Sequence[Outgoing]) -> TagView:
-    view = TagView(tag.name, tag.fired, tag.status, tag.error, tag.vendor_rejected, list(tag.warnings))
+    warnings = [w for w in tag.warnings if not (tag.vendor_rejected and w.startswith(REJECTION_WARNING))]
+    view = TagView(tag.name, tag.fired, tag.status, tag.error, tag.vendor_rejected, warnings,
+                   notes=list(tag.notes), expected_fired=EXPECTED_FIRED.get(str(event_data.get("event_name"))))
     mine = [o for o in outgoing if o.tag == tag.name]
     if mine:
         view.outgoing = mine[0]

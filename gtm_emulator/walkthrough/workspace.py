@@ -454,13 +454,23 @@ class Workspace:
     # ------------------------------------------------------------------ overview
 
     def status(self) -> dict[str, bool]:
-        """Which steps are done, read from the files."""
+        """Which steps are done, read from the files. The tag step is not done while its access token
+        is one the mock TikTok API would reject for its pixel (see ``attention``)."""
         tag = self.tag()
         trigger = self.trigger()
         return {
             "template": self.has_template(),
             "token": any(p.tokens for p in self.pixels()),
-            "tag": tag is not None,
+            "tag": tag is not None and not self.attention().get("tag"),
             "trigger": bool(trigger and tag and trigger.get("name") in (tag[1].get("firing_triggers") or [])),
         }
+
+    def attention(self) -> dict[str, bool]:
+        """Steps that were saved but need another look: the tag when its token is not accepted."""
+        from .hints import token_hint
+
+        tag = self.tag()
+        if tag is None:
+            return {}
+        return {"tag": token_hint(tag[1].get("parameters") or {}, self.pixels()) is not None}
 

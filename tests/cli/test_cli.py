@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from helpers import PAGE_VIEW, PURCHASE, ROOT
 
@@ -101,7 +102,8 @@ def test_simulate_a_gtm_export_directly() -> None:
                          "/g/collect?v=2&tid=G-1&cid=1.2&en=purchase&cu=EUR&epn.value=10")
     assert code == 0, err
     assert "TikTok via template: success" in out
-    assert "not emulated" in err  # conversion warnings go to stderr
+    assert "GA4 forward: success" in out  # Google's GA4 tag is emulated (the mock GA4 endpoint)
+    assert "not emulated" not in err  # nothing in this export is left unemulated
 
 
 def test_import_writes_a_container_that_validates(tmp_path: Path) -> None:
@@ -180,3 +182,22 @@ def test_simulate_vendor_record_answers_every_call_as_accepted(tmp_path: Path) -
     assert outgoing[0]["response"]["body"]["message"] == "OK (recorded, not sent)"
     code, _, err = run("simulate", "--vendor", "nope", PURCHASE)
     assert code == 2 and "--vendor" in err
+
+
+@pytest.mark.parametrize(("flags", "require_hashed", "strict"), [
+    ((), True, False), (("--allow-unhashed-pii",), False, False), (("--strict",), True, True),
+])
+def test_mock_tiktok_refuses_unhashed_pii_unless_told(monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...],
+                                                      require_hashed: bool, strict: bool) -> None:
+    from gtm_emulator.server import wsgi
+    from gtm_emulator.vendors import tiktok_mock
+
+    made: list[tiktok_mock.TikTokMock] = []
+    monkeypatch.setattr(tiktok_mock, "create_app", lambda mock: made.append(mock) or object())
+    monkeypatch.setattr(wsgi, "run_gunicorn", lambda *args, **kwargs: None)
+    monkeypatch.setattr(wsgi, "configure_logging", lambda *args, **kwargs: None)
+    result = CliRunner().invoke(cli, ["mock-tiktok", "--port", "0", "--pixel", "C0PIXEL=tok", *flags])
+    assert result.exit_code == 0, result.output
+    [mock] = made
+    assert (mock.require_hashed_pii, mock.strict, mock.pixels) == (require_hashed, strict, {"C0PIXEL": {"tok"}})
+    assert ("refused (40062)" in result.output) is require_hashed

@@ -53,15 +53,33 @@ def test_generated_hits_parse_to_their_events(hit: GA4Hit) -> None:
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ga4_event_data(max_items=3), min_size=1, max_size=3))
 def test_batch_round_trip_for_unrelated_events(events: list[dict[str, Any]]) -> None:
-    # every event of a request shares the request's own fields
+    # every event of a request shares the request's own fields, Sec-CH-UA* client hints included
+    shared_hints = _header_hints(events[0])
     for event in events[1:]:
         for key in ("ip_override", "user_agent"):
             event.pop(key, None)
             if key in events[0]:
                 event[key] = events[0][key]
+        hints = event.get("client_hints")
+        if hints is not None and "architecture" in hints:  # ua* form: only brands come from the header
+            hints.pop("brands", None)
+            if "brands" in shared_hints:
+                hints["brands"] = shared_hints["brands"]
+        elif shared_hints:
+            event["client_hints"] = dict(shared_hints)
+        else:
+            event.pop("client_hints", None)
     query, body = encode_batch(events)
     assert body.count("\n") == len(events) - 1
     assert _parse("POST", query, body, request_fields(events[0])) == events
+
+
+def _header_hints(event: dict[str, Any]) -> dict[str, Any]:
+    """The client hints a request carries in its Sec-CH-UA* headers (shared by a batch's events)."""
+    hints = event.get("client_hints") or {}
+    if "architecture" in hints:
+        return {"brands": hints["brands"]} if "brands" in hints else {}
+    return dict(hints)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -73,11 +91,11 @@ def test_round_trip_in_server_cookie_mode(event: dict[str, Any]) -> None:
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ga4_items(min_size=1, max_size=3))
-def test_items_round_trip_without_numbered_categories(items: list[dict[str, Any]]) -> None:
+@given(ga4_items(min_size=1, max_size=3), st.booleans())
+def test_items_round_trip_with_and_without_numbered_categories(items: list[dict[str, Any]], numbered: bool) -> None:
     for item in items:
-        text = encode_item(item, numbered_item_categories=False)
-        assert ga4.parse_item(text, numbered_categories=False) == item
+        text = encode_item(item, numbered_item_categories=numbered)
+        assert ga4.parse_item(text, numbered_categories=numbered) == item
 
 
 _wire = st.lists(st.sampled_from([*"v=2&tid=G-1en%~+;|pr1k0v0ep.\r\n\x00\xff", "%zz", "%C3", "pr201", "\udcff"]),
@@ -129,7 +147,8 @@ def test_any_mp_payload_gives_validation_messages_or_events(payload: dict[str, A
     if debug:
         assert events == [] and response.status == 200
         messages = json.loads(response.body)["validationMessages"]
-        assert all(set(m) == {"fieldPath", "description", "validationCode"} for m in messages)
+        assert all({"description", "validationCode", "detail"} <= set(m)
+                   <= {"fieldPath", "description", "validationCode", "detail"} for m in messages)
     else:
         assert response.status == 204
         assert all(isinstance(e["event_name"], str) for e in events)

@@ -47,7 +47,7 @@ def messages(body: Any, query: str = QUERY) -> list[dict[str, str]]:
 
 
 def codes(body: Any, query: str = QUERY) -> list[tuple[str, str]]:
-    return [(m["fieldPath"], m["validationCode"]) for m in messages(body, query)]
+    return [(m["detail"]["fieldPath"], m["validationCode"]) for m in messages(body, query)]
 
 
 # ------------------------------------------------------------------ claiming
@@ -108,7 +108,7 @@ def test_pure_parse_returns_events_or_raises_with_every_message() -> None:
     with pytest.raises(MPValidationError) as info:
         mp.parse("POST", "/mp/collect", QUERY, json.dumps({"events": [{"name": "_x"}]}).encode())
     assert isinstance(info.value, RequestError) and info.value.status == 400
-    assert [(m["fieldPath"], m["validationCode"]) for m in info.value.messages] == [
+    assert [(m["detail"]["fieldPath"], m["validationCode"]) for m in info.value.messages] == [
         ("client_id", "VALUE_REQUIRED"), ("events[0].name", "NAME_INVALID")]
     assert "client_id" in info.value.reason and "1 more" in info.value.reason
 
@@ -173,13 +173,19 @@ def test_a_valid_payload_gives_no_messages_and_runs_nothing() -> None:
                             consent={"ad_user_data": "GRANTED"}, validation_behavior="ENFORCE_RECOMMENDATIONS")) == []
 
 
-def test_description_follows_googles_sentence_shape_with_specifics() -> None:
-    [message] = messages(payload(events=[{"name": "_bad"}]))
-    assert message["fieldPath"] == "events[0].name"
-    assert message["validationCode"] == "NAME_INVALID"
-    assert message["description"].startswith(
-        "Event at index: [0] has invalid name [_bad]. Names must start with an alphabetic character.")
-    assert "rule: ^[A-Za-z][A-Za-z0-9_]*$" in message["description"]
+def test_fieldpath_and_description_are_googles_and_the_detail_is_separate() -> None:
+    # Google's documented answer for this payload (validating-events guide)
+    [message] = messages(payload(events=[{"name": "_badEventName", "params": {}}]))
+    assert {k: message[k] for k in ("fieldPath", "description", "validationCode")} == {
+        "fieldPath": "events",
+        "description": "Event at index: [0] has invalid name [_badEventName]. Names must start with an alphabetic "
+                       "character.",
+        "validationCode": "NAME_INVALID"}
+    assert message["detail"]["fieldPath"] == "events[0].name"
+    assert "rule: ^[A-Za-z][A-Za-z0-9_]*$" in message["detail"]["explanation"]
+    [other] = messages(payload(events=[{"name": "campaign@details"}]))
+    assert other["description"] == ("Event at index: [0] has invalid name [campaign@details]. Only alphanumeric "
+                                    "characters and underscores are allowed.")
 
 
 @pytest.mark.parametrize(("body", "expected"), [
@@ -222,13 +228,17 @@ def test_description_follows_googles_sentence_shape_with_specifics() -> None:
     ({"client_id": "1", "user_properties": {f"p{i}": {"value": i} for i in range(26)}, "events": [{"name": "a"}]},
      [("user_properties", "EXCEEDED_MAX_ENTITIES")]),
     ({"client_id": "1", "consent": {"ad_user_data": "YES", "analytics": "GRANTED"}, "events": [{"name": "a"}]},
-     [("consent.ad_user_data", "VALUE_INVALID"), ("consent.analytics", "VALUE_INVALID")]),
+     [("consent.analytics", "VALUE_INVALID")]),  # an unknown field stops the parse: only it is reported
+    ({"client_id": "1", "consent": {"ad_user_data": "YES"}, "events": [{"name": "a"}]},
+     [("consent.ad_user_data", "VALUE_INVALID")]),
     ({"client_id": "1", "validation_behavior": "STRICT", "events": [{"name": "a"}]},
      [("validation_behavior", "VALUE_INVALID")]),
     ({"client_id": "1", "non_personalized_ads": "no", "events": [{"name": "a"}]},
      [("non_personalized_ads", "VALUE_INVALID")]),
     ({"client_id": "1", "user_data": {"sha256_email_address": "x@y.example", "email": "x"}, "events": [{"name": "a"}]},
-     [("user_data.sha256_email_address", "VALUE_INVALID"), ("user_data.email", "VALUE_INVALID")]),
+     [("user_data.email", "VALUE_INVALID")]),
+    ({"client_id": "1", "user_data": {"sha256_email_address": "x@y.example"}, "events": [{"name": "a"}]},
+     [("user_data.sha256_email_address", "VALUE_INVALID")]),
     ({"client_id": "1", "timestamp_micros": "soon", "events": [{"name": "a"}]},
      [("timestamp_micros", "VALUE_INVALID")]),
 ])
@@ -250,7 +260,7 @@ def test_duplicate_names_are_found_while_parsing() -> None:
     raw = ('{"client_id": "1", "client_id": "2", "events": [{"name": "a", "params": '
            '{"value": 1, "value": 2, "currency": "EUR"}}]}')
     found = messages(raw)
-    assert [(m["fieldPath"], m["validationCode"]) for m in found] == [
+    assert [(m["detail"]["fieldPath"], m["validationCode"]) for m in found] == [
         ("client_id", "NAME_DUPLICATED"), ("events[0].params.value", "NAME_DUPLICATED")]
     assert "appears 2 times" in found[1]["description"]
 
@@ -261,7 +271,7 @@ def test_duplicate_names_are_found_while_parsing() -> None:
 ])
 def test_unreadable_bodies_are_value_invalid(raw: bytes, needle: str) -> None:
     [message] = messages(raw)
-    assert message["validationCode"] == "VALUE_INVALID" and message["fieldPath"] == ""
+    assert message["validationCode"] == "VALUE_INVALID" and "fieldPath" not in message
     assert needle in message["description"]
 
 
@@ -286,3 +296,81 @@ def test_app_streams_need_a_32_hex_app_instance_id() -> None:
 
 def test_a_measurement_id_is_required() -> None:
     assert codes(payload(), "api_secret=s") == [("measurement_id", "VALUE_REQUIRED")]
+
+
+# ------------------------------------------------------------------ Google's strings (docs/clients.md, "Evidence")
+# Strict JSON, Google's fieldPath/description, validation_behavior ENFORCE_RECOMMENDATIONS; the
+# project's explanation sits in "detail". The expected texts are Google's; the payloads are written here.
+
+
+def google_view(message: dict[str, Any]) -> dict[str, Any]:
+    """What a client comparing Google's answer reads: everything but the project's detail."""
+    return {k: v for k, v in message.items() if k != "detail"}
+
+
+def test_an_unknown_field_in_an_event_is_googles_parse_error() -> None:
+    body = {"client_id": "111.222", "events": [{"name": "page_view", "names": "x"}]}
+    [message] = messages(body)
+    assert google_view(message) == {
+        "description": "Unable to parse Measurement Protocol JSON payload. (events[0]) names: Cannot find field.",
+        "validationCode": "VALUE_INVALID"}
+    assert message["detail"]["fieldPath"] == "events[0].names"
+
+
+def test_an_unknown_top_level_field_and_only_the_first_is_reported() -> None:
+    body = {"client_id": "111.222", "event": [], "events": [{"name": "a", "parms": {}}]}
+    [message] = messages(body)
+    assert message["description"] == "Unable to parse Measurement Protocol JSON payload. event: Cannot find field."
+
+
+@pytest.mark.parametrize("body", [
+    {"client_id": "1.2", "events": [{"name": "a", "params": {"anything": "x", "items": [{"item_id": "A", "x": 1}]}}]},
+    {"client_id": "1.2", "user_properties": {"tier": {"value": "gold"}}, "events": [{"name": "a"}]},
+    {"client_id": "1.2", "user_location": {"city": "Berlin", "country_id": "DE"},
+     "device": {"category": "desktop", "browser": "Chrome"}, "events": [{"name": "a"}]},
+])
+def test_free_form_params_and_known_objects_pass_the_strict_parse(body: dict[str, Any]) -> None:
+    assert messages(body) == []
+
+
+def test_an_unknown_field_runs_nothing_on_the_production_path() -> None:
+    body = json.dumps({"client_id": "111.222", "events": [{"name": "purchase", "prams": {"value": 1}}]})
+    events, response, run = send(body)
+    assert events == [] and response.status == 204
+    assert any("Cannot find field" in w or "not part of the Measurement Protocol" in w for w in run.warnings)
+
+
+def test_client_id_format_only_under_enforce_recommendations() -> None:
+    relaxed = {"client_id": "18", "events": [{"name": "purchase", "params": {"transaction_id": "18", "value": 23,
+                                                                              "currency": "USD"}}]}
+    assert messages(relaxed) == []
+    assert messages({**relaxed, "validation_behavior": "RELAXED"}) == []
+    [message] = messages({**relaxed, "validation_behavior": "ENFORCE_RECOMMENDATIONS"})
+    assert google_view(message) == {
+        "fieldPath": "client_id",
+        "description": "client_id [18] has invalid format. It should be in <number>.<number> format.",
+        "validationCode": "VALUE_INVALID"}
+    assert "ENFORCE_RECOMMENDATIONS" in message["detail"]["explanation"]
+    assert messages(payload(validation_behavior="ENFORCE_RECOMMENDATIONS")) == []
+
+
+def test_enforce_recommendations_runs_nothing_for_a_bad_client_id() -> None:
+    body = json.dumps({"client_id": "18", "validation_behavior": "ENFORCE_RECOMMENDATIONS",
+                       "events": [{"name": "purchase"}]})
+    events, _response, _run = send(body)
+    assert events == []
+    relaxed, _response, _run = send(json.dumps({"client_id": "18", "events": [{"name": "purchase"}]}))
+    assert [e["event_name"] for e in relaxed] == ["purchase"]
+
+
+def test_client_id_required_in_googles_words() -> None:
+    [message] = messages({"events": [{"name": "a"}]})
+    assert google_view(message) == {"fieldPath": "client_id", "description": "Measurement requires a client_id.",
+                                    "validationCode": "VALUE_REQUIRED"}
+
+
+def test_the_error_of_parse_explains_with_the_detail() -> None:
+    with pytest.raises(mp.MPValidationError) as info:
+        mp.parse("POST", "/mp/collect", QUERY, json.dumps(payload(events=[{"name": "_x"}])), now=NOW)
+    assert info.value.reason.startswith("events[0].name: Event at index: [0] has invalid name [_x].")
+    assert "rule:" in info.value.reason

@@ -232,12 +232,52 @@ def test_secret_tag_parameters_are_masked_in_console_and_variables() -> None:
     assert report.events[0].console == ["probe says ****"]
 
 
-def test_google_tag_types_are_traced_but_not_emulated() -> None:
+def test_ga4_tag_sends_the_event_to_the_mock_collection_endpoint() -> None:
     c = container([{"name": "GA4 tag", "type": "sgtmgaaw", "firing_triggers": ["purchase"]}])
     report = c.simulate("GET", PURCHASE)
     (tag,) = report.events[0].tags
-    assert tag.status == "success" and report.outgoing == []
-    assert any("not emulated" in w for w in tag.warnings)
+    assert tag.status == "success"
+    (out,) = report.outgoing
+    assert out.url.startswith("https://region1.google-analytics.com/g/collect?v=2&tid=G-TEST")
+    (hit,) = c.ga4_mock.hits
+    assert hit["event_data"]["event_name"] == "purchase"
+    assert hit["event_data"]["x-ga-measurement_id"] == "G-TEST"
+
+
+def test_ga4_tag_without_measurement_id_or_client_id_fails_and_sends_nothing() -> None:
+    from helpers import tag_context
+
+    from gtm_emulator.tags.google import GA4Tag
+
+    ctx = tag_context({"event_name": "purchase", "client_id": "1.2"})
+    with pytest.raises(TagError, match="measurement ID"):
+        GA4Tag().run({}, ctx)
+    ctx = tag_context({"event_name": "purchase", "x-ga-measurement_id": "G-1"})
+    with pytest.raises(TagError, match="client_id"):
+        GA4Tag().run({}, ctx)
+    assert ctx.outgoing == []
+
+
+def test_ga4_tag_parameters_override_id_and_name_and_redact_ip() -> None:
+    c = container([{"name": "GA4 tag", "type": "sgtmgaaw", "firing_triggers": ["purchase"],
+                    "parameters": {"measurementId": "G-OTHER", "eventName": "renamed", "redactVisitorIp": True}}])
+    c.simulate("GET", PURCHASE)
+    (hit,) = c.ga4_mock.hits
+    assert hit["event_data"]["x-ga-measurement_id"] == "G-OTHER"
+    assert hit["event_data"]["event_name"] == "renamed"
+    assert "X-Forwarded-For" not in c.simulate("GET", PURCHASE).outgoing[0].headers
+
+
+@pytest.mark.parametrize("kind", ["sgtmadsct", "sgtmadsremarket", "sgtmadscl", "sgtmadsud", "sgtmfls"])
+def test_google_ads_floodlight_and_linker_are_not_emulated_never_success(kind: str) -> None:
+    c = container([{"name": "Google tag", "type": kind, "firing_triggers": ["purchase"],
+                    "parameters": {"conversionId": "123"}}])
+    report = c.simulate("GET", PURCHASE)
+    (tag,) = report.events[0].tags
+    assert tag.status == "not_emulated" and tag.fired and report.outgoing == []
+    assert tag.would_read["parameters"] == {"conversionId": "123"}
+    assert "not emulated" in tag.error and "not emulated" in tag.explain()
+    assert report.to_dict()["events"][0]["tags"][0]["status"] == "not_emulated"
 
 
 def test_default_container_file_is_the_bundled_one() -> None:

@@ -152,10 +152,10 @@ _json_like = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(_json_like)
 def test_stringify_fast_path_writes_what_the_js_exact_writer_writes(value: object) -> None:
-    from gtm_emulator.core.js import _stringify
+    from gtm_emulator.core.js import stringify_exact
 
     out: list[str] = []
-    expected = "".join(out) if _stringify(value, out) else UNDEFINED
+    expected = "".join(out) if stringify_exact(value, out) else UNDEFINED
     assert js.stringify(value) == expected
 
 

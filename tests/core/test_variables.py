@@ -310,7 +310,8 @@ def test_variable_types_registry() -> None:
     from gtm_emulator.loading.registry import VARIABLES
 
     assert set(VARIABLES.names()) == {"event_data", "constant", "lookup_table", "regex_table", "cookie",
-                                      "query_parameter", "request_header", "template"}
+                                      "query_parameter", "request_header", "template", "firestore_lookup",
+                                      "visitor_region", "unsupported"}
 
 
 # ---------------------------------------------------------------- Format Value

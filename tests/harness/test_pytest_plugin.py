@@ -70,6 +70,26 @@ def test_default_container_and_tiktok_mock(project: pytest.Pytester) -> None:
     run(project).assert_outcomes(passed=2)
 
 
+def test_ga4_mock_and_not_emulated_tags_in_the_helpers(project: pytest.Pytester) -> None:
+    add_container(project, "google.json", {
+        "name": "google", "clients": [{"name": "GA4", "type": "ga4"}],
+        "tags": [{"name": "GA4", "type": "sgtmgaaw", "firing_triggers": ["All Events"]},
+                 {"name": "Ads", "type": "sgtmadsct", "firing_triggers": ["All Events"]}]})
+    project.makepyfile(test_google=f"""
+        import pytest
+        from gtm_emulator.testing import assert_tag_succeeded, check_succeeded
+
+        @pytest.mark.gtm_container("google.json")
+        def test_ga4_hit_and_ads_not_emulated(gtm_container, ga4_mock):
+            report = gtm_container.simulate("GET", "{HIT}purchase&cu=EUR&epn.value=3", now=1700000000)
+            assert_tag_succeeded(report, "GA4")
+            assert [h["event_data"]["event_name"] for h in ga4_mock.hits] == ["purchase"]
+            message = check_succeeded(report, "Ads")
+            assert "not_emulated" in message and "would have read" in message
+    """)
+    run(project).assert_outcomes(passed=1)
+
+
 def test_ini_option_names_the_container(project: pytest.Pytester) -> None:
     project.makepyprojecttoml("""
         [tool.pytest.ini_options]

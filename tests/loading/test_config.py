@@ -191,7 +191,7 @@ def test_all_events_trigger_is_built_in(write_json) -> None:
 
 def test_registry_adds_a_type_for_a_block_only() -> None:
     from gtm_emulator.loading.registry import TAGS, declared_tag
-    from gtm_emulator.tags.base import NotEmulatedTag
+    from gtm_emulator.tags.google import NotEmulatedTag
 
     assert "probe_type" not in TAGS
     with TAGS.registered("probe_type", declared_tag(lambda settings: NotEmulatedTag("probe_type"))):

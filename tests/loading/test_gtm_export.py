@@ -44,8 +44,9 @@ def test_own_export_converts_and_validates_against_the_schemas() -> None:
         "cookie_management": "server", "cookie_name": "FPID", "cookie_domain": "auto", "cookie_path": "/",
         "cookie_max_age": 63072000, "migrate_from_js_client_id": False}}]
     assert set(files) == {"templates/test_tiktok_track.tpl", "templates/test_email_domain.tpl"}
-    assert any("sgtmgaaw" in w and "tag[2].type" in w for w in warnings)
-    assert any("transformation" in w for w in warnings)
+    assert not any("tag[2].type" in w for w in warnings)  # GA4 is emulated
+    assert native["tags"][2]["type"] == "sgtmgaaw"
+    assert native["transformations"] == [{"name": "Drop IP", "kind": "exclude", "parameters": []}]
 
 
 def test_variables_map_to_native_types() -> None:
@@ -119,27 +120,32 @@ def test_web_export_is_rejected() -> None:
     assert problems_of({"exportFormatVersion": 2})[0][0] == "$.containerVersion"
 
 
-def test_everything_unrunnable_is_reported_by_name_and_path() -> None:
+def test_unknown_types_are_imported_and_named_conditions_that_cannot_run_are_problems() -> None:
     data = copy.deepcopy(export())
     cv = data["containerVersion"]
     cv["tag"][0]["type"] = "html"
-    cv["tag"][1]["firingTriggerId"] = ["99"]
     cv["variable"][1]["type"] = "jsm"
     cv["trigger"][0]["type"] = "pageview"
+    cv["client"].append({"clientId": "2", "name": "Odd", "type": "weird_client"})
+    native, warnings = convert(data, "x.json")
+    joined = "\n".join(warnings)
+    for path, code in (("tag[0].type", "'html'"), ("variable[1].type", "'jsm'"), ("trigger[0].type", "'pageview'"),
+                       ("client[1].type", "'weird_client'")):
+        assert any(f"$.containerVersion.{path}" in w and code in w for w in warnings), (path, joined)
+    assert native["tags"][0]["type"] == "not_emulated" and native["tags"][0]["export_type"] == "html"
+    assert native["clients"][1] == {"name": "Odd", "priority": 0, "type": "unsupported",
+                                    "settings": {"export_type": "weird_client"}}
+    assert native["triggers"][0]["unsupported_type"] == "pageview"
+    # what no type mapping can fix stays a problem, named by path
+    cv["tag"][1]["firingTriggerId"] = ["99"]
     cv["trigger"][1]["filter"][0]["type"] = "CSS_SELECTOR"
     cv["trigger"][2]["filter"] = [{"type": "EQUALS", "parameter": [
         {"type": "TEMPLATE", "key": "arg0", "value": "text {{Email}}"},
         {"type": "TEMPLATE", "key": "arg1", "value": "x"}]}]
-    cv["client"].append({"clientId": "2", "name": "Odd", "type": "weird_client"})
-    problems = problems_of(data)
-    paths = dict(problems)
-    assert "'html'" in paths["$.containerVersion.tag[0].type"]
+    paths = dict(problems_of(data))
     assert "99" in paths["$.containerVersion.tag[1].firingTriggerId[0]"]
-    assert "'jsm'" in paths["$.containerVersion.variable[1].type"]
-    assert "'pageview'" in paths["$.containerVersion.trigger[0].type"]
     assert "web" in paths["$.containerVersion.trigger[1].filter[0].type"]
     assert "single" in paths["$.containerVersion.trigger[2].filter[0].parameter"]
-    assert "'weird_client'" in paths["$.containerVersion.client[1].type"]
 
 
 def test_broken_custom_template_is_reported_inside_template_data() -> None:

@@ -355,3 +355,20 @@ def test_concurrent_hits_on_a_real_server_lose_nothing(store: SQLiteStore) -> No
     stored = store.list_requests(limit=1000)
     assert len({r["id"] for r in stored}) == sent
     assert len({r["url"] for r in stored}) == sent  # every distinct hit is there once
+
+
+def test_container_endpoint_describes_the_container_with_secrets_masked(tmp_path: Path) -> None:
+    from gtm_emulator.server.preview import describe_container
+
+    raw = json.loads(default_container_path().read_text(encoding="utf-8"))
+    raw["tags"][0]["parameters"]["access_token"] = "9" * 40  # a literal secret, not a variable
+    raw["container_id"], raw["version"] = "GTM-ABC123", "42"
+    container = load_container(raw, base_dir=default_container_path().parent)
+    described = describe_container(container)
+    assert (described["id"], described["version"]) == ("GTM-ABC123", "42")
+    (tag,) = described["tags"]
+    assert tag["parameters"]["access_token"] == "****" and tag["parameters"]["pixel_code"] == "{{TikTok pixel code}}"
+    assert tag["firing_triggers"] == ["GA4 purchase"]
+    assert {"name": "TikTok pixel code", "type": "constant"} in described["variables"]
+    assert "Request Path" in described["builtins"] and "_event" not in described["builtins"]
+    assert "9" * 40 not in json.dumps(described)

@@ -59,3 +59,45 @@ def test_the_access_token_leaks_nowhere(tmp_path: Path, caplog) -> None:
     leaks = [name for name, text in haystacks.items() if token in text]
     assert leaks == []
     assert "****" in haystacks["report"]
+
+
+def test_a_secret_in_an_outgoing_url_is_masked_everywhere(tmp_path: Path, caplog) -> None:
+    from helpers import tpl
+
+    from gtm_emulator.vendors.transport import HttpResponse, MockTransport
+
+    token = secrets.token_hex(16)
+    code = ("require('sendHttpRequest')('https://api.vendor.example/v1/events?access_token=' + data.token + "
+            "'&event=' + require('getEventData')('event_name'), {method: 'POST'}, '{}')"
+            ".then(() => data.gtmOnSuccess(), () => data.gtmOnFailure());")
+    (tmp_path / "vendor.tpl").write_text(tpl(code, fields=[{"type": "TEXT", "name": "token"}]), "utf-8")
+    seen: list[str] = []
+
+    def vendor(method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        seen.append(path)
+        return HttpResponse(200, {"content-type": "application/json"}, b'{"ok": true}')
+
+    transport = MockTransport()
+    transport.mount("api.vendor.example", vendor)
+    container = load_container({
+        "name": "url secret", "clients": [{"name": "GA4", "type": "ga4"}],
+        "tags": [{"name": "Vendor", "type": "template", "template": str(tmp_path / "vendor.tpl"),
+                  "parameters": {"token": token}, "firing_triggers": ["All Events"]}]}, transport=transport)
+    store = SQLiteStore(str(tmp_path / "store.sqlite3"))
+    app = create_app(container, store=store)
+    client = app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        client.get(HITS[0][1])
+        pages = [client.get("/_emulator/api/outgoing").get_data(as_text=True)]
+        for item in client.get("/_emulator/api/requests").get_json()["requests"]:
+            pages.append(client.get(f"/_emulator/api/requests/{item['id']}").get_data(as_text=True))
+        report = container.simulate("GET", HITS[0][1], now=1_700_000_000)
+    store.close()
+    assert seen and token in seen[0], "the vendor really received the token"
+    (out,) = report.outgoing
+    assert out.url == "https://api.vendor.example/v1/events?access_token=****&event=purchase"
+    haystacks = {"log lines": caplog.text, "pages": "\n".join(pages), "report": json.dumps(report.to_dict()),
+                 "explanation": report.explain()}
+    for path in tmp_path.glob("store.sqlite3*"):
+        haystacks[f"store file {path.name}"] = path.read_bytes().decode("latin-1")
+    assert [name for name, text in haystacks.items() if token in text] == []

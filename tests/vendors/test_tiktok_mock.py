@@ -98,9 +98,9 @@ def test_40104_empty_or_missing_token() -> None:
     assert answer(send(mock, "  ", payload()))[0] == 40104
 
 
-def test_40105_unknown_token() -> None:
+def test_40105_unknown_token_in_tiktoks_words() -> None:
     mock, _ = make_mock()
-    assert answer(send(mock, "not-a-token", payload()))[0] == 40105
+    assert answer(send(mock, "not-a-token", payload())) == (40105, "Access token is incorrect or has been revoked.")
 
 
 def test_40001_token_for_another_pixel() -> None:
@@ -188,6 +188,15 @@ def test_40061_more_than_1000_events_rejects_the_whole_request() -> None:
     code, message = answer(send(mock, token, payload(data=[event(event_id=str(i)) for i in range(1001)])))
     assert code == 40061 and "1001" in message
     assert mock.events == []
+
+
+def test_unhashed_pii_default_is_the_same_in_code_config_and_docs() -> None:
+    from pathlib import Path
+
+    assert TikTokMock().require_hashed_pii and TikTokMock.from_config({}).require_hashed_pii
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "tiktok.md").read_text(encoding="utf-8")
+    assert '"require_hashed_pii": true' in docs and "Unhashed personal data is refused by default" in docs
+    assert "Lenient mode by default" not in docs
 
 
 def test_40062_by_default_and_a_warning_when_the_check_is_off() -> None:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gtm_emulator.vendors import tiktok_mock
-from gtm_emulator.vendors.tiktok_mock import TRACK_PATH, TikTokMock, _surely_valid, validate, validate_with_schema
+from gtm_emulator.vendors.tiktok_mock import TRACK_PATH, TikTokMock, surely_valid, validate, validate_with_schema
 
 PIXEL = "C0ABCDEFGHIJKLMNOPQR"
 HEX = "ab" * 32
@@ -97,7 +97,7 @@ def mutated_body(draw: Any) -> Any:
 @settings(max_examples=150, deadline=None)
 @given(body())
 def test_common_bodies_take_the_fast_path(payload: dict[str, Any]) -> None:
-    assert _surely_valid(payload)
+    assert surely_valid(payload)
     assert validate_with_schema(payload) == ([], [])
 
 
@@ -105,7 +105,7 @@ def test_common_bodies_take_the_fast_path(payload: dict[str, Any]) -> None:
 @given(st.one_of(body(), mutated_body()))
 def test_fast_check_never_hides_a_problem(payload: Any) -> None:
     reference = validate_with_schema(payload)
-    if _surely_valid(payload):
+    if surely_valid(payload):
         assert reference == ([], [])
     assert validate(payload) == reference
 
@@ -121,7 +121,7 @@ def test_fast_check_never_hides_a_problem(payload: Any) -> None:
 ])
 def test_edge_cases_left_to_jsonschema(payload: dict[str, Any]) -> None:
     """Values the schema's type rules treat differently from Python's types are never decided by hand."""
-    assert not _surely_valid(payload)
+    assert not surely_valid(payload)
     assert validate(payload) == validate_with_schema(payload)
 
 

@@ -19,8 +19,9 @@ from gtm_emulator.cli import demo as cli_demo
 from gtm_emulator.loading.config import TagTemplate, load_container, validate_file
 from gtm_emulator.server import wsgi
 from gtm_emulator.server.app import create_app, current_container
-from gtm_emulator.walkthrough import PREFIX, STRINGS, Workspace, forms, install_walkthrough
+from gtm_emulator.walkthrough import PREFIX, STRINGS, Workspace, forms, install_walkthrough, translate
 from gtm_emulator.walkthrough.blueprint import LANG_COOKIE, STEPS
+from gtm_emulator.walkthrough.i18n import field_text
 from gtm_emulator.walkthrough.results import hit_query
 from gtm_emulator.walkthrough.workspace import (
     OPERATOR_CHOICES,
@@ -174,8 +175,9 @@ def test_step1_shows_the_template_fields_and_adds_the_template(client: FlaskClie
     shown = {p["name"] for section in forms.sections(template) for p in section.params}
     assert {"pixel_code", "access_token", "event"} <= shown
     for param in template.parameters:
-        if param["name"] in shown:
-            assert html.escape(param["label"]) in page or param["label"] in page
+        if param["name"] in shown:  # each field with the walkthrough's label (the template's when it has none)
+            label, _help = field_text("en", param)
+            assert html.escape(label) in page
     # fields that only the stape profile reads stay hidden, as GTM hides fields whose conditions fail
     stape_only = [p for p in template.parameters if (p.get("enabled_when") or {}).get("profile") == ["stape"]]
     assert stape_only and not {p["name"] for p in stape_only} & shown
@@ -387,7 +389,7 @@ def test_step4_renaming_replaces_the_trigger_file(client: FlaskClient, workspace
 
 @pytest.mark.parametrize(("form", "field", "message"), [
     ({**PURCHASE_TRIGGER, "cond-1-operator": "matches_regex", "cond-1-value": "(purchase"}, "cond-1-value",
-     "invalid RE2 pattern"),
+     '"(purchase" is not a valid regular expression: a ( is opened but never closed with )'),
     ({**PURCHASE_TRIGGER, "trigger_name": ""}, "_name", "Give the trigger a name"),
     ({"trigger_name": "x", "fires_on": "some_events"}, "conditions", "needs at least one condition"),
     ({**PURCHASE_TRIGGER, "cond-0-operator": "sounds_like"}, "cond-0-operator", "Choose an operator"),
@@ -451,7 +453,8 @@ def test_test_results_in_dutch_and_for_a_rejected_token(client: FlaskClient, app
         mock.pixels[code] = {"0" * 40}
     client.post(f"/g/collect?{hit_query('purchase', 5)}")
     page = text_of(client.get(f"{PREFIX}/test/results?run=5&lang=nl").text)
-    assert "code 40105" in page and "TikTok weigerde de gebeurtenis (code 40105)" in page
+    assert page.count("40105") == 1  # said once, prominently, with what to do about it
+    assert "Geweigerd door TikTok" in page and translate("nl", "rejected_fix_token") in page
     assert "Afgegaan" in page
 
 
@@ -585,3 +588,97 @@ def test_demo_command_reuses_or_resets_and_reports_a_broken_workspace(tmp_path: 
 def test_walkthrough_url_shows_a_reachable_host() -> None:
     assert cli_demo.walkthrough_url("0.0.0.0", 8080, "en") == f"http://127.0.0.1:8080{PREFIX}/?lang=en"
     assert cli_demo.walkthrough_url("::1", 9000, "nl") == f"http://[::1]:9000{PREFIX}/?lang=nl"
+
+
+# ----------------------------------------------------------------------------- hints and messages
+
+
+def test_conditions_from_form_never_drops_a_row_with_a_value() -> None:
+    form = {"cond-0-variable": "Client Name", "cond-0-operator": "equals", "cond-0-value": "GA4",
+            "cond-1-variable": "", "cond-1-operator": "equals", "cond-1-value": "",  # blank: left out
+            "cond-2-variable": "", "cond-2-operator": "equals", "cond-2-value": "purchase"}
+    conditions, rows, errors = forms.conditions_from_form(form)
+    assert conditions == []  # nothing may be saved
+    assert [r["value"] for r in rows] == ["GA4", "purchase"]
+    assert errors == {"cond-1-variable": "error_condition_variable"}
+    form["cond-2-variable"] = "Event Name"
+    conditions, rows, errors = forms.conditions_from_form(form)
+    assert errors == {} and [c["variable"] for c in conditions] == ["Client Name", "Event Name"]
+
+
+def test_condition_hints() -> None:
+    from gtm_emulator.walkthrough.hints import condition_hints
+
+    hints = condition_hints([
+        {"variable": "Client Name", "operator": "equals", "value": "ga4"},
+        {"variable": "Event Name", "operator": "equals", "value": "Purchase"},
+        {"variable": "Event Name", "operator": "equals", "value": ""},
+        {"variable": "Client Name", "operator": "equals", "value": "Other"},
+        {"variable": "Event Name", "operator": "matches_regex", "value": "Purchase", "ignore_case": True},
+        {"variable": "Client Name", "operator": "equals", "value": "GA4"},
+        {"variable": "Event Name", "operator": "matches_regex", "value": "^Purchase$"},
+        {"variable": "Event Name", "operator": "matches_regex", "value": "^purchase\\S*$"},
+    ], ["GA4"])
+    assert [(h.row, h.key) for h in hints] == [(0, "hint_case_client"), (1, "hint_case_event"),
+                                                (2, "hint_empty_value"), (3, "hint_unknown_client"),
+                                                (6, "hint_case_event")]
+    assert all(h.level == "warning" for h in hints)
+
+
+def test_token_hint_and_the_tag_step(client: FlaskClient, workspace: Workspace) -> None:
+    from gtm_emulator.walkthrough.hints import token_hint
+    from gtm_emulator.walkthrough.workspace import Pixel
+
+    pixels = [Pixel("CA", "a", ["1" * 40]), Pixel("CB", "b", ["2" * 40]), Pixel("CC", "c", [])]
+    assert token_hint({"pixel_code": "CA", "access_token": "1" * 40}, pixels) is None
+    assert token_hint({"pixel_code": "CA", "access_token": "{{Token}}"}, pixels) is None
+    wrong = token_hint({"pixel_code": "CA", "access_token": "3" * 40}, pixels)
+    assert wrong is not None and wrong.key == "hint_token_not_generated" and wrong.values["last4"] == "1111"
+    other = token_hint({"pixel_code": "CA", "access_token": "2" * 40}, pixels)
+    assert other is not None and other.key == "hint_token_other_pixel" and other.values["other"] == "CB"
+    taken = token_hint({"pixel_code": "CC", "access_token": "2" * 40}, pixels)
+    assert taken is not None and taken.key == "hint_token_other_pixel"
+    none_yet = token_hint({"pixel_code": "CC", "access_token": "4" * 40}, pixels)
+    assert none_yet is not None and none_yet.key == "hint_token_no_token_yet"
+
+    client.post(f"{PREFIX}/step/1")
+    generate_token(client)
+    assert client.post(f"{PREFIX}/step/3", data=tag_form(p_access_token="f" * 40)).status_code == 302
+    assert workspace.status()["tag"] is False and workspace.attention() == {"tag": True}
+    page = client.get(f"{PREFIX}/step/3").text
+    assert 'id="token-warning"' in page and 'class="attention"' in page
+
+
+def test_problem_text_in_dutch() -> None:
+    from gtm_emulator.walkthrough.i18n import problem_text
+
+    line = ("c.json: $.tags[0].parameters.pixel_code: Pixel ID: A TikTok Pixel ID is 20 upper-case letters or "
+            "digits, e.g. C0ABCDEFGHIJKLMNOPQR. (got 'C1')")
+    assert problem_text("en", line) == line
+    assert problem_text("nl", line) == ("c.json: $.tags[0].parameters.pixel_code: Pixel ID: Een TikTok-pixel-ID "
+                                        "bestaat uit 20 hoofdletters of cijfers, bijv. C0ABCDEFGHIJKLMNOPQR. "
+                                        "(ingevuld: 'C1')")
+    assert problem_text("nl", "Access Token is required ('access_token' is missing or empty)") == (
+        "Access Token is verplicht ('access_token' ontbreekt of is leeg)")
+    assert problem_text("nl", "something new") == "something new"
+
+
+def test_field_texts_cover_the_official_profile_in_both_languages(workspace: Workspace) -> None:
+    from gtm_emulator.walkthrough.i18n import FIELD_TEXTS
+
+    shown = {p["name"] for section in forms.sections(workspace.template()) for p in section.params}
+    assert set(FIELD_TEXTS["en"]) == set(FIELD_TEXTS["nl"])
+    assert shown <= set(FIELD_TEXTS["nl"]), shown - set(FIELD_TEXTS["nl"])
+    assert all("Emulator extension" not in help_text for _label, help_text in FIELD_TEXTS["en"].values())
+
+
+@pytest.mark.parametrize(("pattern", "reason"), [
+    ("[a", "a [ is opened but never closed with ]"), ("a)", "there is a ) without a ( before it"),
+    ("*a", "* repeats nothing"), ("\\q", "\\q is not a known escape"), ("a{2,1}", "invalid repetition size: {2,1}"),
+])
+def test_step4_regex_errors_in_plain_words(client: FlaskClient, pattern: str, reason: str) -> None:
+    form = {**PURCHASE_TRIGGER, "cond-1-operator": "matches_regex", "cond-1-value": pattern}
+    response = client.post(f"{PREFIX}/step/4", data=form)
+    assert response.status_code == 422
+    assert reason in html.unescape(response.text)
+    assert "invalid RE2" not in html.unescape(response.text)

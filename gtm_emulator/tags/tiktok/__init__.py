@@ -85,7 +85,7 @@ def build_request(
     """What the TikTok tag sends for one event: ``{method, url, headers, body, set_cookies}``.
 
     ``cookies`` maps a cookie name to its values (a list, or one string). ``now`` is epoch seconds.
-    Warnings (values TikTok rejects, legacy names, un-normalised PII) are appended to ``warnings`` and
+    Warnings (values TikTok rejects, un-normalised PII) are appended to ``warnings`` and
     informational notes (skips, custom names) to ``notes``. ``request_headers`` (lower-case names:
     ``referer``, ``trace-id``) are read by the stape profile; ``rng`` generates stape's ``_ttp``.
     When the profile skips the event, ``method``, ``url`` and ``body`` are None and ``skip`` says why.

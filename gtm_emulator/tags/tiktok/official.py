@@ -91,12 +91,7 @@ def _ga_content(item: Any, content_type: Any, notes: Notes) -> dict[str, Any]:
         content["content_id"] = item["item_id"]
     if truthy(get(item, "item_name")):
         content["content_name"] = item["item_name"]
-    price = js.to_number(get(item, "price"))
-    if truthy(price):
-        content["price"] = price
-    quantity = js.to_number(or_chain(get(item, "quantity"), 1))
-    if truthy(quantity):
-        content["quantity"] = quantity
+    _set_price_and_quantity(content, item)
     content["content_category"] = or_chain(get(item, "item_category"), get(item, "item_category1"),
                                            get(item, "item_category2"))
     if truthy(get(item, "item_brand")):
@@ -136,12 +131,7 @@ def _contents(event_data: Mapping[str, Any], params: Mapping[str, Any], notes: N
         for key in ("content_id", "content_name", "content_category", "brand"):
             if truthy(get(params, key)):
                 single[key] = params[key]
-        price = js.to_number(get(params, "price"))
-        if truthy(price):
-            single["price"] = price
-        quantity = js.to_number(or_chain(get(params, "quantity"), 1))
-        if truthy(quantity):
-            single["quantity"] = quantity
+        _set_price_and_quantity(single, params)
         return items, [single]
     if isinstance(ga_contents, list) and ga_contents:
         return items, ga_contents
@@ -261,3 +251,13 @@ def _build_rest(ev: Mapping[str, Any], p: Mapping[str, Any], cookies: Mapping[st
         }],
     }
     return {"body": body, "set_cookies": set_cookies, "event_name_logged": UNDEFINED}
+
+
+def _set_price_and_quantity(content: dict[str, Any], source: Any) -> None:
+    """``price`` and ``quantity`` (1 when missing) as numbers, each left out when it is falsy."""
+    price = js.to_number(get(source, "price"))
+    if truthy(price):
+        content["price"] = price
+    quantity = js.to_number(or_chain(get(source, "quantity"), 1))
+    if truthy(quantity):
+        content["quantity"] = quantity
