@@ -330,7 +330,8 @@ def test_cookie_heavy_hits_cost_linear_work(full_size: bool) -> None:
 HOSTILE_TEMPLATES = [
     # (code, what the failure must mention)
     ("while (true) {}", "timed out"),
-    ("const a = []; while (true) a.push('x'.repeat(1000));", "memory"),
+    # QuickJS sometimes cannot even allocate its out-of-memory error and throws null
+    ("const a = []; while (true) a.push('x'.repeat(1000));", ("memory", "threw")),
     ("function f() { return f(); } f();", "stack"),
     ("const log = require('logToConsole'); let s = 'x'; while (s.length < 4194304) s = s + s; "
      "for (let i = 0; i < 30; i++) log(s); data.gtmOnSuccess();", None),
@@ -342,7 +343,7 @@ HOSTILE_TEMPLATES = [
 
 
 @pytest.mark.parametrize(("code", "mention"), HOSTILE_TEMPLATES)
-def test_hostile_template_is_contained(code: str, mention: str | None) -> None:
+def test_hostile_template_is_contained(code: str, mention: str | tuple[str, ...] | None) -> None:
     """A template that loops, allocates, recurses, logs megabytes, splits headers, calls internals
     or tries an allow-list bypass: the tag ends within its limit, the report stays small."""
     from helpers import ALL_PERMS, tag_context, tpl
@@ -362,7 +363,7 @@ def test_hostile_template_is_contained(code: str, mention: str | None) -> None:
     assert time.monotonic() - started < 10
     assert sum(len(line) for line in ctx.console) < 1_000_000
     if mention:
-        assert mention in error, error
+        assert any(word in error for word in ((mention,) if isinstance(mention, str) else mention)), error
 
 
 def test_health_check_answers_while_every_thread_waits() -> None:
