@@ -10,9 +10,9 @@ request, not even ``/healthz``, is answered). This worker changes two things:
   once the head is complete (``\\r\\n\\r\\n``), or larger than ``MAX_HEAD_BYTES`` (then gunicorn's own
   limits answer). A head not complete within ``HEAD_TIMEOUT_S`` closes the connection. Slow
   heads cost a socket and a buffer, never a thread.
-* **A request body has a total deadline**, ``BODY_TIMEOUT_S`` from the moment the thread takes the
-  request (not a per-read timeout, which a client sending a byte at a time never trips); past
-  it the connection is closed.
+* **A request body has a deadline**, ``BODY_TIMEOUT_S`` from the moment the thread takes the
+  request, checked before every read (and each read waits at most ``BODY_TIMEOUT_S``), so a client
+  sending a byte at a time holds a thread at most twice that; then the connection is closed.
 
 * ``GET /healthz`` is answered by the event loop itself (the same ``ok`` the app answers), so a
   health check passes while every thread waits on a slow vendor (at most the tag deadlines).
@@ -30,11 +30,10 @@ from functools import partial
 from typing import Any
 
 from gunicorn.http.errors import NoMoreData
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 HEAD_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 15.0
-WRITE_TIMEOUT_S = 30.0
 MAX_HEAD_BYTES = 128 * 1024
 HEALTH_REQUESTS = (b"GET /healthz ", b"GET /healthz?")  # answered by the loop itself (the app's answer)
 HEALTH_ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n"
@@ -53,17 +52,17 @@ class DeadlineSocket:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
-    def _arm(self) -> None:
-        if self.deadline is None:
-            return
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            log.info("closing a connection whose request was not received within %g s", BODY_TIMEOUT_S)
-            raise NoMoreData(b"")
-        self._sock.settimeout(left)
+    def setblocking(self, flag: bool) -> None:
+        # blocking, for a thread, means: each call waits at most BODY_TIMEOUT_S
+        if flag:
+            self._sock.settimeout(BODY_TIMEOUT_S)
+        else:
+            self._sock.setblocking(False)
 
     def _read(self, method: str, *args: Any) -> Any:
-        self._arm()
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            log.info("closing a connection whose request was not received within %g s", BODY_TIMEOUT_S)
+            raise NoMoreData(b"")
         try:
             return getattr(self._sock, method)(*args)
         except TimeoutError:
@@ -75,17 +74,9 @@ class DeadlineSocket:
     def recv_into(self, *args: Any) -> int:
         return self._read("recv_into", *args)  # type: ignore[no-any-return]
 
-    def sendall(self, *args: Any) -> None:
-        self._sock.settimeout(WRITE_TIMEOUT_S)
-        self._sock.sendall(*args)
-
-    def send(self, *args: Any) -> int:
-        self._sock.settimeout(WRITE_TIMEOUT_S)
-        return self._sock.send(*args)
-
 
 class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
-    """``gthread`` with request heads read by the event loop and a total deadline per body."""
+    """``gthread`` with request heads read by the event loop and a deadline per body."""
 
     def init_process(self) -> None:
         self.reading_heads: dict[Any, float] = {}  # connection -> when its head must be complete
@@ -97,8 +88,6 @@ class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
         except OSError:
             return
         self.nr_conns += 1
-        from gunicorn.workers.gthread import TConn
-
         conn = TConn(self.cfg, DeadlineSocket(client_sock), client_addr, listener.getsockname())
         self._read_head(conn)
 
@@ -112,27 +101,32 @@ class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
         conn.sock.setblocking(False)
         conn.head = b""
         self.reading_heads[conn] = time.monotonic() + HEAD_TIMEOUT_S
-        self.poller.register(conn.sock._sock, selectors.EVENT_READ, partial(self._on_head_bytes, conn))
+        if self._on_head_bytes(conn, None, registered=False):  # often the whole head is there already
+            self.poller.register(conn.sock._sock, selectors.EVENT_READ, partial(self._on_head_bytes, conn))
 
-    def _on_head_bytes(self, conn: Any, _fileobj: Any) -> None:
+    def _on_head_bytes(self, conn: Any, _fileobj: Any, registered: bool = True) -> bool:
+        """Read what the client has sent of the head; True while it is incomplete (keep waiting)."""
         try:
             chunk = conn.sock._sock.recv(65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return True
         except OSError:
             chunk = b""
         if not chunk:
-            self._drop_head_reader(conn)
-            return
+            self._drop_head_reader(conn, registered)
+            return False
         conn.head += chunk
-        if b"\r\n\r\n" in conn.head or len(conn.head) > MAX_HEAD_BYTES:
+        if b"\r\n\r\n" not in conn.head and len(conn.head) <= MAX_HEAD_BYTES:
+            return True
+        if registered:
             self.poller.unregister(conn.sock._sock)
-            del self.reading_heads[conn]
-            if conn.head.startswith(HEALTH_REQUESTS):
-                self._answer_health(conn)
-                return
+        del self.reading_heads[conn]
+        if conn.head.startswith(HEALTH_REQUESTS):
+            self._answer_health(conn)
+        else:
             conn.data_ready = True
             self.enqueue_req(conn)
+        return False
 
     def _answer_health(self, conn: Any) -> None:
         """``GET /healthz`` from the event loop: a health check is answered even while every thread
@@ -144,12 +138,13 @@ class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns -= 1
         conn.close()
 
-    def _drop_head_reader(self, conn: Any) -> None:
+    def _drop_head_reader(self, conn: Any, registered: bool = True) -> None:
         self.reading_heads.pop(conn, None)
-        try:
-            self.poller.unregister(conn.sock._sock)
-        except (KeyError, ValueError, OSError):
-            pass
+        if registered:
+            try:
+                self.poller.unregister(conn.sock._sock)
+            except (KeyError, ValueError, OSError):
+                pass
         self.nr_conns -= 1
         conn.close()
 
@@ -163,8 +158,8 @@ class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
     def handle(self, conn: Any) -> Any:
         head = getattr(conn, "head", b"")
         conn.head = b""
-        conn.sock.setblocking(True)
         conn.sock.deadline = time.monotonic() + BODY_TIMEOUT_S
+        conn.sock.setblocking(True)
         if head:
             conn.init()
             conn.parser.unreader.unread(head)
