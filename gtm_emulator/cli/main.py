@@ -169,7 +169,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
         from ..harness.recorder import Recorder
 
         hooks.append(Recorder(record).hook)
-    app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks)
+    app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks, bind_host=host)
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
     click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}"

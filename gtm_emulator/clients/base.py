@@ -28,6 +28,7 @@ class ClientRun:
     rng: random.Random
     warnings: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)  # values in the request to mask in the report
 
 
 class Client:

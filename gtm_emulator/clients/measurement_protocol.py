@@ -701,6 +701,11 @@ class MeasurementProtocolClient(Client):
     def events(self, request: Request, run: ClientRun) -> list[dict[str, Any]]:
         debug = request.path.endswith("/debug/mp/collect")
         validation = validate(request.query, request.body, now=run.now)
+        secret = validation.params.get("api_secret")
+        if isinstance(secret, str) and secret:  # masked in the report, the store and recordings
+            run.secrets.add(secret)
+            run.secrets.update(raw for name, _, raw in (p.partition("=") for p in request.query.split("&"))
+                               if name == "api_secret" and raw)
         if debug:
             run.state["validation"] = validation.messages
             return []

@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.base import Client, ClientRun
@@ -111,6 +111,7 @@ class Settings:
     preview_mode: bool = True
     environment_name: str = ""
     tag_timeout_seconds: float = 30.0
+    request_timeout_seconds: float = 30.0  # every tag of a request, together, HTTP calls included
     http_timeout_seconds: float = DEFAULT_TIMEOUT_S
     max_body_bytes: int = 1_048_576
     report_all_variables: bool = True
@@ -219,12 +220,14 @@ class Container:
         the variables that were used. What fires, what is sent and every status are the same."""
         now = time.time() if now is None else float(now)
         local = clock_state()
-        previous = getattr(local, "now", None)
+        previous, previous_deadline = getattr(local, "now", None), getattr(local, "deadline", None)
         local.now = now  # what clock.running_at does, without a generator per request
+        # every tag of the request shares this budget (Settings.request_timeout_seconds)
+        local.deadline = time.monotonic() + self.settings.request_timeout_seconds
         try:
             return self._handle(request, now, seed, explain)
         finally:
-            local.now = previous
+            local.now, local.deadline = previous, previous_deadline
 
     def _handle(self, request: Request, now: float, seed: Any, explain: bool = True) -> Report:
         rng: Any = LazyRandom(seed if seed is not None else lambda: request_seed(now, request))
@@ -248,7 +251,9 @@ class Container:
         try:
             events = client.events(request, run)
         except RequestError as exc:
-            return self._refuse(request, client.name, exc.status, exc.reason, run.warnings)
+            secrets |= run.secrets
+            return self._masked(self._refuse(request, client.name, exc.status, exc.reason, run.warnings), secrets)
+        secrets |= run.secrets
 
         reports = [self.run_event(event, request, client.name, response, now, rng, secrets, explain)
                    for event in events]
@@ -310,6 +315,11 @@ class Container:
         if request.body:
             texts.append(request.body.decode("utf-8", "replace"))
         in_request = masker.holds("\n".join(texts))  # one search (a match across parts only costs a walk)
+        if in_request:  # a secret the request itself carries (a Measurement Protocol api_secret)
+            report.request = replace(
+                request, query=masker.text(request.query), path=masker.text(request.path),
+                headers=tuple((k, masker.text(v)) for k, v in request.headers),
+                body=masker.text(request.body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
         for event in report.events:
             if in_request:
                 event.event_data = masker.mask(event.event_data)
@@ -485,6 +495,13 @@ class _EventRunner:
             self.run_sequence(cleanup, (*stack, tag.name), f"fired as cleanup tag of {tag.name!r}")
         return status
 
+    @staticmethod
+    def _deadline(tag_timeout: float) -> float:
+        """When the tag must be done: its own timeout, within what is left of the request's."""
+        own = time.monotonic() + tag_timeout
+        request_deadline = getattr(clock_state(), "deadline", None)
+        return own if request_deadline is None else min(own, request_deadline)
+
     def execute(self, tag: TagConfig) -> TagStatus:
         result = self.results[tag.name]
         if tag.name not in self.start_order:
@@ -511,6 +528,7 @@ class _EventRunner:
             client_name=ctx.client_name,
             timeout=settings.http_timeout_seconds,
             after_tags=self.after_tags,
+            deadline=self._deadline(settings.tag_timeout_seconds),
         )
         started = time.perf_counter()
         status: TagStatus

@@ -16,6 +16,23 @@ from .request import Request, Response
 from .statuses import PAUSED, TagStatus, TriggerRole
 
 MASK = "****"
+MAX_CONSOLE_LINES = 500  # console lines kept per tag run; later ones are counted, not kept
+MAX_CONSOLE_LINE_CHARS = 8192  # a longer console line is cut (its length is noted)
+
+
+def console_append(console: list[str], text: str) -> None:
+    """Add one ``logToConsole`` line within the caps: a template that logs megabytes in a loop must
+    not grow the report (and the store, and the server's memory) without bound."""
+    if len(console) > MAX_CONSOLE_LINES:
+        return
+    if len(console) == MAX_CONSOLE_LINES:
+        console.append(f"(console limit of {MAX_CONSOLE_LINES} lines reached; later lines are dropped)")
+        return
+    if len(text) > MAX_CONSOLE_LINE_CHARS:
+        text = f"{text[:MAX_CONSOLE_LINE_CHARS]}… (cut: {len(text)} characters in all)"
+    console.append(text)
+
+
 # Query parameters of an outgoing URL whose values are secrets (masked like secret headers).
 SECRET_QUERY_PARAMS = frozenset({
     "access_token", "accesstoken", "token", "api_key", "apikey", "api_secret", "apisecret", "client_secret",

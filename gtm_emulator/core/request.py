@@ -79,6 +79,14 @@ def first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+MAX_COOKIES = 4096  # cookies read from one request's Cookie headers; later ones are ignored
+
+
+def _decode_cookie(value: str) -> str:
+    decoded = decode_component_lenient(value)
+    return value if decoded is None else decoded
+
+
 def parse_cookie_header(header: str) -> list[tuple[str, str]]:
     """``a=1; b=2`` into (name, raw value) pairs, in header order."""
     pairs: list[tuple[str, str]] = []
@@ -164,29 +172,34 @@ class Request:
     # ------------------------------------------------------------------ cookies
 
     def cookie_pairs(self) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, str]] = []
-        for name, value in self.headers:
-            if name.lower() == "cookie":
-                pairs.extend(parse_cookie_header(value))
-        return pairs
+        """Every (name, raw value) of the Cookie headers, in header order: parsed once per request
+        (a request's report and every ``getCookieValues`` read the same list), at most
+        ``MAX_COOKIES`` of them."""
+        cached = self.__dict__.get("_cookie_cache")
+        if cached is None:
+            pairs: list[tuple[str, str]] = []
+            for name, value in self.headers:
+                if name.lower() == "cookie":
+                    pairs.extend(parse_cookie_header(value))
+                    if len(pairs) >= MAX_COOKIES:
+                        del pairs[MAX_COOKIES:]
+                        break
+            cached = self.__dict__["_cookie_cache"] = pairs
+        return list(cached)
 
     def cookie_values(self, name: str, *, decode: bool = True) -> list[str]:
         """``getCookieValues``: every value of the cookie, in header order, URI-decoded."""
         values = [v for k, v in self.cookie_pairs() if k == name]
         if not decode:
             return values
-        out = []
-        for v in values:
-            decoded = decode_component_lenient(v)
-            out.append(v if decoded is None else decoded)
-        return out
+        return [_decode_cookie(v) for v in values]
 
     def cookies(self) -> dict[str, str]:
-        """First value of every cookie, decoded."""
+        """First value of every cookie, decoded (one pass over the parsed cookies)."""
         out: dict[str, str] = {}
-        for name, _ in self.cookie_pairs():
+        for name, value in self.cookie_pairs():
             if name not in out:
-                out[name] = self.cookie_values(name)[0]
+                out[name] = _decode_cookie(value)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,7 +219,10 @@ def display_text(text: str) -> str:
     """Text safe to print or store: surrogate escapes of invalid bytes become U+FFFD."""
     if text.isascii():
         return text
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte (from template code)
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def headers_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -312,6 +328,15 @@ class SetCookie:
 
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_HEADER_BREAKERS = ("\r", "\n", "\x00")
+
+
+def header_breaker(text: str) -> str | None:
+    """The CR, LF or NUL in ``text`` that would split or corrupt a response header line, if any."""
+    for ch in _HEADER_BREAKERS:
+        if ch in text:
+            return {"\r": "CR", "\n": "LF", "\x00": "NUL"}[ch]
+    return None
 
 
 def cookie_setter(response: Response, request: Request) -> Any:

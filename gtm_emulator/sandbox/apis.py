@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,8 @@ from ..core import js
 from ..core.event_data import get_path
 from ..core.js import UNDEFINED
 from ..core.regex import compile_pattern
-from ..core.request import Request, client_address, decode_component_lenient, registrable_domain
+from ..core.report import console_append
+from ..core.request import Request, client_address, decode_component_lenient, header_breaker, registrable_domain
 from ..core.url import parse_url as url_parts
 from ..core.variables import strip_path_prefix
 from ..errors import SandboxThrow
@@ -146,6 +148,17 @@ def parse_url(url: Any) -> Any:
     return UNDEFINED if parts is None else parts
 
 
+def _refuse_header_breakers(api: str, what: str, texts: dict[str, Any]) -> None:
+    """Throw into the template when a response header or cookie text has CR, LF or NUL (it would
+    split the header line, or the server could not send the response at all)."""
+    for part, text in texts.items():
+        if isinstance(text, str):
+            bad = header_breaker(text)
+            if bad:
+                raise SandboxThrow(f"{api}: the {what} {part} {text[:60]!r} contains {bad}, which a response "
+                                   "header cannot carry")
+
+
 def make_table_map(rows: Any, key_column: Any, value_column: Any) -> Any:
     if not isinstance(rows, list):
         return None
@@ -170,13 +183,13 @@ class Host:
         self.on_message: Callable[[str, Any], Any] | None = None  # set by a sandbox on a message bus
         self.listened_elsewhere: Callable[[str], bool] | None = None
         self.unmocked: list[str] = []
+        self.deadline: float | None = None  # the run's time limit (time.monotonic()), set by the sandbox
         self.apis: dict[str, Callable[..., Any]] = {
             "__permission": self._permission,
             "__mocked": self._mocked,
-            "__listen": lambda message_type: self.listening.add(js.to_string(message_type)),
+            "__listen": self._listen,
             "__sendMessage": self._send_message,
-            "__listenedElsewhere": lambda message_type: bool(self.listened_elsewhere
-                                                             and self.listened_elsewhere(js.to_string(message_type))),
+            "__listenedElsewhere": self._listened_elsewhere,
             "queryPermission": lambda pid=UNDEFINED, *args: self.perms.query(js.to_string(pid), list(args)),
             "getAllEventData": self.get_all_event_data,
             "getEventData": self.get_event_data,
@@ -272,9 +285,22 @@ class Host:
         self.check(self.perms.require, pid, api)
 
     def _mocked(self, name: str) -> None:
+        if not self.test_mode:
+            raise SandboxThrow("__mocked is internal to template tests")
         self.mocked.add(name)
 
-    def _send_message(self, message_type: Any, message: Any) -> None:
+    # The message calls check use_message here, in Python, as well as in the prelude: template code
+    # can reach __sandbox.call and skip the prelude's checks.
+    def _listen(self, message_type: Any = UNDEFINED, *_: Any) -> None:
+        self.check(self.perms.require, "use_message", "addMessageListener")
+        self.listening.add(js.to_string(message_type))
+
+    def _listened_elsewhere(self, message_type: Any = UNDEFINED, *_: Any) -> bool:
+        self.check(self.perms.require, "use_message", "hasMessageListener")
+        return bool(self.listened_elsewhere and self.listened_elsewhere(js.to_string(message_type)))
+
+    def _send_message(self, message_type: Any = UNDEFINED, message: Any = UNDEFINED, *_: Any) -> None:
+        self.check(self.perms.require, "use_message", "sendMessage")
         if self.on_message is not None:
             self.on_message(js.to_string(message_type), message)
 
@@ -373,6 +399,11 @@ class Host:
         opts = options if isinstance(options, dict) else {}
         opts = {k: v for k, v in opts.items() if v is not UNDEFINED}
         self.check(self.perms.set_cookies, "setCookie", js.to_string(name), opts)
+        texts = {"name": js.to_string(name), "domain": opts.get("domain"), "path": opts.get("path"),
+                 "samesite": opts.get("samesite", opts.get("sameSite"))}
+        if js.truthy(no_encode):  # an encoded value has its CR and LF percent-encoded
+            texts["value"] = js.to_string(value)
+        _refuse_header_breakers("setCookie", "cookie", texts)
         if self.env.set_cookie is None:
             self.env.warnings.append(f"setCookie({js.to_string(name)!r}): no response to set it on")
             return
@@ -397,6 +428,8 @@ class Host:
 
     def set_response_header(self, name: Any = UNDEFINED, value: Any = UNDEFINED, *_: Any) -> None:
         response = self._response("setResponseHeader", "header", header=js.to_string(name))
+        _refuse_header_breakers("setResponseHeader", "header", {
+            "name": js.to_string(name), "value": None if value is None or value is UNDEFINED else js.to_string(value)})
         key = js.to_string(name).lower()
         if value is None or value is UNDEFINED:
             response.headers.pop(key, None)
@@ -460,6 +493,9 @@ class Host:
         self.check(self.perms.require, "read_event_metadata", "addEventCallback")
 
     def send_event_to_ga(self, event: Any = UNDEFINED, *_: Any) -> Any:
+        # GA's answer may set cookies and headers on the response: access_response, header writes
+        self.check(self.perms.require, "access_response", "sendEventToGoogleAnalytics")
+        self.check(self.perms.response_headers, "sendEventToGoogleAnalytics")
         self.env.analytics_events.append(event)
         self.env.notes.append("sendEventToGoogleAnalytics: faked (event recorded, nothing sent)")
         return {}
@@ -476,6 +512,11 @@ class Host:
         timeout = self.env.http_timeout
         if timeout_ms is not UNDEFINED and js.to_number(timeout_ms) == js.to_number(timeout_ms):
             timeout = max(0.001, float(js.to_number(timeout_ms)) / 1000)
+        if self.deadline is not None:  # the template's time limit holds during the call too
+            left = self.deadline - time.monotonic()
+            if left <= 0.001:
+                return {"reason": "timed_out"}
+            timeout = min(timeout, left)
         payload = b"" if body is UNDEFINED or body is None else js.to_string(body).encode("utf-8")
         if self.env.send is None:
             self.env.warnings.append(f"sendHttpRequest({target!r}): no transport; the request failed")
@@ -570,7 +611,7 @@ class Host:
                 parts.append(text if isinstance(text, str) else js.to_string(a))
             else:
                 parts.append(js.to_string(a))
-        self.env.console.append(" ".join(parts))
+        console_append(self.env.console, " ".join(parts))
 
     def get_google_auth(self, *_: Any) -> Any:
         self.check(self.perms.require, "use_google_credentials", "getGoogleAuth")

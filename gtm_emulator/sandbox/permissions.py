@@ -29,6 +29,10 @@ Choices on uncertain points (each easy to change):
 * ``access_response`` with ``writeResponseAccess: specific`` checks status, header (against
   ``writeHeaderWhitelist`` when ``writeHeaderAccess`` is ``specific``) and body writes;
   ``setPixelResponse`` counts as a status and body write (its fixed headers are not checked).
+* ``sendEventToGoogleAnalytics`` needs ``access_response`` allowing any response header (GTM lists
+  ``access_response`` for it; how much of it is required is an inference, in
+  ``Permissions.response_headers``). ``sendMessage`` and the message listeners need ``use_message``,
+  checked in Python even when template code calls the sandbox's internal functions directly.
 * ``queryPermission(permission, ...args)`` answers from the declarations whatever the enforcement
   mode; an unknown permission answers ``false``. Its arguments per permission are in
   ``Permissions.query``.
@@ -41,6 +45,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..core.outbound_url import UnsafeUrl, parse_outbound
 from ..errors import PermissionDenied
 
 ENFORCEMENT_MODES = ("off", "warn", "error")
@@ -95,23 +100,24 @@ def parse_permissions(raw: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def url_allowed(url: str, pattern: str) -> bool:
     """``send_http`` URL patterns: scheme and host must match (``*`` within the host matches
     sub-domains), and the path must match with ``*`` as any run of characters. A pattern ending in
-    ``/`` grants that path prefix."""
+    ``/`` grants that path prefix. The URL is read by :func:`~gtm_emulator.core.urls.parse_outbound`,
+    exactly as the connection reads it; a URL it refuses matches no pattern."""
     try:
-        u = urlsplit(url)
+        u = parse_outbound(url)
         p = urlsplit(pattern)
-    except ValueError:
+    except ValueError:  # UnsafeUrl is a ValueError
         return False
-    if (u.scheme or "").lower() != (p.scheme or "").lower():
+    if u.scheme != (p.scheme or "").lower():
         return False
     host_pattern = (p.hostname or "").lower()
-    host = (u.hostname or "").lower()
+    host = u.host
     if not _glob(host, host_pattern):
         if not (host_pattern.startswith("*.") and host == host_pattern[2:]):
             return False
     if p.port is not None and p.port != u.port:
         return False
     path_pattern = p.path or "/"
-    path = u.path or "/"
+    path = u.path
     if "*" not in path_pattern:
         return path.startswith(path_pattern) if path_pattern.endswith("/") else path == path_pattern
     return _glob(path, path_pattern)
@@ -242,6 +248,10 @@ class Permissions:
     # ------------------------------------------------------------------ http
     def send_http(self, api: str, url: str) -> None:
         params = self._need("send_http", api)
+        try:
+            parse_outbound(url)
+        except UnsafeUrl as exc:
+            raise PermissionDenied(f"{api}: sending to {url!r} is refused: {exc}") from None
         if params.get("allowedUrls", "any") == "any":
             return
         if params.get("allowGoogleDomains") is True and is_google_domain(url):
@@ -264,6 +274,15 @@ class Permissions:
             allowed = [h.lower() for h in _specific_list(params.get("writeHeaderWhitelist"), "headerName")]
             if (header or "").lower() not in allowed:
                 raise PermissionDenied(f"{api}: writing response header {header!r} is not allowed by access_response")
+
+    def response_headers(self, api: str) -> None:
+        """``sendEventToGoogleAnalytics``: ``access_response`` that may write any response header
+        (Google Analytics' answer sets cookies and headers; which ones is not known in advance)."""
+        params = self._need("access_response", api)
+        if params.get("writeResponseAccess", "any") == "any":
+            return
+        if params.get("writeHeadersAllowed") is False or params.get("writeHeaderAccess", "any") == "specific":
+            raise PermissionDenied(f"{api}: access_response must allow writing any response header")
 
     def bigquery(self, api: str, operation: str, project: str, dataset: str, table: str) -> None:
         params = self._need("access_bigquery", api)

@@ -217,6 +217,7 @@ class Sandbox:
         self.started = time.monotonic()
         self.deadline = self.started + time_limit
         self.host = Host(env, Permissions(template.permissions, enforce), template.storage_key, test_mode)
+        self.host.deadline = self.deadline
         self.bus: messages.MessageBus | None = None
         self.worker: Worker | None = POOL.acquire()
         try:
@@ -303,7 +304,7 @@ class EventCallbacks:
         sandbox = self.sandbox
         if sandbox is None:
             raise SandboxFailure("crash", "the sandbox is closed")
-        sandbox.deadline = time.monotonic() + sandbox.time_limit
+        sandbox.deadline = sandbox.host.deadline = time.monotonic() + sandbox.time_limit
         return call_event_callbacks(sandbox, event_id, container_id, data)
 
     def close(self) -> None:

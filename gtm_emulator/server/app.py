@@ -30,7 +30,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from ..core.container import Container
 from ..core.report import Report
 from ..core.request import Request, display_text
-from .body import BodyTooLarge, read_body
+from .body import BodyTooLarge, BodyUnreadable, read_body
+from .guard import make_guard
 
 log = logging.getLogger("gtm_emulator")
 
@@ -115,11 +116,17 @@ def create_app(
     store: Any = None,
     token: str | None = None,
     explain: bool | None = None,
+    bind_host: str | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> Flask:
     """The Flask app serving ``container``. ``on_report`` hooks receive each report (the store,
     the recorder); they run before the response is returned, so results are there when it is.
     With a ``store``, the Preview UI and the inspection API are served under ``/_emulator/``
     (requiring ``token`` when one is given).
+
+    The emulator's own endpoints (``/_emulator/``, ``/_mock/``) answer only to a loopback ``Host``,
+    ``bind_host`` (the address served on) or one of ``allowed_hosts``, refuse cross-site state changes,
+    and with a ``token`` the mock's inspection endpoints need it too (see :mod:`.guard`).
 
     ``explain`` asks for reports that explain every decision (each condition traced, every variable
     resolved); by default it is on when a store or a report hook may show them, and off otherwise
@@ -170,6 +177,10 @@ def create_app(
             body = read_body(environ, limit)  # a chunked body past the limit is refused, not cut short
         except BodyTooLarge:
             return _too_large(limit)
+        except BodyUnreadable as exc:
+            (log.info if exc.abandoned else log.warning)("%s %s: %s", environ.get("REQUEST_METHOD"),
+                                                         display_text(environ.get("PATH_INFO") or "/"), exc)
+            return 400, [("Content-Type", "text/plain; charset=utf-8")], f"bad request: {exc}\n".encode()
         creq = request_from_environ(environ, body)
         try:
             report = state["container"].handle(creq, now=now() if now else None, explain=state["explain"])
@@ -197,12 +208,18 @@ def create_app(
         return Response(body, status=status, headers=headers)
 
     flask_wsgi = app.wsgi_app
+    guard = make_guard(bind_host, token, allowed_hosts)
 
     def wsgi_entry(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Requests for the container skip Flask's routing and request objects: the one hot path of
         a tagging server. The emulator's own endpoints (and unknown methods) go to Flask."""
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method not in CONTAINER_METHODS or (environ.get("PATH_INFO") or "/").startswith(RESERVED_PREFIXES):
+            refused = guard(environ)
+            if refused is not None:
+                status, headers, body = refused
+                start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
+                return [body]
             return flask_wsgi(environ, start_response)
         try:
             status, headers, body = answer(environ)

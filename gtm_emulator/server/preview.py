@@ -19,8 +19,10 @@ Safety: with a ``token``, every ``/_emulator/`` request needs it, in the ``X-Emu
 header, or once as ``?token=…``, which sets a cookie (HttpOnly, SameSite=Strict) and, for the
 UI page, redirects to the same address without the token. The CLI passes a token from
 ``generate_token()`` when the server binds an address that is not loopback (``is_loopback``).
-A POST whose ``Origin`` is not the server itself is refused (403), so another web site open in
-the same browser cannot reset the store. The UI page is sent with a strict Content-Security-Policy
+A request whose ``Host`` is not a loopback name or the bound address, and a POST from another
+site (``Origin`` of another host, or ``null``), are refused (403) before any handler runs
+(:mod:`.guard`), so neither a web site open in the same browser nor a DNS-rebinding page can read
+or reset the store. The UI page is sent with a strict Content-Security-Policy
 and writes every value it shows as text, never as HTML.
 
 Choices (easy to change): ``TOKEN_HEADER``, ``TOKEN_COOKIE``, ``POLL_INTERVAL_MS`` (how often the
@@ -30,13 +32,11 @@ worker thread per open tab).
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -45,13 +45,14 @@ from ..core.report import MASK, json_safe, mask_secrets
 from ..core.variables import BUILTINS
 from ..errors import RequestError
 from .app import add_report_hook, container_since, current_container
+from .guard import TOKEN_COOKIE, TOKEN_HEADER, TOKEN_PARAM, is_loopback, offered_token, token_matches
+
+__all__ = ["TOKEN_COOKIE", "TOKEN_HEADER", "TOKEN_PARAM", "generate_token", "install_preview", "is_loopback",
+           "preview_url"]
 from .store import RequestFilter, SQLiteStore, parse_since
 
 PREFIX = "/_emulator"
 API_PREFIX = PREFIX + "/api"
-TOKEN_HEADER = "X-Emulator-Token"
-TOKEN_COOKIE = "gtm_emulator_token"
-TOKEN_PARAM = "token"
 POLL_INTERVAL_MS = 1000
 EXTENSION_KEY = "gtm_emulator_preview"
 
@@ -103,26 +104,6 @@ ENDPOINTS: list[dict[str, Any]] = [
 def generate_token() -> str:
     """A random token for the UI and the API (URL-safe, 192 bits)."""
     return secrets.token_urlsafe(24)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the server reachable only from this machine.
-
-    ``localhost`` and loopback addresses (127.0.0.0/8, ::1, also in brackets) are; an empty host,
-    ``0.0.0.0``, ``::`` and every other name or address are not.
-    """
-    text = host.strip().lower()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if text in ("localhost", "localhost."):
-        return True
-    try:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def preview_url(host: str, port: int, token: str | None = None) -> str:
@@ -248,15 +229,10 @@ def describe_container(container: Any) -> dict[str, Any]:
 
 def _token_guard(token: str | None) -> Any:
     def guard() -> BaseResponse | None:
-        if request.method == "POST":
-            origin = request.headers.get("Origin")
-            if origin and origin != "null" and urlsplit(origin).netloc.lower() != request.host.lower():
-                return _error(403, f"cross-site request from {origin} refused")
+        # Host and Origin are checked before Flask for every emulator endpoint (guard.make_guard)
         if token is None:
             return None
-        offered = (request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE)
-                   or request.args.get(TOKEN_PARAM) or "")
-        if not hmac.compare_digest(offered.encode(), token.encode()):
+        if not token_matches(offered_token(request.environ), token):
             message = (f"this emulator is reachable from other machines, so {PREFIX}/ needs the token printed at "
                        f"start-up: open {PREFIX}/?{TOKEN_PARAM}=TOKEN once, or send the header {TOKEN_HEADER}")
             if request.path.startswith(API_PREFIX):

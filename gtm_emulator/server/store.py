@@ -59,12 +59,14 @@ from pathlib import Path
 from typing import Any, NamedTuple, get_args
 
 from ..core.report import Report
+from ..core.request import display_text
 from ..core.statuses import TagStatus
 from ..errors import RequestError
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
 DEFAULT_RETENTION = 10_000
 DEFAULT_BODY_LIMIT = 65_536
+MAX_REPORT_CHARS = 4 * 1024 * 1024  # a stored report larger than this keeps its summary and loses detail
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 DEFAULT_FLUSH_INTERVAL = 0.05  # seconds between commits of the background writer, at most
 DEFAULT_MAX_BATCH = 500  # reports committed in one transaction, at most
@@ -170,6 +172,25 @@ def _truncate(text: str, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
     return text[:limit], True
+
+
+def _capped_json(report: dict[str, Any]) -> str:
+    """The report as JSON, at most ``MAX_REPORT_CHARS``: past it, event data, variables and console
+    lines are replaced by a note (the counts, statuses and outgoing requests stay)."""
+    text = json.dumps(report, ensure_ascii=False)
+    if len(text) <= MAX_REPORT_CHARS:
+        return text
+    note = f"removed: the stored report was {len(text)} characters, over the limit of {MAX_REPORT_CHARS}"
+    slim = dict(report, report_truncated=note)
+    slim["events"] = [dict(e, event_data={"_removed": note}, variables={}, console=[note])
+                      for e in report.get("events") or []]
+    text = json.dumps(slim, ensure_ascii=False)
+    if len(text) <= MAX_REPORT_CHARS:
+        return text
+    slim["events"] = [{k: e.get(k) for k in ("name", "client", "warnings") if k in e} | {"tags": [
+        {k: t.get(k) for k in ("name", "status", "fired", "error", "vendor_rejected")} for t in e.get("tags") or []]}
+        for e in report.get("events") or []]
+    return json.dumps(slim, ensure_ascii=False)
 
 
 def _event_name(event: dict[str, Any]) -> str:
@@ -507,15 +528,15 @@ class SQLiteStore:
 
     @staticmethod
     def _tag_row(event_idx: int, tag: dict[str, Any]) -> tuple[Any, ...]:
-        return (event_idx, str(tag.get("name")), str(tag.get("status")), int(bool(tag.get("fired"))),
+        return (event_idx, display_text(str(tag.get("name"))), str(tag.get("status")), int(bool(tag.get("fired"))),
                 int(bool(tag.get("vendor_rejected"))))
 
     @staticmethod
     def _outgoing_row(event_idx: int, idx: int, entry: dict[str, Any], now: float) -> tuple[Any, ...]:
         vendor_ok = entry.get("vendor_ok")
-        return (event_idx, idx, now, str(entry.get("tag")), str(entry.get("method")), str(entry.get("url")),
-                (entry.get("response") or {}).get("status"), None if vendor_ok is None else int(bool(vendor_ok)),
-                json.dumps(entry, ensure_ascii=False))
+        return (event_idx, idx, now, display_text(str(entry.get("tag"))), display_text(str(entry.get("method"))),
+                display_text(str(entry.get("url"))), (entry.get("response") or {}).get("status"),
+                None if vendor_ok is None else int(bool(vendor_ok)), display_text(json.dumps(entry, ensure_ascii=False)))
 
     def _prepare(self, report: dict[str, Any], elapsed_ms: float | None, at: float | None) -> _Prepared:
         """Everything of a row that needs no database: truncation, summary columns, JSON texts."""
@@ -597,9 +618,10 @@ class SQLiteStore:
             sum(1 for _, t in tags if t.get("status") == "failure"),
             sum(1 for _, t in tags if t.get("vendor_rejected")),
             len(outgoing), int(cut),
-            json.dumps(summary, ensure_ascii=False), json.dumps(report, ensure_ascii=False),
+            json.dumps(summary, ensure_ascii=False), _capped_json(report),
         )
-        return _Prepared(row, [(i, _event_name(e)) for i, e in enumerate(events)], tags, outgoing, now)
+        row = tuple(display_text(v) if isinstance(v, str) else v for v in row)
+        return _Prepared(row, [(i, display_text(_event_name(e))) for i, e in enumerate(events)], tags, outgoing, now)
 
     def _insert(self, conn: sqlite3.Connection, prepared: _Prepared) -> int:
         """Insert one prepared report inside the caller's transaction; the new request id."""

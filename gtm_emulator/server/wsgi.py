@@ -20,11 +20,17 @@ def configure_logging(level: int = logging.INFO) -> None:
     logger.propagate = False
 
 
+HARDENED_WORKER = "gtm_emulator.server.gworker.HardenedThreadWorker"
+
+
 def run_gunicorn(app: Flask, host: str, port: int, workers: int = 1, threads: int = 8,
-                 timeout: int = 60, access_log: bool = False,
+                 timeout: int = 60, access_log: bool = False, worker_class: str = HARDENED_WORKER,
                  on_worker_exit: Callable[[], None] | None = None) -> None:
-    """Run ``app`` on gunicorn until interrupted. ``threads`` > 1 uses the gthread worker.
-    ``on_worker_exit`` runs in each worker process as it stops (a clean shutdown)."""
+    """Run ``app`` on gunicorn until interrupted, with ``threads`` threads per worker process.
+
+    The default worker is gunicorn's threaded worker hardened against slow clients (request heads
+    read by the event loop, a total deadline per body: :mod:`.gworker`). ``on_worker_exit`` runs in
+    each worker process as it stops (a clean shutdown)."""
     from gunicorn.app.base import BaseApplication
 
     class _Application(BaseApplication):
@@ -33,7 +39,7 @@ def run_gunicorn(app: Flask, host: str, port: int, workers: int = 1, threads: in
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread" if threads > 1 else "sync",
+                "worker_class": worker_class,
                 "timeout": timeout,
                 "graceful_timeout": 5,
                 "accesslog": "-" if access_log else None,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..core.js import to_string
-from ..core.report import MASK, EventReport, Outgoing, url_secrets
-from ..core.request import Request, Response, cookie_from_options
+from ..core.report import MASK, EventReport, Outgoing, console_append, url_secrets
+from ..core.request import Request, Response, cookie_from_options, display_text
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
 # A vendor's verdict on a 2xx answer: (accepted, warnings).
@@ -51,12 +51,17 @@ class TagContext:
     secrets: set[str] = field(default_factory=set)
     vendor_rejected: bool = False
     after_tags: list[AfterTags] | None = None  # None: no event end to wait for (run outside a container)
+    deadline: float | None = None  # time.monotonic() by which the tag must be done (tag and request budget)
+
+    def remaining(self) -> float | None:
+        """Seconds left of the tag's budget (None: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     # ------------------------------------------------------------------ sandbox APIs
 
     def log(self, *args: Any) -> None:
         """``logToConsole``."""
-        self.console.append(" ".join(a if isinstance(a, str) else to_string(a) for a in args))
+        console_append(self.console, " ".join(a if isinstance(a, str) else to_string(a) for a in args))
 
     def cookie_values(self, name: str, decode: bool = True) -> list[str]:
         return self.request.cookie_values(name, decode=decode)
@@ -81,7 +86,8 @@ class TagContext:
         answer came (the failure is recorded on the outgoing entry). ``shown_body`` is the body as
         data for the report, when the caller has it (else the body text is parsed as JSON)."""
         headers = dict(headers or {})
-        raw = body.encode("utf-8") if isinstance(body, str) else body
+        # a request's invalid bytes (kept as escapes) are sent as U+FFFD, never a failed encode
+        raw = display_text(body).encode("utf-8") if isinstance(body, str) else body
         if shown_body is None:
             try:
                 shown_body = json.loads(raw) if raw else ""
@@ -101,8 +107,14 @@ class TagContext:
         self.outgoing.append(entry)
         started = time.perf_counter()
         entry.raw_text = url + "\n" + (body if isinstance(body, str) else raw.decode("utf-8", "replace"))
+        timeout = timeout or self.timeout
+        left = self.remaining()
         try:
-            resp = self.transport.send(method, url, headers, raw, timeout or self.timeout)
+            if left is not None:
+                if left <= 0:
+                    raise TransportError("timed_out", "not sent: the tag's time budget was used up")
+                timeout = min(timeout, left)  # a deadline is a deadline, the HTTP call included
+            resp = self.transport.send(method, url, headers, raw, timeout)
         except TransportError as exc:
             entry.error = str(exc)
             entry.vendor_ok = False
@@ -127,6 +139,13 @@ class TagContext:
                 entry.vendor_ok = True
         else:
             entry.vendor_ok = False
+            if 300 <= resp.status < 400:  # not followed: the data never reached the vendor's API
+                self.vendor_rejected = True
+                where = resp.headers.get("location") or resp.headers.get("Location") or "no Location"
+                note = (f"the vendor answered a redirect (HTTP {resp.status} to {where}); redirects are not "
+                        "followed, so the data was not delivered")
+                entry.warnings.append(note)
+                self.warnings.append(note)
         return resp
 
 

@@ -139,6 +139,9 @@ class TemplateTag:
             notes=ctx.notes,
         )
         time_limit = self.time_limit if self.time_limit is not None else DEFAULT_TIME_LIMIT_S
+        left = ctx.remaining()
+        if left is not None:
+            time_limit = max(0.001, min(time_limit, left))
         outcome = run_tag_code(template, data, env, keep_callbacks=ctx.after_tags is not None,
                                enforce=self.enforce, time_limit=time_limit, memory_limit=self.memory_limit)
         if outcome.callbacks is not None:

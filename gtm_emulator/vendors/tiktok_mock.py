@@ -735,7 +735,7 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
     Flask app's own entry): what a mock under load spends its time on is the track call."""
     from werkzeug.http import HTTP_STATUS_CODES
 
-    from ..server.body import BodyTooLarge, read_body
+    from ..server.body import BodyTooLarge, BodyUnreadable, read_body
 
     routes = {prefix + route: route for route in (TRACK_PATH, *LEGACY_PATHS)}
 
@@ -752,6 +752,11 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
         except BodyTooLarge:
             text = f"request body too large; the mock reads at most {MAX_BODY_BYTES} bytes\n".encode()
             start_response("413 REQUEST ENTITY TOO LARGE",
+                           [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
+            return [text]
+        except BodyUnreadable as exc:
+            text = f"bad request: {exc}\n".encode()
+            start_response("400 BAD REQUEST",
                            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
             return [text]
         query = environ.get("QUERY_STRING", "")

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from ..core.outbound_url import OutboundUrl, UnsafeUrl, parse_outbound
 from ..errors import TransportError
 
 DEFAULT_TIMEOUT_S = 15.0
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a vendor answer larger than this fails the request (never read whole)
 _UNSET = object()  # sGTM's sendHttpRequest default (15 000 ms)
 
 
@@ -37,6 +39,35 @@ class HttpResponse:
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
+
+
+def outbound(url: str) -> OutboundUrl:
+    """``url`` read by the one outgoing-URL parser; a URL it refuses fails without being sent."""
+    try:
+        return parse_outbound(url)
+    except UnsafeUrl as exc:
+        raise TransportError("failed", f"refused URL {url!r}: {exc}") from None
+
+
+def read_capped(resp: Any, deadline: float, limit: int, host: str) -> bytes:
+    """An answer's body, read piece by piece: refused past ``limit`` bytes (never read whole) and cut
+    at ``deadline`` (a vendor that drips its answer byte by byte cannot hold a request)."""
+    declared = resp.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TransportError("failed", f"the answer from {host} is {declared} bytes; the limit is {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        chunk = resp.read1(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise TransportError("failed", f"the answer from {host} is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class Transport(Protocol):
@@ -64,18 +95,18 @@ class MockTransport:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
     ) -> HttpResponse:
-        parts = urlsplit(url)
-        handler = self.handlers.get((parts.hostname or "").lower())
+        parts = outbound(url)
+        handler = self.handlers.get(parts.host)
         if handler is None:
             raise TransportError(
-                "failed", f"no mock vendor for host {parts.hostname!r}; the emulator is offline "
+                "failed", f"no mock vendor for host {parts.host!r}; the emulator is offline "
                 f"(mocked hosts: {', '.join(sorted(self.handlers)) or 'none'})"
             )
         path = parts.path + ("?" + parts.query if parts.query else "")
         deadline = time.monotonic() + timeout
         response = handler(method, path, dict(headers), body)
         if time.monotonic() > deadline:
-            raise TransportError("timed_out", f"no answer from {parts.hostname} within {timeout:g} s")
+            raise TransportError("timed_out", f"no answer from {parts.host} within {timeout:g} s")
         return response
 
 
@@ -128,22 +159,41 @@ class LiveTransport:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
     ) -> HttpResponse:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        parts = outbound(url)  # the connection goes to exactly what the allow-list checked
+        host = parts.host
         if self.allowed_hosts and host not in self.allowed_hosts:
             raise TransportError("failed", f"host {host!r} is not an allowed vendor endpoint")
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin in self.rewrite:
-            base = urlsplit(self.rewrite[origin])
+        url = parts.url
+        if parts.origin in self.rewrite:
+            base = urlsplit(self.rewrite[parts.origin])
             url = urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, ""))
         exc_mod = self._urllib3.exceptions
+        deadline = time.monotonic() + timeout
+        resp = None
+        watchdog = None
+        complete = False
         try:
             resp = self._pool.request(method, url, body=body, headers=headers, retries=False, redirect=False,
-                                      timeout=self._urllib3.Timeout(total=timeout))
+                                      preload_content=False, timeout=self._urllib3.Timeout(total=timeout))
+            # the whole answer within the deadline: a vendor that drips its body is cut off, not waited for
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), resp.shutdown)
+            watchdog.daemon = True
+            watchdog.start()
+            data = read_capped(resp, deadline, MAX_RESPONSE_BYTES, host)
+            complete = True
         except exc_mod.NewConnectionError as exc:  # (urllib3 files it under its connect timeouts)
             raise TransportError("failed", f"cannot connect to {host}: connection refused or unreachable") from exc
         except (exc_mod.TimeoutError, TimeoutError) as exc:
             raise TransportError("timed_out", f"no answer from {host} within {timeout:g} s") from exc
         except (exc_mod.HTTPError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise TransportError("timed_out", f"no complete answer from {host} within {timeout:g} s") from exc
             raise TransportError("failed", f"{type(exc).__name__} talking to {host}") from exc
-        return HttpResponse(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.data)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            if resp is not None:  # a cut or refused answer's connection is not reused
+                resp.release_conn() if complete else resp.close()
+        if time.monotonic() > deadline:
+            raise TransportError("timed_out", f"no complete answer from {host} within {timeout:g} s")
+        return HttpResponse(resp.status, {k.lower(): v for k, v in resp.headers.items()}, data)

@@ -223,3 +223,171 @@ def test_slow_vendor_times_out_and_other_hits_keep_their_latency() -> None:
         assert fast_seconds < results["slow_seconds"] + 0.5
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- slow clients, cookie-heavy hits, hostile templates
+
+SERVE_SCRIPT = """
+import sys
+from gtm_emulator import load_container
+from gtm_emulator.server.app import create_app
+from gtm_emulator.server.wsgi import HARDENED_WORKER, run_gunicorn
+app = create_app(load_container(vendor="record"), log_requests=False)
+run_gunicorn(app, "127.0.0.1", int(sys.argv[1]), workers=1, threads=int(sys.argv[2]),
+             worker_class=sys.argv[3] if len(sys.argv) > 3 else HARDENED_WORKER)
+"""
+
+
+def served(threads: int, worker_class: str | None = None) -> tuple[Any, int]:
+    """``serve``'s gunicorn set-up in a subprocess on a free loopback port; (process, port)."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    args = [sys.executable, "-c", SERVE_SCRIPT, str(port), str(threads)] + ([worker_class] if worker_class else [])
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+def slow_client_run(port: int, slow: int, seconds: float, line_every: float = 2.0) -> list[float]:
+    """Open ``slow`` connections that send one header line every ``line_every`` seconds; meanwhile
+    time GET /healthz and a page_view hit on fresh connections. Returns those latencies (a request
+    that got no answer within 5 s counts as 5 s)."""
+    import http.client
+
+    stop = threading.Event()
+
+    def slowloris() -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET /g/collect?v=2 HTTP/1.1\r\nHost: localhost\r\n")
+                n = 0
+                while not stop.wait(line_every):
+                    sock.sendall(f"X-Slow-{n}: {'a' * 20}\r\n".encode())
+                    n += 1
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=slowloris, daemon=True) for _ in range(slow)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    latencies = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for path in ("/healthz", PAGE_VIEW):
+            started = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", path)
+                conn.getresponse().read()
+                conn.close()
+                latencies.append(time.perf_counter() - started)
+            except OSError:
+                latencies.append(5.0)
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join(line_every + 1)
+    return latencies
+
+
+def test_slow_clients_do_not_starve_the_server(full_size: bool) -> None:
+    """8 connections sending one header line every 2 s, against 4 threads: health checks and hits
+    keep being answered promptly (gunicorn's plain gthread worker stalls them all)."""
+    proc, port = served(threads=4)
+    try:
+        latencies = slow_client_run(port, slow=16 if full_size else 8, seconds=20 if full_size else 6)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    latencies.sort()
+    assert latencies and latencies[-1] < 1.0, f"slowest answer {latencies[-1]:.2f} s"
+
+
+def test_cookie_heavy_hits_cost_linear_work(full_size: bool) -> None:
+    """Requests with many Cookie headers of many cookies: answered, stored reports hold the cookies,
+    and the work grows with the cookie count, not its square."""
+    from gtm_emulator.core.request import Request
+
+    container = load_container()
+    rounds = 40 if full_size else 8
+    for n in range(rounds):
+        headers = [("Cookie", "; ".join(f"c{h}_{i}_{n}=v{i}" for i in range(110))) for h in range(90)]
+        report = container.handle(Request.build("GET", PAGE_VIEW, headers=headers), now=NOW)
+        assert report.response.status == 204
+        assert len(report.request.to_dict()["cookies"]) > 1000
+
+
+HOSTILE_TEMPLATES = [
+    # (code, what the failure must mention)
+    ("while (true) {}", "timed out"),
+    # QuickJS sometimes cannot even allocate its out-of-memory error and throws null
+    ("const a = []; while (true) a.push('x'.repeat(1000));", ("memory", "threw")),
+    ("function f() { return f(); } f();", "stack"),
+    ("const log = require('logToConsole'); let s = 'x'; while (s.length < 4194304) s = s + s; "
+     "for (let i = 0; i < 30; i++) log(s); data.gtmOnSuccess();", None),
+    ("require('setResponseHeader')('x-a', 'v\\r\\nSet-Cookie: a=b'); data.gtmOnSuccess();", "CR"),
+    ("__sandbox.call('__sendMessage', ['t', {a: 1}]); data.gtmOnSuccess();", "use_message"),
+    ("require('sendHttpRequest')('http://127.0.0.1:1\\\\@business-api.tiktok.com/open_api/x', "
+     "{timeout: 60000}).then(() => data.gtmOnSuccess(), () => data.gtmOnFailure());", None),
+]
+
+
+@pytest.mark.parametrize(("code", "mention"), HOSTILE_TEMPLATES)
+def test_hostile_template_is_contained(code: str, mention: str | tuple[str, ...] | None) -> None:
+    """A template that loops, allocates, recurses, logs megabytes, splits headers, calls internals
+    or tries an allow-list bypass: the tag ends within its limit, the report stays small."""
+    from helpers import ALL_PERMS, tag_context, tpl
+
+    from gtm_emulator.errors import TagError
+    from gtm_emulator.sandbox import load_template
+    from gtm_emulator.tags.template_tag import TemplateTag
+
+    ctx = tag_context(transport=LiveTransport(allowed_hosts=[HOST]))
+    tag = TemplateTag(load_template(tpl(code, permissions=ALL_PERMS)), time_limit=2.0)
+    started = time.monotonic()
+    try:
+        tag.run({}, ctx)
+        error = ""
+    except TagError as exc:
+        error = str(exc)
+    assert time.monotonic() - started < 10
+    assert sum(len(line) for line in ctx.console) < 1_000_000
+    if mention:
+        assert any(word in error for word in ((mention,) if isinstance(mention, str) else mention)), error
+
+
+def test_health_check_answers_while_every_thread_waits() -> None:
+    """Every thread held by a request whose body never comes (as by a slow vendor): /healthz is
+    still answered at once."""
+    import http.client
+
+    proc, port = served(threads=2)
+    held = []
+    try:
+        for _ in range(4):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"POST /g/collect?v=2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n")
+            held.append(sock)
+        time.sleep(0.5)
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/healthz")
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (200, b"ok\n")
+        conn.close()
+        assert time.perf_counter() - started < 1.0
+    finally:
+        for sock in held:
+            sock.close()
+        proc.terminate()
+        proc.wait(10)
