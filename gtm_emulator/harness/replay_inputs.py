@@ -128,7 +128,7 @@ class _GzipOwning(gzip.GzipFile):
 
 
 def _gunzip_if_needed(fh: IO[bytes], owned: bool = True) -> IO[bytes]:
-    buffered = fh if isinstance(fh, io.BufferedReader) else io.BufferedReader(fh)  # type: ignore[arg-type]
+    buffered = fh if isinstance(fh, io.BufferedReader) else io.BufferedReader(fh)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         reader = _GzipOwning(fileobj=buffered, mode="rb")
         reader.owned = buffered if owned else None
@@ -142,7 +142,7 @@ def open_input(name: str) -> IO[bytes]:
         if name == STDIN:
             return _gunzip_if_needed(sys.stdin.buffer, owned=False)
         if _is_url(name):
-            return _fsspec().open(name, "rb", compression="infer").open()  # type: ignore[no-any-return]
+            return _fsspec().open(name, "rb", compression="infer").open()
         return _gunzip_if_needed(open(name, "rb"))
     except OSError as exc:
         raise ReplayFileError(f"{_display(name)}: cannot read: {exc.strerror or exc}") from None

@@ -69,13 +69,13 @@ class DeadlineSocket:
             raise NoMoreData(b"") from None
 
     def recv(self, *args: Any) -> bytes:
-        return self._read("recv", *args)  # type: ignore[no-any-return]
+        return self._read("recv", *args)
 
     def recv_into(self, *args: Any) -> int:
-        return self._read("recv_into", *args)  # type: ignore[no-any-return]
+        return self._read("recv_into", *args)
 
 
-class HardenedThreadWorker(ThreadWorker):  # type: ignore[misc]
+class HardenedThreadWorker(ThreadWorker):
     """``gthread`` with request heads read by the event loop and a deadline per body."""
 
     def init_process(self) -> None:

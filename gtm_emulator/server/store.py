@@ -536,7 +536,8 @@ class SQLiteStore:
         vendor_ok = entry.get("vendor_ok")
         return (event_idx, idx, now, display_text(str(entry.get("tag"))), display_text(str(entry.get("method"))),
                 display_text(str(entry.get("url"))), (entry.get("response") or {}).get("status"),
-                None if vendor_ok is None else int(bool(vendor_ok)), display_text(json.dumps(entry, ensure_ascii=False)))
+                None if vendor_ok is None else int(bool(vendor_ok)),
+                display_text(json.dumps(entry, ensure_ascii=False)))
 
     def _prepare(self, report: dict[str, Any], elapsed_ms: float | None, at: float | None) -> _Prepared:
         """Everything of a row that needs no database: truncation, summary columns, JSON texts."""
@@ -611,7 +612,7 @@ class SQLiteStore:
             ],
             "reason": report.get("reason"),
         }
-        row = (
+        row: tuple[Any, ...] = (
             now, elapsed_ms, str(request.get("method") or ""), url, int(response.get("status") or 0),
             report.get("client"), str(request.get("remote_addr") or ""), len(events), len(fired),
             sum(1 for t in fired if t.get("status") == "success"),
@@ -901,7 +902,7 @@ class _Writer:
         self.thread.join(timeout=10)
 
     def _take(self) -> list[tuple[Report, float, float]]:
-        batch = []
+        batch: list[tuple[Report, float, float]] = []
         while self.queue and len(batch) < self.store.max_batch:
             batch.append(self.queue.popleft())
         return batch

@@ -304,7 +304,7 @@ class AcceptedEvent:
     @property
     def event(self) -> dict[str, Any]:
         event = self._event
-        return event.value() if isinstance(event, _Lazy) else event  # type: ignore[no-any-return]
+        return event.value() if isinstance(event, _Lazy) else event
 
     @property
     def test(self) -> bool:
