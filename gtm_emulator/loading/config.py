@@ -622,7 +622,7 @@ class _Loader:
         template = self.load_tpl(ref, ("tags", index, "template"), expect="TAG")
         if template is None:
             return None
-        from ..tags.template_tag import TemplateTag
+        from ..tags.template_tag import TemplateTag, referenced_defaults
 
         params = dict(tdata.get("parameters") or {})  # missing fields take their defaultValue at run time
         known = template.field_names()
@@ -630,6 +630,9 @@ class _Loader:
             if name not in known:
                 self.problem(("tags", index, "parameters", name), f"unknown parameter {name!r}: the template "
                              f"{template.display_name!r} has the fields {', '.join(sorted(known)) or '(none)'}")
+        # a default that refers to variables ({{Event Name}}) is resolved per event, as GTM resolves field text
+        for name, default in referenced_defaults(template).items():
+            params.setdefault(name, default)
         return self.finish_tag(tdata, index, "template", TemplateTag(template), params, frozenset(), variables,
                                triggers, trigger_ids)
 
@@ -751,11 +754,13 @@ def load_container(
 
 def load_gtm_export(
     path: str | os.PathLike[str], *, vendor: str = "mock", transport: Transport | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, keep_templates: bool = False,
 ) -> Container:
     """Run a GTM server-container export directly: converted in memory, its custom templates
     written to a temporary folder that lives as long as the container. The conversion's warnings
-    are in ``container.load_warnings``."""
+    are in ``container.load_warnings``, its notes (which TikTok tags run natively, which as their
+    template) in ``container.load_notes``; ``keep_templates`` runs the TikTok gallery templates
+    themselves instead of the native tag."""
     import shutil
     import tempfile
     import weakref
@@ -763,7 +768,9 @@ def load_gtm_export(
     from .gtm_export import convert, load_export
 
     files: dict[str, str] = {}
-    native, warnings = convert(load_export(path), str(path), template_files=files)
+    notes: list[str] = []
+    native, warnings = convert(load_export(path), str(path), template_files=files, keep_templates=keep_templates,
+                               notes=notes)
     folder = tempfile.mkdtemp(prefix="gtm-emulator-export-")
     try:
         for rel, text in files.items():
@@ -777,6 +784,7 @@ def load_gtm_export(
     weakref.finalize(container, shutil.rmtree, folder, True)  # removed with the container
     container.source = str(path)
     container.load_warnings = list(warnings) + container.load_warnings
+    container.load_notes = notes
     return container
 
 

@@ -19,6 +19,8 @@ Choices on uncertain points (``HOIST_TOP_LEVEL`` switches the rewrite off):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 HOIST_TOP_LEVEL = True
 
 _OPEN = "([{"
@@ -26,6 +28,7 @@ _CLOSE = ")]}"
 _IDENT = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 
 
+@lru_cache(maxsize=64)  # the same template's code is compiled again for every run
 def hoist_top_level(code: str) -> str:
     """``code`` with its top-level ``let`` / ``const`` keywords replaced by ``var`` of the same length."""
     if not HOIST_TOP_LEVEL:

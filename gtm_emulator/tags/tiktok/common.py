@@ -11,11 +11,11 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ...core import js
 from ...core.js import UNDEFINED, truthy
 from ...core.request import decode_component_lenient
+from ...errors import TagError
 
 ENDPOINT = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 HOST = "business-api.tiktok.com"
@@ -63,6 +63,58 @@ def get(data: Any, key: str) -> Any:
     return UNDEFINED
 
 
+class TemplateThrow(TagError):
+    """Where the published template's code throws: ``js_error`` is the error as the sandbox words it
+    (``TypeError: value is not iterable``), which the tag also writes to the console as the sandbox does."""
+
+    def __init__(self, js_error: str, detail: str = ""):
+        self.js_error = js_error
+        super().__init__(f"the template threw: {js_error}" + (f" ({detail})" if detail else ""))
+
+
+NOT_A_FUNCTION = "TypeError: not a function"
+NOT_ITERABLE = "TypeError: value is not iterable"
+
+
+def prop(value: Any, key: str, what: str = "a value") -> Any:
+    """``value[key]`` as the template's sandbox reads it: own members only (no inherited
+    ``constructor`` / ``toString``), a string's or array's ``length`` and indices; reading from null or
+    undefined throws (:class:`TagError`, as the template would fail)."""
+    kind = type(value)
+    if kind is dict:
+        return value.get(key, UNDEFINED)
+    if value is None or value is UNDEFINED:
+        raise TemplateThrow(f"TypeError: cannot read property '{key}' of {js.to_string(value)}", what)
+    if kind is str or kind is list:
+        if key == "length":
+            return len(value)
+        if key.isdigit() and (key == "0" or key[0] != "0") and int(key) < len(value):
+            return value[int(key)]
+        return UNDEFINED
+    if isinstance(value, Mapping):
+        return value.get(key, UNDEFINED)
+    return UNDEFINED
+
+
+def iterate(value: Any, what: str) -> list[Any]:
+    """``for (const x of value)``: an array's elements or a string's characters; anything else throws."""
+    if type(value) is list:
+        return value
+    if type(value) is str:
+        return list(value)
+    raise TemplateThrow(NOT_ITERABLE, f"{what} is a {js.type_of(value)}")
+
+
+def positive(value: Any) -> bool:
+    """JS ``value > 0``."""
+    return value is not UNDEFINED and js.to_number(value) > 0
+
+
+def trim(text: str) -> str:
+    """JS ``String.prototype.trim``."""
+    return text.strip(js.WHITESPACE)
+
+
 def first_cookie(cookies: Mapping[str, Any] | None, name: str) -> Any:
     """``getCookieValues(name)[0]``: the first value, or UNDEFINED."""
     if not cookies or name not in cookies:
@@ -73,44 +125,16 @@ def first_cookie(cookies: Mapping[str, Any] | None, name: str) -> Any:
     return UNDEFINED if value is None else value
 
 
-def _search_decode(text: str) -> str:
-    """URLSearchParams decoding: ``+`` is a space, bad escapes stay as they are, bad UTF-8 is U+FFFD."""
-    text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8", "surrogatepass"))
-    return raw.decode("utf-8", "replace")
-
-
-_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
-
-
 def parse_url(url: Any) -> dict[str, Any] | None:
-    """``parseUrl``: ``{hostname, search_params}`` or None for a relative, invalid or non-string URL.
+    """The sandbox's ``parseUrl`` (one implementation for templates and native tags), as
+    ``{hostname, search_params}`` or None for a relative, invalid or non-string URL. A repeated
+    search parameter is a list of its values (templates.md §7.6)."""
+    from ...sandbox.apis import parse_url as sandbox_parse_url
 
-    ``search_params`` holds decoded values, a list for a repeated name (templates.md §7.6).
-    """
-    if not isinstance(url, str) or not url:
+    parsed = sandbox_parse_url(url)
+    if parsed is UNDEFINED:
         return None
-    try:
-        parts = urlsplit(url.strip())
-        hostname = parts.hostname or ""
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.netloc:
-        return None
-    params: dict[str, Any] = {}
-    for piece in parts.query.split("&") if parts.query else []:
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        key, val = _search_decode(name), _search_decode(value)
-        if key in params:
-            existing = params[key]
-            params[key] = [*existing, val] if isinstance(existing, list) else [existing, val]
-        else:
-            params[key] = val
-    return {"hostname": hostname, "search_params": params}
+    return {"hostname": parsed["hostname"], "search_params": parsed["searchParams"]}
 
 
 def decode_uri_component(value: Any) -> Any:
@@ -126,9 +150,13 @@ def json_parse(text: Any) -> Any:
     if text is UNDEFINED:
         return UNDEFINED
     try:
-        return json.loads(js.to_string(text))
+        return json.loads(js.to_string(text), parse_constant=_no_constant)
     except ValueError:
         return UNDEFINED
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN / Infinity; JSON.parse does not
 
 
 def url_param(url: Any, name: str) -> Any:
