@@ -293,10 +293,10 @@ def import_(export: str, output: str | None, keep_templates: bool, path_prefix: 
                                         keep_templates=keep_templates, notes=notes)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    for note in notes:
-        click.echo(note)
     click.echo(f"{out}: {len(native.get('tags', []))} tags, {len(native.get('triggers', []))} triggers, "
                f"{len(native.get('variables', []))} variables, {len(native.get('clients', []))} clients")
+    for note in notes:
+        click.echo(f"  {note}")
 
 
 @cli.command("tiktok-parity")
