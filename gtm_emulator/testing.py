@@ -19,9 +19,9 @@ from .harness.assertions import (
     check_status,
     check_vendor_ok,
     describe_report,
-    get_path,
     parse_path,
     subset_mismatches,
+    value_at,
 )
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "check_status",
     "check_vendor_ok",
     "describe_report",
-    "get_path",
     "parse_path",
     "subset_mismatches",
+    "value_at",
 ]

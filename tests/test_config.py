@@ -187,3 +187,33 @@ def test_all_events_trigger_is_built_in(write_json) -> None:
     container = load_container(config)
     report = container.simulate("GET", "/g/collect?v=2&tid=G-1&cid=1&en=page_view", now=NOW)
     assert report.fired("TikTok - purchase")
+
+
+def test_registry_adds_a_type_for_a_block_only() -> None:
+    from gtm_emulator.loading.registry import TAGS, declared_tag
+    from gtm_emulator.tags.base import NotEmulatedTag
+
+    assert "probe_type" not in TAGS
+    with TAGS.registered("probe_type", declared_tag(lambda settings: NotEmulatedTag("probe_type"))):
+        assert "probe_type" in TAGS
+        with pytest.raises(ValueError, match="already registered"):
+            TAGS.register("probe_type", declared_tag(lambda settings: NotEmulatedTag("probe_type")))
+    assert "probe_type" not in TAGS
+
+
+def test_every_deliberate_error_derives_from_emulator_error() -> None:
+    import inspect
+
+    from gtm_emulator import errors
+
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(c, BaseException) and c.__module__ == errors.__name__]
+    assert len(classes) >= 15
+    assert all(issubclass(c, errors.EmulatorError) for c in classes)
+    # the builtin bases callers may rely on are kept
+    assert issubclass(errors.ConditionError, ValueError) and issubclass(errors.PathSyntaxError, ValueError)
+    assert issubclass(errors.EncodeError, ValueError) and issubclass(errors.BodyTooLarge, errors.RequestError)
+    from gtm_emulator.sandbox.runtime import SandboxFailure
+    from gtm_emulator.vendors.transport import TransportError
+
+    assert SandboxFailure is errors.SandboxFailure and TransportError is errors.TransportError

@@ -8,7 +8,8 @@ from _support import NOW, PAGE_VIEW, PURCHASE, ROOT
 
 from gtm_emulator import load_container
 from gtm_emulator.errors import TagError
-from gtm_emulator.tags.base import TAG_TYPES, TagContext
+from gtm_emulator.loading.registry import TAGS, declared_tag
+from gtm_emulator.tags.base import TagContext
 
 RUNS: list[tuple[str, Any]] = []
 
@@ -32,12 +33,12 @@ class ProbeTag:
             raise ZeroDivisionError("boom")
 
 
-TAG_TYPES["test_probe"] = ProbeTag
-
-
 @pytest.fixture(autouse=True)
-def _clear_runs() -> None:
+def _probe_tag_type() -> Any:
+    """The ``test_probe`` tag type exists during each test of this module only."""
     RUNS.clear()
+    with TAGS.registered("test_probe", declared_tag(lambda settings: ProbeTag())):
+        yield
 
 
 def container(tags: list[dict[str, Any]], triggers: list[dict[str, Any]] | None = None, **extra: Any) -> Any:

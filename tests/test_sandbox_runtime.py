@@ -14,7 +14,6 @@ from gtm_emulator.core.request import Request, Response
 from gtm_emulator.core.variables import ContainerInfo, EventContext
 from gtm_emulator.errors import TagError
 from gtm_emulator.sandbox import load_template, run_variable_template
-from gtm_emulator.tags.base import TAG_TYPES
 from gtm_emulator.tags.template_tag import TemplateTag
 from gtm_emulator.vendors.tiktok_mock import TikTokMock
 
@@ -48,7 +47,7 @@ def test_own_tiktok_template_posts_to_mock_tiktok_and_is_recorded() -> None:
     mock = TikTokMock(pixels={"PIXEL1": {"tok"}})
     transport, _ = tiktok_transport(mock)
     ctx = tag_context(dict(PURCHASE), transport=transport)
-    tag = TAG_TYPES["template"](load_template(TEMPLATES / "tiktok_track.tpl"))  # type: ignore[call-arg]
+    tag = TemplateTag(load_template(TEMPLATES / "tiktok_track.tpl"))
     tag.run({"pixelId": "PIXEL1", "accessToken": "tok", "setClickCookie": True,
              "extraProperties": [{"key": "shop", "value": "north"}]}, ctx)
     assert len(mock.events) == 1
@@ -359,3 +358,14 @@ def test_failing_variable_template_is_undefined_with_a_warning() -> None:
     assert run_variable_template(rejected, {}, ctx) is UNDEFINED
     assert any("rejected: nope" in w for w in ctx.warnings)
     assert ALL_PERMS  # the inline templates above declare every permission
+
+
+def test_parse_url_decodes_search_params_as_url_search_params_does() -> None:
+    """Bad UTF-8 becomes U+FFFD and a stray ``%`` stays, in the sandbox and in the native TikTok tag alike."""
+    from gtm_emulator.tags.tiktok.common import url_param
+
+    url = "https://shop.example/p?x=%FF&y=a%20%zz&z=%E2%82"
+    got = value_of(f"require('parseUrl')({url!r}).searchParams")
+    assert got == {"x": "\ufffd", "y": "a %zz", "z": "\ufffd"}
+    assert [url_param(url, name) for name in ("x", "y", "z")] == ["\ufffd", "a %zz", "\ufffd"]
+    assert value_of("require('parseUrl')('https://shop.example:99999/') === undefined") is True

@@ -20,9 +20,9 @@ from gtm_emulator.harness.assertions import (
     assert_tag_not_fired,
     assert_vendor_ok,
     describe_report,
-    get_path,
     parse_path,
     subset_mismatches,
+    value_at,
 )
 from gtm_emulator.vendors.transport import MockTransport
 
@@ -90,11 +90,11 @@ def test_parse_path_rejects_malformed_paths(path: str) -> None:
 
 def test_get_path_returns_missing_for_absent_keys_and_indexes() -> None:
     body = {"data": [{"event": "CompletePayment", "n": None}]}
-    assert get_path(body, "data[0].event") == "CompletePayment"
-    assert get_path(body, "data[0].n") is None
-    assert get_path(body, "data[1].event") is MISSING
-    assert get_path(body, "data[0].event.x") is MISSING
-    assert get_path(body, "nope") is MISSING
+    assert value_at(body, "data[0].event") == "CompletePayment"
+    assert value_at(body, "data[0].n") is None
+    assert value_at(body, "data[1].event") is MISSING
+    assert value_at(body, "data[0].event.x") is MISSING
+    assert value_at(body, "nope") is MISSING
 
 
 # ---------------------------------------------------------------------------------------------- subset

@@ -12,7 +12,8 @@ from gtm_emulator.core import js
 from gtm_emulator.core.request import Request, Response
 from gtm_emulator.core.variables import ContainerInfo
 from gtm_emulator.errors import ConfigError, TagError
-from gtm_emulator.tags.base import TAG_TYPES, TagContext
+from gtm_emulator.loading.registry import TAGS
+from gtm_emulator.tags.base import TagContext
 from gtm_emulator.tags.tiktok import ENDPOINT, HOST, TikTokTag, build_request, judge
 from gtm_emulator.vendors.tiktok_mock import TikTokMock
 from gtm_emulator.vendors.transport import HttpResponse, MockTransport
@@ -293,7 +294,7 @@ def mock() -> TikTokMock:
 
 
 def test_registered_with_secret_params() -> None:
-    assert TAG_TYPES["tiktok_events_api"] is TikTokTag
+    assert "tiktok_events_api" in TAGS
     assert TikTokTag.secret_params == {"access_token", "accessToken"}
 
 

@@ -14,7 +14,6 @@ from gtm_emulator.core.variables import (
     BUILTIN_NAME_BY_API,
     BUILTIN_NAME_BY_TYPE,
     BUILTINS,
-    VARIABLE_TYPES,
     ConstantVariable,
     ContainerInfo,
     CookieVariable,
@@ -29,7 +28,7 @@ from gtm_emulator.core.variables import (
     Variable,
     VariableCycleError,
     builtin_name,
-    find_cycles,
+    find_variable_cycles,
     js_replacement,
 )
 
@@ -308,8 +307,10 @@ def test_request_header_variable() -> None:
 
 
 def test_variable_types_registry() -> None:
-    assert set(VARIABLE_TYPES) == {"event_data", "constant", "lookup_table", "regex_table", "cookie",
-                                   "query_parameter", "request_header"}
+    from gtm_emulator.loading.registry import VARIABLES
+
+    assert set(VARIABLES.names()) == {"event_data", "constant", "lookup_table", "regex_table", "cookie",
+                                      "query_parameter", "request_header", "template"}
 
 
 # ---------------------------------------------------------------- Format Value
@@ -406,7 +407,7 @@ def test_runtime_cycle_raises_and_leaves_the_context_usable() -> None:
     assert "A" not in context.resolved
 
 
-def test_find_cycles() -> None:
+def test_find_variable_cycles() -> None:
     variables: dict[str, Variable] = {
         "A": ConstantVariable("A", Template("{{B}}")),
         "B": ConstantVariable("B", Template("{{C}} {{Event Name}}")),
@@ -415,8 +416,8 @@ def test_find_cycles() -> None:
         "F": EventDataVariable("F", "x", format_value=FormatValue(undefined_to="{{F}}")),
         "G": ConstantVariable("G", Template("{{Nope}}")),
     }
-    assert find_cycles(variables) == [["A", "B", "C", "A"], ["F", "F"]]
-    assert find_cycles({"G": variables["G"]}) == []
+    assert find_variable_cycles(variables) == [["A", "B", "C", "A"], ["F", "F"]]
+    assert find_variable_cycles({"G": variables["G"]}) == []
 
 
 def test_context_defaults_are_lazy_and_overridable() -> None:

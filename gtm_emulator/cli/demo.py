@@ -14,7 +14,6 @@ to run a container under load.
 
 from __future__ import annotations
 
-import sys
 import threading
 import webbrowser
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from .output import fail
 
 DISPLAY_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
 
@@ -85,15 +85,11 @@ def demo(workspace_dir: str, host: str, port: int, open_browser: bool, lang: str
     try:
         app, workspace = build_demo_app(workspace_dir, lang=lang, reset=reset)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo("gtm-emulator: the demo workspace is not valid; fix it or start again with --reset", err=True)
-        sys.exit(2)
+        fail("the demo workspace is not valid; fix it or start again with --reset", exc.problems)
     try:
         server = make_server(app, host, port)
     except OSError as exc:
-        click.echo(f"gtm-emulator: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     url = walkthrough_url(host, server.server_port, lang)
     click.echo(f"gtm-emulator {__version__}: setup walkthrough at {url}", err=True)
     click.echo(f"  workspace: {workspace.container_path}", err=True)

@@ -16,22 +16,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from ..errors import ConfigError
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"gtm-emulator: {message}", err=True)
-    sys.exit(2)
-
-
-def _config_problems(exc: ConfigError) -> NoReturn:
-    for problem in exc.problems:
-        click.echo(str(problem), err=True)
-    sys.exit(2)
+from .output import fail, print_problems
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -49,7 +39,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
 
     files = find_scenarios(paths)
     if not files:
-        _fail(f"no scenario files in {', '.join(paths)} (names like *.scenario.json or scenario_*.json)")
+        fail(f"no scenario files in {', '.join(paths)} (names like *.scenario.json or scenario_*.json)")
     results = []
     errors: list[tuple[str, str]] = []
     for file in files:
@@ -57,8 +47,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
             scenario = load_scenario(file)
             result = run_scenario(scenario)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            print_problems(exc.problems)
             errors.append((str(file), str(exc)))
             continue
         results.append(result)
@@ -82,7 +71,7 @@ def test_command(paths: tuple[str, ...], junit_file: str | None, quiet: bool) ->
         try:
             Path(junit_file).write_text(junit_xml(results, errors), encoding="utf-8")
         except OSError as exc:
-            _fail(f"--junit-xml {junit_file}: {exc.strerror or exc}")
+            fail(f"--junit-xml {junit_file}: {exc.strerror or exc}")
     sys.exit(2 if errors else (1 if failed else 0))
 
 
@@ -103,7 +92,7 @@ def _load_replay_container(path: str | None, preview: bool) -> Any:
     try:
         return replay_container(path, preview=preview)
     except ConfigError as exc:
-        _config_problems(exc)
+        fail(problems=exc.problems)
 
 
 @click.command("replay")
@@ -130,9 +119,9 @@ def replay_command(file: str, container: str | None, against: str | None, now: f
         source = ReplaySource(file)
         total = len(source)
     except ReplayFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"{file}: cannot read file: {exc.strerror or exc}")
+        fail(f"{file}: cannot read file: {exc.strerror or exc}")
     main = _load_replay_container(container, preview)
     other = _load_replay_container(against, preview) if against else None
     show_bar = sys.stderr.isatty() if progress is None else progress

@@ -10,17 +10,13 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from .. import __version__
 from ..errors import ConfigError, EmulatorError
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"gtm-emulator: {message}", err=True)
-    sys.exit(2)
+from .output import fail, print_problems
 
 
 def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None,
@@ -44,9 +40,7 @@ def load(container: str | None, vendor: str = "mock", gtm_export: str | None = N
             loaded.set_path_prefix(path_prefix)
         return loaded
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(2)
+        fail(problems=exc.problems)
 
 
 class _Group(click.Group):
@@ -54,9 +48,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            sys.exit(2)
+            fail(problems=exc.problems)
         except EmulatorError as exc:
             fail(str(exc))
 
@@ -185,8 +177,7 @@ def validate(paths: tuple[str, ...]) -> None:
         problems = validate_file(path)
         if problems:
             failed = True
-            for problem in problems:
-                click.echo(str(problem))
+            print_problems(problems, err=False)
         else:
             click.echo(f"{path}: ok")
     sys.exit(2 if failed else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,3 +63,30 @@ class Client:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, priority={self.priority})"
+
+
+def header_value(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, name: str) -> str | None:
+    """A header of a mapping or of (name, value) pairs, any case; repeats joined (cookies with ``; ``)."""
+    if not headers:
+        return None
+    if isinstance(headers, Mapping):
+        found = headers.get(name)
+        if found is not None:
+            return found
+        items: Iterable[tuple[str, str]] = headers.items()
+    else:
+        items = headers
+    lname = name.lower()
+    values = [v for k, v in items if k.lower() == lname]
+    if not values:
+        return None
+    return ("; " if lname == "cookie" else ", ").join(values)
+
+
+def as_bool(value: Any) -> bool | None:
+    """A setting given as a boolean or as "true"/"false"; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None

@@ -47,10 +47,10 @@ from urllib.parse import unquote, urlsplit
 from ..core import js
 from ..core.report import EventReport
 from ..core.request import (
+    BAD_ESCAPE,
     Request,
     Response,
     SetCookie,
-    _networks,
     auto_cookie_domain,
     client_address,
     decode_component,
@@ -58,9 +58,10 @@ from ..core.request import (
     parse_cookie_header,
     parse_query,
     strip_port,
+    trusted_networks,
 )
 from ..errors import RequestError
-from .base import Claim, Client, ClientRun
+from .base import Claim, Client, ClientRun, as_bool, header_value
 
 DEFAULT_MAX_EVENTS = 1000
 DEFAULT_MAX_BODY_BYTES = 1_000_000
@@ -72,72 +73,72 @@ FPID_RANDOM_BYTES = 32
 DEFAULT_COOKIE_MAX_AGE = 63_072_000  # two years
 PROTECTED_PREFIXES = ("x-ga-", "x-sst-")
 
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Where _decode_params keeps the still-encoded uafvl value (no real parameter name has a NUL).
 RAW_UAFVL = "\x00uafvl"
 
 # Parameter dispatch: name -> (kind, target). Kinds are small ints tested in order of frequency.
-_STR, _NUM, _SYS, _HINT, _HINT_BOOL, _BOOL, _CID, _DBG, _GCD, _UC, _UAFVL, _IP = range(12)
+(KIND_STR, KIND_NUM, KIND_SYS, KIND_HINT, KIND_HINT_BOOL, KIND_BOOL, KIND_CID, KIND_DBG, KIND_GCD, KIND_UC, KIND_UAFVL,
+ KIND_IP) = range(12)
 
 PARAMS: dict[str, tuple[int, str]] = {
     # request / stream level
-    "v": (_STR, "x-ga-protocol_version"),
-    "tid": (_STR, "x-ga-measurement_id"),
-    "gtm": (_STR, "x-ga-gtm_version"),
-    "_p": (_NUM, "x-ga-page_id"),
-    "_s": (_NUM, "x-ga-request_count"),
-    "cid": (_CID, "client_id"),
-    "uid": (_STR, "user_id"),
-    "sid": (_STR, "ga_session_id"),
-    "sct": (_NUM, "ga_session_number"),
-    "ul": (_STR, "language"),
-    "sr": (_STR, "screen_resolution"),
-    "dl": (_STR, "page_location"),
-    "dr": (_STR, "page_referrer"),
-    "dt": (_STR, "page_title"),
-    "de": (_STR, "page_encoding"),
-    "dh": (_STR, "page_hostname"),
-    "cu": (_STR, "currency"),
-    "_dbg": (_DBG, "dbg"),
-    "_fv": (_SYS, "fv"),
-    "_ss": (_SYS, "ss"),
-    "_nsi": (_SYS, "nsi"),
-    "_c": (_SYS, "c"),
-    "_ee": (_SYS, "ee"),
-    "_eu": (_SYS, "eu"),
-    "_fid": (_SYS, "fid"),
-    "_tu": (_SYS, "tu"),
-    "_z": (_SYS, "z"),
-    "_uc": (_UC, "uc"),
-    "tfd": (_NUM, "x-ga-tfd"),
-    "ur": (_STR, "x-ga-ur"),
-    "gcs": (_STR, "x-ga-gcs"),
-    "gcd": (_GCD, "x-ga-gcd"),
-    "gcu": (_STR, "x-ga-gcu"),
-    "gcut": (_STR, "x-ga-gcu"),
-    "dma": (_BOOL, "x-ga-dma"),
-    "dma_cps": (_STR, "x-ga-dma_cps"),
-    "npa": (_STR, "x-ga-npa"),
-    "pscdl": (_STR, "x-ga-pscdl"),
-    "ecid": (_STR, "x-ga-ecid"),
-    "em": (_STR, "x-ga-em"),
-    "_edid": (_STR, "x-ga-edid"),
-    "edid": (_STR, "x-ga-edid"),
-    "gdid": (_STR, "x-ga-gdid"),
-    "did": (_STR, "x-ga-did"),
-    "uaa": (_HINT, "architecture"),
-    "uab": (_HINT, "bitness"),
-    "uafvl": (_UAFVL, "full_version_list"),
-    "uamb": (_HINT_BOOL, "mobile"),
-    "uam": (_HINT, "model"),
-    "uap": (_HINT, "platform"),
-    "uapv": (_HINT, "platform_version"),
-    "uaw": (_HINT_BOOL, "wow64"),
-    "_uip": (_IP, "ip_override"),
-    "uip": (_IP, "ip_override"),
+    "v": (KIND_STR, "x-ga-protocol_version"),
+    "tid": (KIND_STR, "x-ga-measurement_id"),
+    "gtm": (KIND_STR, "x-ga-gtm_version"),
+    "_p": (KIND_NUM, "x-ga-page_id"),
+    "_s": (KIND_NUM, "x-ga-request_count"),
+    "cid": (KIND_CID, "client_id"),
+    "uid": (KIND_STR, "user_id"),
+    "sid": (KIND_STR, "ga_session_id"),
+    "sct": (KIND_NUM, "ga_session_number"),
+    "ul": (KIND_STR, "language"),
+    "sr": (KIND_STR, "screen_resolution"),
+    "dl": (KIND_STR, "page_location"),
+    "dr": (KIND_STR, "page_referrer"),
+    "dt": (KIND_STR, "page_title"),
+    "de": (KIND_STR, "page_encoding"),
+    "dh": (KIND_STR, "page_hostname"),
+    "cu": (KIND_STR, "currency"),
+    "_dbg": (KIND_DBG, "dbg"),
+    "_fv": (KIND_SYS, "fv"),
+    "_ss": (KIND_SYS, "ss"),
+    "_nsi": (KIND_SYS, "nsi"),
+    "_c": (KIND_SYS, "c"),
+    "_ee": (KIND_SYS, "ee"),
+    "_eu": (KIND_SYS, "eu"),
+    "_fid": (KIND_SYS, "fid"),
+    "_tu": (KIND_SYS, "tu"),
+    "_z": (KIND_SYS, "z"),
+    "_uc": (KIND_UC, "uc"),
+    "tfd": (KIND_NUM, "x-ga-tfd"),
+    "ur": (KIND_STR, "x-ga-ur"),
+    "gcs": (KIND_STR, "x-ga-gcs"),
+    "gcd": (KIND_GCD, "x-ga-gcd"),
+    "gcu": (KIND_STR, "x-ga-gcu"),
+    "gcut": (KIND_STR, "x-ga-gcu"),
+    "dma": (KIND_BOOL, "x-ga-dma"),
+    "dma_cps": (KIND_STR, "x-ga-dma_cps"),
+    "npa": (KIND_STR, "x-ga-npa"),
+    "pscdl": (KIND_STR, "x-ga-pscdl"),
+    "ecid": (KIND_STR, "x-ga-ecid"),
+    "em": (KIND_STR, "x-ga-em"),
+    "_edid": (KIND_STR, "x-ga-edid"),
+    "edid": (KIND_STR, "x-ga-edid"),
+    "gdid": (KIND_STR, "x-ga-gdid"),
+    "did": (KIND_STR, "x-ga-did"),
+    "uaa": (KIND_HINT, "architecture"),
+    "uab": (KIND_HINT, "bitness"),
+    "uafvl": (KIND_UAFVL, "full_version_list"),
+    "uamb": (KIND_HINT_BOOL, "mobile"),
+    "uam": (KIND_HINT, "model"),
+    "uap": (KIND_HINT, "platform"),
+    "uapv": (KIND_HINT, "platform_version"),
+    "uaw": (KIND_HINT_BOOL, "wow64"),
+    "_uip": (KIND_IP, "ip_override"),
+    "uip": (KIND_IP, "ip_override"),
     # event level
-    "en": (_STR, "event_name"),
-    "_et": (_NUM, "engagement_time_msec"),
+    "en": (KIND_STR, "event_name"),
+    "_et": (KIND_NUM, "engagement_time_msec"),
 }
 
 ITEM_KEYS: dict[str, tuple[str, bool]] = {
@@ -181,7 +182,7 @@ def _decode_params(text: str, strict: bool, what: str) -> dict[str, str]:
     if not text:
         return {}
     if strict:
-        if ("%" in text and _BAD_ESCAPE.search(text)) or not _is_clean(text):
+        if ("%" in text and BAD_ESCAPE.search(text)) or not _is_clean(text):
             return _slow_params(text, what)
         errors = "strict"
     else:
@@ -406,23 +407,6 @@ def _decode_part(text: str, strict: bool, where: str) -> str:
 # ---------------------------------------------------------------------------- event building
 
 
-def _header(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    if isinstance(headers, Mapping):
-        found = headers.get(name)
-        if found is not None:
-            return found
-        items: Iterable[tuple[str, str]] = headers.items()
-    else:
-        items = headers
-    lname = name.lower()
-    values = [v for k, v in items if k.lower() == lname]
-    if not values:
-        return None
-    return ("; " if lname == "cookie" else ", ").join(values)
-
-
 def _build_event(params: dict[str, str], where: str, strict: bool,
                  numbered_categories: bool, warn: Warnings) -> dict[str, Any]:
     data: dict[str, Any] = {}
@@ -437,43 +421,43 @@ def _build_event(params: dict[str, str], where: str, strict: bool,
         spec = lookup(key)
         if spec is not None:
             kind, target = spec
-            if kind == _STR:
+            if kind == KIND_STR:
                 data[target] = value
-            elif kind == _NUM:
+            elif kind == KIND_NUM:
                 data[target] = to_number(value, where, warn, key)
-            elif kind == _SYS:
+            elif kind == KIND_SYS:
                 if system is None:
                     system = {}
                 system[target] = value
-            elif kind == _CID:
+            elif kind == KIND_CID:
                 data["client_id"] = value
-            elif kind == _HINT or kind == _HINT_BOOL or kind == _UAFVL:
+            elif kind == KIND_HINT or kind == KIND_HINT_BOOL or kind == KIND_UAFVL:
                 if hints is None:
                     hints = {}
-                if kind == _HINT:
+                if kind == KIND_HINT:
                     hints[target] = value
-                elif kind == _HINT_BOOL:
+                elif kind == KIND_HINT_BOOL:
                     hints[target] = _flag(value, where, warn, key)
                 else:
                     hints[target] = parse_version_list(params.get(RAW_UAFVL, value), strict=strict,
                                                        where=f"{where} parameter 'uafvl'")
-            elif kind == _GCD:
+            elif kind == KIND_GCD:
                 data[target] = value
                 if sst is None:
                     sst = {}
                 sst["gcd"] = value
-            elif kind == _UC:
+            elif kind == KIND_UC:
                 if sst is None:
                     sst = {}
                 sst["uc"] = value
-            elif kind == _DBG:
+            elif kind == KIND_DBG:
                 if system is None:
                     system = {}
                 system["dbg"] = value
                 data["debug_mode"] = "true"
-            elif kind == _BOOL:
+            elif kind == KIND_BOOL:
                 data[target] = _flag(value, where, warn, key)
-            else:  # _IP
+            else:  # KIND_IP
                 data["ip_override"] = value
             continue
         first = key[:1]
@@ -529,7 +513,7 @@ def _build_event(params: dict[str, str], where: str, strict: bool,
 
 
 def _fpid_from_cookie(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, cookie_name: str) -> str | None:
-    header = _header(headers, "cookie")
+    header = header_value(headers, "cookie")
     if not header:
         return None
     for name, value in parse_cookie_header(header):
@@ -580,7 +564,7 @@ def parse(
         batches = []
     if not batches:
         batches = [("query string", base)]
-    ua = _header(headers, "User-Agent")
+    ua = header_value(headers, "User-Agent")
     ip = strip_port(remote_addr)
     fpid = _fpid_from_cookie(headers, cookie_name) if cookie_mode == "server" else None
     events = []
@@ -661,14 +645,6 @@ def _derive_page_fields(data: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- the client
 
 
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -714,7 +690,7 @@ def check_common_settings(settings: Mapping[str, Any], known: Mapping[str, Any])
             if proxy == "*":
                 continue
             try:
-                _networks((proxy,))
+                trusted_networks((proxy,))
             except ValueError:
                 problems.append((f"trusted_proxies[{index}]", f"{proxy!r} is not an IP address or CIDR network"))
     return problems
@@ -758,7 +734,7 @@ class GA4Client(Client):
         opts = dict(SETTINGS_DEFAULTS)
         opts.update(self.settings)
         for key in _BOOL_SETTINGS:
-            opts[key] = _as_bool(opts[key])
+            opts[key] = as_bool(opts[key])
         for key in (*_POSITIVE_INT_SETTINGS, "response_status", "cookie_max_age"):
             opts[key] = _as_int(opts[key])
         self.options = opts
@@ -785,7 +761,7 @@ class GA4Client(Client):
         if status not in (200, 204):
             problems.append(("response_status", f"must be 204 or 200, not {settings.get('response_status')!r}"))
         for key in _BOOL_SETTINGS:
-            if key in settings and _as_bool(settings[key]) is None:
+            if key in settings and as_bool(settings[key]) is None:
                 problems.append((key, f"must be true or false, not {settings[key]!r}"))
         for key in _POSITIVE_INT_SETTINGS:
             if key in settings:

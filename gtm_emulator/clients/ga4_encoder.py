@@ -25,24 +25,30 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core import js
-from ..errors import EmulatorError
-from .ga4 import _HINT, _HINT_BOOL, _NUM, _STR, _SYS, FPID_PREFIX, ITEM_KEYS, PARAMS, PROTECTED_PREFIXES
+from ..errors import EncodeError
+from .ga4 import (
+    FPID_PREFIX,
+    ITEM_KEYS,
+    KIND_HINT,
+    KIND_HINT_BOOL,
+    KIND_NUM,
+    KIND_STR,
+    KIND_SYS,
+    PARAMS,
+    PROTECTED_PREFIXES,
+)
 
 _SAFE = "-_.!~*'()"  # what encodeURIComponent leaves alone
-
-
-class EncodeError(EmulatorError, ValueError):
-    """The event data has a value that no GA4 hit can carry."""
 
 
 # event-data key -> parameter (the first parameter in the table for aliases such as gcu/gcut)
 _TOP: dict[str, tuple[str, int]] = {}
 for _param, (_kind, _target) in PARAMS.items():
-    if _kind in (_STR, _NUM) and _target not in _TOP:
+    if _kind in (KIND_STR, KIND_NUM) and _target not in _TOP:
         _TOP[_target] = (_param, _kind)
-_SYSTEM = {target: param for param, (kind, target) in PARAMS.items() if kind == _SYS}
+_SYSTEM = {target: param for param, (kind, target) in PARAMS.items() if kind == KIND_SYS}
 _SYSTEM["dbg"] = "_dbg"
-_HINTS = {target: (param, kind) for param, (kind, target) in PARAMS.items() if kind in (_HINT, _HINT_BOOL)}
+_HINTS = {target: (param, kind) for param, (kind, target) in PARAMS.items() if kind in (KIND_HINT, KIND_HINT_BOOL)}
 _ITEM_FIELDS = {name: (key, numeric) for key, (name, numeric) in ITEM_KEYS.items()}
 _REQUEST_FIELDS = ("ip_override", "user_agent")
 _EVENT_LEVEL = ("en", "_et")
@@ -130,7 +136,7 @@ def encode_params(event_data: Mapping[str, Any], *, numbered_item_categories: bo
     for target, (param, kind) in _TOP.items():
         if target in data:
             value = data[target]
-            text = _number_text(value, target) if kind == _NUM else _text(value, target)
+            text = _number_text(value, target) if kind == KIND_NUM else _text(value, target)
             front.append((param, _enc(text)))
     if "x-ga-js_client_id" in data:
         front.append(("cid", _enc(_text(data["x-ga-js_client_id"], "x-ga-js_client_id"))))
@@ -170,7 +176,7 @@ def encode_params(event_data: Mapping[str, Any], *, numbered_item_categories: bo
             if spec is None:
                 raise EncodeError(f"client_hints.{name} has no GA4 parameter")
             param, kind = spec
-            text = _flag(value, f"client_hints.{name}") if kind == _HINT_BOOL else _text(value, name)
+            text = _flag(value, f"client_hints.{name}") if kind == KIND_HINT_BOOL else _text(value, name)
             front.append((param, _enc(text)))
     props = data.get("x-ga-mp2-user_properties")
     if props is not None:

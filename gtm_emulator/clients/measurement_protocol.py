@@ -40,8 +40,8 @@ from ..core.js import type_of
 from ..core.report import EventReport
 from ..core.request import Request, Response, client_address, first_values, parse_query, strip_port
 from ..errors import RequestError
-from .base import Claim, Client, ClientRun
-from .ga4 import _as_bool, _header, check_common_settings
+from .base import Claim, Client, ClientRun, as_bool, header_value
+from .ga4 import check_common_settings
 
 MAX_BODY_BYTES = 130_000
 MAX_EVENTS = 25
@@ -508,7 +508,7 @@ def build_events(validation: Validation, headers: Mapping[str, str] | Iterable[t
     measurement_id = params.get("measurement_id") or params.get("firebase_app_id", "")
     client_id = payload.get("client_id") if params.get("measurement_id") and not params.get("firebase_app_id") \
         else payload.get("app_instance_id")
-    ua = _header(headers, "User-Agent")
+    ua = header_value(headers, "User-Agent")
     ip = payload.get("ip_override") if isinstance(payload.get("ip_override"), str) else strip_port(remote_addr)
     props = payload.get("user_properties")
     user_props = None
@@ -598,12 +598,12 @@ class MeasurementProtocolClient(Client):
     def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None):
         super().__init__(name, priority, settings)  # raises ConfigError for bad settings
         self.trusted_proxies: list[str] = list(self.settings.get("trusted_proxies", []))
-        self.reject_invalid = bool(_as_bool(self.settings.get("reject_invalid", False)))
+        self.reject_invalid = bool(as_bool(self.settings.get("reject_invalid", False)))
 
     @classmethod
     def check_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
         problems = check_common_settings(settings, SETTINGS_DEFAULTS)
-        if "reject_invalid" in settings and _as_bool(settings["reject_invalid"]) is None:
+        if "reject_invalid" in settings and as_bool(settings["reject_invalid"]) is None:
             problems.append(("reject_invalid", f"must be true or false, not {settings['reject_invalid']!r}"))
         return problems
 

@@ -66,8 +66,8 @@ from ..errors import ConfigError, Problem, RequestError
 from ..sandbox import messages
 from ..sandbox.apis import SandboxEnv, SandboxThrow
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
-from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, _fields_literal, call_event_callbacks
-from ..sandbox.tpl import Template
+from ..sandbox.runtime import DEFAULT_MEMORY_LIMIT, Sandbox, SandboxFailure, call_event_callbacks, fields_literal
+from ..sandbox.tpl import CustomTemplate
 from ..tags.template_tag import callback_payload
 from ..vendors.transport import Transport
 from .base import Claim, Client, ClientRun
@@ -171,7 +171,7 @@ class TemplateClient(Client):
     default_name = "Template Client"
 
     def __init__(self, name: str | None = None, priority: int = 0, settings: dict[str, Any] | None = None, *,
-                 template: Template | None = None, enforce: str = DEFAULT_ENFORCEMENT,
+                 template: CustomTemplate | None = None, enforce: str = DEFAULT_ENFORCEMENT,
                  time_limit: float = CLIENT_TIME_LIMIT_S, memory_limit: int = DEFAULT_MEMORY_LIMIT):
         super().__init__(name, priority, settings)
         if template is None:
@@ -253,7 +253,7 @@ class TemplateClient(Client):
         except SandboxFailure as exc:
             return Claim(False, f"client template {self.name!r} cannot run: {exc}"), None
         try:
-            sandbox.eval(f"__sandbox.runClient({_fields_literal(self._data())}); 0")
+            sandbox.eval(f"__sandbox.runClient({fields_literal(self._data())}); 0")
             state.phase = "after"
             if state.claimed:
                 sandbox.drain()

@@ -33,19 +33,9 @@ from ..tags.base import AfterTags, TagContext, TagType, run_after_tags
 from ..vendors.transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .clock import state as clock_state
 from .event_data import copy_event_data
-from .report import (
-    BLOCKED,
-    FAILURE,
-    NOT_FIRED,
-    PAUSED,
-    SUCCESS,
-    EventReport,
-    Masker,
-    Report,
-    TagResult,
-    TriggerTrace,
-)
+from .report import EventReport, Masker, Report, TagResult, TriggerTrace
 from .request import Request, Response, display_text
+from .statuses import BLOCKED, FAILURE, NOT_FIRED, PAUSED, SUCCESS, FiringOption
 from .triggers import Trigger
 from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
 
@@ -94,7 +84,7 @@ class TagConfig:
     blocking_triggers: list[str] = field(default_factory=list)
     priority: int = 0
     paused: bool = False
-    firing_option: str = "once_per_event"
+    firing_option: FiringOption = "once_per_event"
     setup_tags: list[SequenceStep] = field(default_factory=list)
     teardown_tags: list[SequenceStep] = field(default_factory=list)
     secret_params: frozenset[str] = frozenset()

@@ -13,16 +13,9 @@ from typing import Any
 
 from .js import UNDEFINED, drop_undefined
 from .request import Request, Response
+from .statuses import PAUSED, TagStatus, TriggerRole
 
 MASK = "****"
-
-# Tag statuses (interfaces.md).
-SUCCESS = "success"
-FAILURE = "failure"
-NOT_FIRED = "not_fired"
-PAUSED = "paused"
-BLOCKED = "blocked"
-
 
 def json_safe(value: Any) -> Any:
     """Event data and operands as JSON can show them (undefined members dropped, NaN as text)."""
@@ -99,7 +92,7 @@ class ConditionTrace:
 @dataclass(slots=True)
 class TriggerTrace:
     name: str
-    role: str  # "firing" | "blocking"
+    role: TriggerRole
     matched: bool
     conditions: list[ConditionTrace] = field(default_factory=list)
 
@@ -153,7 +146,7 @@ class TagResult:
     name: str
     type: str
     fired: bool
-    status: str
+    status: TagStatus
     triggers: list[TriggerTrace] = field(default_factory=list)
     vendor_rejected: bool = False
     error: str | None = None

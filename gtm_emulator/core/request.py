@@ -19,7 +19,7 @@ from ..errors import RequestError
 
 HeaderPairs = tuple[tuple[str, str], ...]
 
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def decode_component(text: str, *, plus_is_space: bool = True, what: str = "value") -> str:
@@ -37,7 +37,7 @@ def decode_component(text: str, *, plus_is_space: bool = True, what: str = "valu
             return text.encode("utf-8", "surrogateescape").decode("utf-8")
         except UnicodeDecodeError:
             raise RequestError(400, f"invalid UTF-8 in {what}") from None
-    bad = _BAD_ESCAPE.search(text)
+    bad = BAD_ESCAPE.search(text)
     if bad:
         snippet = text[bad.start(): bad.start() + 3]
         raise RequestError(400, f"malformed percent-encoding {snippet!r} in {what}")
@@ -243,7 +243,7 @@ def client_address(request: Request, trusted_proxies: Iterable[str] = ()) -> str
 
 
 @lru_cache(maxsize=64)
-def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def trusted_networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     nets = []
     for item in trusted:
         if item == "*":
@@ -261,7 +261,7 @@ def _is_trusted(peer: str, trusted: tuple[str, ...]) -> bool:
         addr = ipaddress.ip_address(peer)
     except ValueError:
         return False
-    return any(addr in net for net in _networks(trusted))
+    return any(addr in net for net in trusted_networks(trusted))
 
 
 # ---------------------------------------------------------------------- response side

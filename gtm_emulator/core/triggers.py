@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..errors import EmulatorError
+from ..errors import ConditionError
 from . import js
 from .js import UNDEFINED
 from .regex import compile_pattern, search_text
@@ -77,10 +77,6 @@ WEB_ONLY_OPERATORS = frozenset({"CSS_SELECTOR", "cssSelector", "URL_MATCHES", "u
 
 # Trigger types of an export (sgtm.md §8.3) that the server container evaluates.
 _EXPORT_TRIGGER_TYPES = frozenset({"ALWAYS", "always", "CUSTOM_EVENT", "customEvent"})
-
-
-class ConditionError(EmulatorError, ValueError):
-    """A condition or trigger that cannot be built (unknown operator, malformed entry)."""
 
 
 def operator_name(name: str) -> str | None:

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import EmulatorError, RequestError
-from . import js
+from ..errors import RequestError, VariableCycleError
+from . import graph, js
 from .event_data import get_path, split_path
 from .js import UNDEFINED
 from .regex import compile_pattern, search_text
@@ -49,7 +49,6 @@ __all__ = [
     "BUILTIN_NAME_BY_TYPE",
     "FORMAT_ORDER",
     "REGEX_TABLE_DEFAULTS",
-    "VARIABLE_TYPES",
     "Builtin",
     "ConstantVariable",
     "ContainerInfo",
@@ -66,7 +65,7 @@ __all__ = [
     "VariableCycleError",
     "builtin_display_name",
     "builtin_name",
-    "find_cycles",
+    "find_variable_cycles",
 ]
 
 REF = re.compile(r"\{\{([^{}]+?)\}\}")
@@ -92,14 +91,6 @@ class ContainerInfo:
     preview_mode: bool = True
     path_prefix: str = ""  # server-container path prefix, removed from Request Path
     client_types: dict[str, str] = field(default_factory=dict)  # client name -> client type
-
-
-class VariableCycleError(EmulatorError):
-    """A variable needs its own value (directly or through others) while being resolved."""
-
-    def __init__(self, cycle: list[str]):
-        self.cycle = list(cycle)
-        super().__init__("variable cycle: " + " -> ".join(self.cycle))
 
 
 _MISSING: Any = object()
@@ -780,48 +771,14 @@ class RequestHeaderVariable(Variable):
         return UNDEFINED if value is None else value
 
 
-VARIABLE_TYPES: dict[str, type[Variable]] = {
-    cls.type: cls
-    for cls in (
-        EventDataVariable, ConstantVariable, LookupTableVariable, RegexTableVariable,
-        CookieVariable, QueryParameterVariable, RequestHeaderVariable,
-    )
-}
-
-
-def find_cycles(variables: Mapping[str, Variable]) -> list[list[str]]:
+def find_variable_cycles(variables: Mapping[str, Variable]) -> list[list[str]]:
     """Every reference cycle between user-defined variables, each as ``[a, b, ..., a]``.
 
     Used at load time so that ``validate`` reports cycles; at run time a cycle raises
     :class:`VariableCycleError` instead of recursing forever.
 
     >>> a = ConstantVariable("A", "{{B}}"); b = ConstantVariable("B", "x{{A}}")
-    >>> find_cycles({"A": a, "B": b})
+    >>> find_variable_cycles({"A": a, "B": b})
     [['A', 'B', 'A']]
     """
-    cycles: list[list[str]] = []
-    seen_cycles: set[frozenset[str]] = set()
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
-
-    def visit(name: str) -> None:
-        state[name] = 1
-        stack.append(name)
-        for ref in variables[name].references():
-            if ref not in variables:
-                continue
-            if state.get(ref) == 1:
-                cycle = [*stack[stack.index(ref):], ref]
-                key = frozenset(cycle)
-                if key not in seen_cycles:
-                    seen_cycles.add(key)
-                    cycles.append(cycle)
-            elif ref not in state:
-                visit(ref)
-        stack.pop()
-        state[name] = 2
-
-    for name in variables:
-        if name not in state:
-            visit(name)
-    return cycles
+    return graph.find_cycles({name: variable.references() for name, variable in variables.items()})

@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.js import type_of
-from ..core.report import FAILURE, PAUSED, ConditionTrace, EventReport, Outgoing, Report, TagResult, TriggerTrace
+from ..core.report import ConditionTrace, EventReport, Outgoing, Report, TagResult, TriggerTrace
+from ..core.statuses import FAILURE, PAUSED
+from ..errors import PathSyntaxError
 
 __all__ = [
     "LIST_MATCH",
@@ -49,9 +51,9 @@ __all__ = [
     "check_status",
     "check_vendor_ok",
     "describe_report",
-    "get_path",
     "parse_path",
     "subset_mismatches",
+    "value_at",
 ]
 
 # How an expected list matches an actual list: "same_length" (element by element, equal lengths).
@@ -67,10 +69,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-class PathSyntaxError(ValueError):
-    """A path into a body that cannot be parsed (names the path and the position)."""
 
 
 # ---------------------------------------------------------------------------------------------- paths
@@ -115,7 +113,7 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def get_path(value: Any, path: str | list[str | int]) -> Any:
+def value_at(value: Any, path: str | list[str | int]) -> Any:
     """The value at ``path`` inside ``value``, or :data:`MISSING`."""
     parts = parse_path(path) if isinstance(path, str) else path
     for part in parts:
@@ -314,7 +312,7 @@ def check_payload(report: Report, tag: str, subset: Any = None,
     for number, (index, out) in enumerate(sent, 1):
         problems = subset_mismatches(out.body, subset) if subset is not None else []
         for parts, expected in compiled:
-            problems.extend(subset_mismatches(get_path(out.body, parts), expected, parts))
+            problems.extend(subset_mismatches(value_at(out.body, parts), expected, parts))
         if not problems:
             return None
         event_name = show(report.events[index].event_name)

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ScenarioStepFailed
 
 INI_OPTION = "gtm_container"
 MARKER = "gtm_container"
@@ -124,10 +124,6 @@ def emulator_server(gtm_container: Any) -> Iterator[Any]:
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
-
-
-class ScenarioStepFailed(Exception):
-    """A step's expectations did not hold (the item shows the step's message, no traceback)."""
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

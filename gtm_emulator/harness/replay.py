@@ -39,18 +39,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..core.report import FAILURE, Report
+from ..core.report import Report
 from ..core.request import Request
-from ..errors import EmulatorError
+from ..core.statuses import FAILURE
+from ..errors import ReplayFileError
 
 DEFAULT_NOW = 1_700_000_000.0  # the clock when a request has no recorded time and no --now is given
 DEFAULT_REMOTE_ADDR = "127.0.0.1"  # client address of requests that do not record one (HAR)
 MAX_EXAMPLES = 5  # example events shown per tag difference
 MAX_URL_SHOWN = 140
-
-
-class ReplayFileError(EmulatorError):
-    """A replay file that cannot be read at all (missing, not NDJSON or HAR)."""
 
 
 @dataclass

@@ -37,7 +37,7 @@ from ..core.request import Request, Response
 from ..core.variables import ContainerInfo, EventContext
 from ..core.variables import Template as ValueTemplate
 from ..errors import TagError
-from ..sandbox.tpl import Template, load_template
+from ..sandbox.tpl import CustomTemplate, load_template
 from ..tags.base import TagContext
 from ..tags.template_tag import TemplateTag, referenced_defaults
 from ..tags.tiktok import TikTokTag
@@ -55,9 +55,9 @@ FIELDS = ("request", "cookies", "status", "console")
 # ---------------------------------------------------------------------- finding the templates
 
 
-def find_templates(folder: str | os.PathLike[str]) -> dict[str, Template]:
-    """``{profile: Template}`` for every published template found in ``folder`` (by its gtmVersion)."""
-    out: dict[str, Template] = {}
+def find_templates(folder: str | os.PathLike[str]) -> dict[str, CustomTemplate]:
+    """``{profile: CustomTemplate}`` for every published template found in ``folder`` (by its gtmVersion)."""
+    out: dict[str, CustomTemplate] = {}
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
@@ -148,7 +148,7 @@ def run_native(profile: str, case: Case) -> Outcome:
     return _finish(ctx, wire, error)
 
 
-def run_template(template: Template, case: Case) -> Outcome:
+def run_template(template: CustomTemplate, case: Case) -> Outcome:
     wire = _Wire(case.answer)
     ctx, event = _context(case, wire)
     params = dict(case.params)
@@ -244,7 +244,7 @@ def _first_json_difference(a: bytes, b: bytes) -> str:
     return f" at {found or '(number or string formatting)'}"
 
 
-def check_case(profile: str, template: Template, case: Case) -> list[Difference]:
+def check_case(profile: str, template: CustomTemplate, case: Case) -> list[Difference]:
     return compare(run_native(profile, case), run_template(template, case))
 
 

@@ -38,15 +38,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..core.container import ALL_EVENTS, ALL_EVENTS_ID
 from ..core.triggers import WEB_ONLY_OPERATORS, operator_name
 from ..core.variables import BUILTIN_NAME_BY_TYPE
 from ..errors import ConfigError, Problem
+from ..tags.base import GOOGLE_TAG_TYPES
 
-ALL_EVENTS_ID = "2147479574"
 BUILTIN_TRIGGER_MIN = 2147479000
-ALL_EVENTS = "All Events"
-
-GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket")
 COOKIE_TYPES = ("k", "cookie", "COOKIE")
 QUERY_TYPES = ("qp", "query", "query_parameter", "queryParameter", "QUERY_PARAMETER", "rqp")
 HEADER_TYPES = ("rh", "hd", "header", "request_header", "requestHeader", "REQUEST_HEADER")

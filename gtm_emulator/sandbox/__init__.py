@@ -17,7 +17,7 @@ from .runtime import (
     run_tag_code,
     run_value_code,
 )
-from .tpl import Template, TestScenario, load_template, validate_template
+from .tpl import CustomTemplate, TestScenario, load_template, validate_template
 from .variables import run_variable_template
 
 __all__ = [
@@ -25,12 +25,12 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIME_LIMIT_S",
     "ENFORCEMENT_MODES",
+    "CustomTemplate",
     "PermissionDenied",
     "Permissions",
     "RunOutcome",
     "SandboxEnv",
     "SandboxFailure",
-    "Template",
     "TestScenario",
     "load_template",
     "run_tag_code",

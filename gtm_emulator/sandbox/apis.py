@@ -46,7 +46,9 @@ from ..core.event_data import get_path
 from ..core.js import UNDEFINED
 from ..core.regex import compile_pattern
 from ..core.request import Request, client_address, decode_component_lenient, registrable_domain
+from ..core.url import parse_url as url_parts
 from ..core.variables import strip_path_prefix
+from ..errors import SandboxThrow
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, TransportError
 from .permissions import PermissionDenied, Permissions
 from .values import decode, encode
@@ -55,10 +57,6 @@ ENVIRONMENT_MODE = {True: "debug", False: "live"}
 
 # (method, url, headers, body, timeout seconds) -> response, or TransportError
 SendFn = Callable[[str, str, dict[str, str], bytes, float], HttpResponse]
-
-
-class SandboxThrow(Exception):
-    """Thrown into the template as a JS ``Error`` with this message."""
 
 
 @dataclass
@@ -142,51 +140,9 @@ def encode_uri(text: str, component: bool) -> Any:
 
 
 def parse_url(url: Any) -> Any:
-    """``parseUrl``: WHATWG-like parts, UNDEFINED for an invalid or relative URL."""
-    if not isinstance(url, str):
-        return UNDEFINED
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return UNDEFINED
-    if not parts.scheme or not parts.netloc or not parts.hostname:
-        return UNDEFINED
-    scheme = parts.scheme.lower()
-    default_port = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}.get(scheme)
-    port_text = "" if port is None or port == default_port else str(port)
-    hostname = parts.hostname.lower()
-    host = hostname + (":" + port_text if port_text else "")
-    search_params: dict[str, Any] = {}
-    for piece in parts.query.split("&") if parts.query else []:
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        key = decode_component_lenient(name.replace("+", " "))
-        val = decode_component_lenient(value.replace("+", " "))
-        key = name if key is None else key
-        val = value if val is None else val
-        if key in search_params:
-            prev = search_params[key]
-            search_params[key] = [*prev, val] if isinstance(prev, list) else [prev, val]
-        else:
-            search_params[key] = val
-    pathname = parts.path or ("/" if default_port is not None else "")
-    return {
-        "href": f"{scheme}://{parts.netloc}{pathname}" + (f"?{parts.query}" if parts.query else "")
-        + (f"#{parts.fragment}" if parts.fragment else ""),
-        "origin": f"{scheme}://{host}",
-        "protocol": scheme + ":",
-        "username": parts.username or "",
-        "password": parts.password or "",
-        "host": host,
-        "hostname": hostname,
-        "port": port_text,
-        "pathname": pathname,
-        "search": f"?{parts.query}" if parts.query else "",
-        "searchParams": search_params,
-        "hash": f"#{parts.fragment}" if parts.fragment else "",
-    }
+    """``parseUrl``: the parts of :func:`gtm_emulator.core.url.parse_url`, UNDEFINED for a relative or bad URL."""
+    parts = url_parts(url)
+    return UNDEFINED if parts is None else parts
 
 
 def make_table_map(rows: Any, key_column: Any, value_column: Any) -> Any:

@@ -37,13 +37,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import PermissionDenied
+
 ENFORCEMENT_MODES = ("off", "warn", "error")
 DEFAULT_ENFORCEMENT = "error"
 BIGQUERY_DEFAULT_PROJECT = ""  # what an omitted projectId is compared with (only "*" matches it)
-
-
-class PermissionDenied(Exception):
-    """A sandbox API call that the template's permissions do not allow."""
 
 
 def param_value(value: Any) -> Any:

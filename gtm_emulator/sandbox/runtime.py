@@ -44,12 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from ..core.js import UNDEFINED
+from ..core.statuses import RunStatus
+from ..errors import SandboxFailure
 from . import messages
 from .apis import Host, SandboxEnv
 from .hoist import hoist_top_level
 from .permissions import DEFAULT_ENFORCEMENT, Permissions
 from .prelude import PRELUDE
-from .tpl import Template
+from .tpl import CustomTemplate
 from .values import decode
 
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -58,19 +60,11 @@ DEFAULT_STACK_LIMIT = 512 * 1024
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
 
-class SandboxFailure(Exception):
-    """The template code could not run to completion (syntax error, exception, limit)."""
-
-    def __init__(self, kind: str, message: str):
-        self.kind = kind  # "syntax", "exception", "timeout", "memory", "stack"
-        super().__init__(message)
-
-
 @dataclass
 class RunOutcome:
     """What one run of a template produced."""
 
-    status: str  # "success" | "failure"
+    status: RunStatus
     error: str | None = None
     value: Any = UNDEFINED
     console: list[str] = field(default_factory=list)
@@ -207,7 +201,7 @@ class Sandbox:
 
     def __init__(
         self,
-        template: Template,
+        template: CustomTemplate,
         env: SandboxEnv,
         *,
         enforce: str = DEFAULT_ENFORCEMENT,
@@ -330,17 +324,17 @@ def call_event_callbacks(sandbox: Sandbox, event_id: int | None, container_id: s
     unbound, a tag's; a number: the client's ``runContainer`` event bound with ``bindToEvent``) as
     ``cb(containerId, data)``; returns (how many ran, the errors they threw)."""
     result = decode(sandbox.eval(
-        f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, {_fields_literal(data)})"))
+        f"__sandbox.runEventCallbacks({json.dumps(event_id)}, {json.dumps(container_id)}, {fields_literal(data)})"))
     return int(result.get("n", 0)), [str(e) for e in result.get("errors") or []]
 
 
-def _fields_literal(params: dict[str, Any]) -> str:
+def fields_literal(params: dict[str, Any]) -> str:
     from .values import encode
 
     return json.dumps(encode(params))
 
 
-def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *, keep_callbacks: bool = False,
+def run_tag_code(template: CustomTemplate, params: dict[str, Any], env: SandboxEnv, *, keep_callbacks: bool = False,
                  **limits: Any) -> RunOutcome:
     """Run a tag template once; the outcome says success or failure and why.
 
@@ -354,7 +348,7 @@ def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *,
     try:
         sandbox = Sandbox(template, env, **limits)
         try:
-            sandbox.eval(f"__sandbox.runTag({_fields_literal(params)}); 0")
+            sandbox.eval(f"__sandbox.runTag({fields_literal(params)}); 0")
         except SandboxFailure as exc:
             if exc.kind != "exception":
                 raise
@@ -404,13 +398,13 @@ def run_tag_code(template: Template, params: dict[str, Any], env: SandboxEnv, *,
     return outcome
 
 
-def run_value_code(template: Template, params: dict[str, Any], env: SandboxEnv, **limits: Any) -> RunOutcome:
+def run_value_code(template: CustomTemplate, params: dict[str, Any], env: SandboxEnv, **limits: Any) -> RunOutcome:
     """Run a variable template once; ``value`` is its return value (a returned promise is awaited)."""
     outcome = RunOutcome(status="failure", console=env.console, warnings=env.warnings, notes=env.notes)
     started = time.monotonic()
     try:
         with Sandbox(template, env, **limits) as sandbox:
-            sandbox.eval(f"__sandbox.runValue({_fields_literal(params)}); 0")
+            sandbox.eval(f"__sandbox.runValue({fields_literal(params)}); 0")
             sandbox.drain()
             result = decode(sandbox.eval("__sandbox.finishValue()"))
     except SandboxFailure as exc:

@@ -31,14 +31,14 @@ from ..vendors.transport import MockTransport, Transport
 from .apis import SandboxEnv
 from .permissions import DEFAULT_ENFORCEMENT
 from .runtime import DEFAULT_TIME_LIMIT_S, Sandbox, SandboxFailure
-from .tpl import Template, load_template
+from .tpl import CustomTemplate, load_template
 from .values import decode
 
 TEST_NOW = 1_700_000_000.0  # the fake clock of template tests (seconds)
 
 
 @dataclass
-class ScenarioResult:
+class TemplateTestResult:
     name: str
     passed: bool
     message: str = ""
@@ -57,7 +57,7 @@ class ScenarioResult:
 class TestRunResult:
     template: str
     file: str
-    scenarios: list[ScenarioResult] = field(default_factory=list)
+    scenarios: list[TemplateTestResult] = field(default_factory=list)
 
     @property
     def passed(self) -> int:
@@ -123,10 +123,10 @@ def _test_env(transport: Transport) -> SandboxEnv:
     )
 
 
-def run_scenario(template: Template, name: str, code: str, *, transport: Transport | None = None,
-                 enforce: str = DEFAULT_ENFORCEMENT, time_limit: float = DEFAULT_TIME_LIMIT_S) -> ScenarioResult:
+def run_template_test(template: CustomTemplate, name: str, code: str, *, transport: Transport | None = None,
+                 enforce: str = DEFAULT_ENFORCEMENT, time_limit: float = DEFAULT_TIME_LIMIT_S) -> TemplateTestResult:
     env = _test_env(transport or _default_transport())
-    result = ScenarioResult(name=name, passed=False, console=env.console, warnings=env.warnings)
+    result = TemplateTestResult(name=name, passed=False, console=env.console, warnings=env.warnings)
     started = time.monotonic()
     body = "\n".join(part for part in (template.setup, code, template.teardown) if part)
     try:
@@ -157,15 +157,15 @@ def run_scenario(template: Template, name: str, code: str, *, transport: Transpo
     return result
 
 
-def run_tests(template: Template | str | Path, junit_path: str | Path | None = None, *,
+def run_tests(template: CustomTemplate | str | Path, junit_path: str | Path | None = None, *,
               transport: Transport | None = None, enforce: str = DEFAULT_ENFORCEMENT,
               time_limit: float = DEFAULT_TIME_LIMIT_S) -> TestRunResult:
     """Run every ``___TESTS___`` scenario of a template; optionally write JUnit XML."""
-    if not isinstance(template, Template):
+    if not isinstance(template, CustomTemplate):
         template = load_template(template)
     run = TestRunResult(template=template.display_name, file=template.file)
     for scenario in template.scenarios:
-        run.scenarios.append(run_scenario(template, scenario.name, scenario.code, transport=transport,
+        run.scenarios.append(run_template_test(template, scenario.name, scenario.code, transport=transport,
                                           enforce=enforce, time_limit=time_limit))
     if junit_path is not None:
         Path(junit_path).write_text(run.junit_xml(), encoding="utf-8")

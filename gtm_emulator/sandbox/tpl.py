@@ -3,7 +3,7 @@
 A ``.tpl`` file is a sequence of sections, each opened by a header line ``___NAME___`` on a line of
 its own. :func:`parse_sections` splits the text; :func:`validate_template` checks it and returns
 :class:`~gtm_emulator.errors.Problem` objects whose path starts with the section name
-(``___INFO___.type``); :func:`load_template` returns a :class:`Template` or raises
+(``___INFO___.type``); :func:`load_template` returns a :class:`CustomTemplate` or raises
 :class:`~gtm_emulator.errors.ConfigError`.
 
 Choices on points the reference marks uncertain:
@@ -11,7 +11,7 @@ Choices on points the reference marks uncertain:
 * ``TRANSFORMATION`` is accepted as a template type when loading (``KNOWN_TYPES``), but only
   ``TAG``, ``MACRO`` and ``CLIENT`` templates can be run.
 * Unknown sections, unknown field types and unknown validator types are warnings
-  (:attr:`Template.warnings`), never errors.
+  (:attr:`CustomTemplate.warnings`), never errors.
 * A missing ``___SERVER_PERMISSIONS___`` section is an empty permission list, as GTM's editor writes
   templates that use no permissioned API (seen in published gallery templates).
 * A ``SERVER`` template whose code is only in ``___SANDBOXED_JS_FOR_WEB_TEMPLATE___`` (with
@@ -52,8 +52,9 @@ class TestScenario:
 
 
 @dataclass
-class Template:
-    """A parsed ``.tpl`` file."""
+class CustomTemplate:
+    """A parsed ``.tpl`` file: a custom template (GTM's term), run in the sandbox. Not to be confused with
+    :class:`gtm_emulator.core.variables.Template`, a string with ``{{variable}}`` references."""
 
     file: str
     sections: dict[str, str]
@@ -234,7 +235,7 @@ def _check_permissions(perms: list[Any], file: str, problems: list[Problem]) -> 
                                     "missing permission ID"))
 
 
-def _build(text: str, file: str) -> tuple[Template | None, list[Problem]]:
+def _build(text: str, file: str) -> tuple[CustomTemplate | None, list[Problem]]:
     problems: list[Problem] = []
     warnings: list[str] = []
     sections, preamble = parse_sections(text)
@@ -277,7 +278,7 @@ def _build(text: str, file: str) -> tuple[Template | None, list[Problem]]:
     scenarios, setup, teardown = _parse_tests(sections.get("TESTS", ""), file, problems)
     if problems:
         return None, problems
-    template = Template(
+    template = CustomTemplate(
         file=file,
         sections=sections,
         info=info or {},
@@ -297,7 +298,7 @@ def validate_template(text: str, file: str = "<template>") -> list[Problem]:
     return _build(text, file)[1]
 
 
-def load_template(path_or_text: str | Path, file: str | None = None) -> Template:
+def load_template(path_or_text: str | Path, file: str | None = None) -> CustomTemplate:
     """Parse a ``.tpl`` file (a path) or ``.tpl`` text; raises ConfigError naming each problem."""
     text: str
     if isinstance(path_or_text, Path) or ("\n" not in path_or_text and "___" not in path_or_text):

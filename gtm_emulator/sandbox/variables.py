@@ -17,7 +17,7 @@ from ..vendors.transport import Transport
 from .apis import SandboxEnv
 from .permissions import DEFAULT_ENFORCEMENT
 from .runtime import DEFAULT_TIME_LIMIT_S, run_value_code
-from .tpl import Template
+from .tpl import CustomTemplate
 
 
 def env_from_event_context(event_ctx: Any, transport: Transport | None = None,
@@ -44,7 +44,7 @@ def env_from_event_context(event_ctx: Any, transport: Transport | None = None,
 
 
 def run_variable_template(
-    template: Template,
+    template: CustomTemplate,
     params: dict[str, Any],
     event_ctx: Any,
     *,
@@ -78,7 +78,7 @@ class TemplateVariable(Variable):
 
     type = "template"
 
-    def __init__(self, name: str, template: Template, params: dict[str, VarTemplate], **kw: Any):
+    def __init__(self, name: str, template: CustomTemplate, params: dict[str, VarTemplate], **kw: Any):
         super().__init__(name, **kw)
         self.template = template
         self.params = params

@@ -7,9 +7,7 @@ from typing import Any
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-
-class BodyTooLarge(Exception):
-    """The body is longer than the limit (by its Content-Length, or as it was read)."""
+from ..errors import BodyTooLarge
 
 
 def read_body(environ: dict[str, Any], limit: int) -> bytes:

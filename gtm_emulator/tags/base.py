@@ -148,14 +148,6 @@ class TagType(Protocol):
     def run(self, params: dict[str, Any], ctx: TagContext) -> None: ...
 
 
-TAG_TYPES: dict[str, Callable[[], TagType]] = {}
-
-
-def register(cls: Callable[[], TagType]) -> Callable[[], TagType]:
-    TAG_TYPES[cls.type] = cls  # type: ignore[attr-defined]
-    return cls
-
-
 class NotEmulatedTag:
     """Google's built-in server tags (GA4, Ads): imported and traced, but no request is produced."""
 

@@ -34,7 +34,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.report import SUCCESS, EventReport, TagResult
+from ..core.report import EventReport, TagResult
+from ..core.statuses import SUCCESS
 from ..errors import TagError
 from ..sandbox.apis import SandboxEnv, SendFn
 from ..sandbox.permissions import DEFAULT_ENFORCEMENT
@@ -45,9 +46,9 @@ from ..sandbox.runtime import (
     SandboxFailure,
     run_tag_code,
 )
-from ..sandbox.tpl import Template
+from ..sandbox.tpl import CustomTemplate
 from ..vendors.transport import HttpResponse, TransportError
-from .base import AfterTags, TagContext, register
+from .base import AfterTags, TagContext
 
 APPLY_DEFAULTS = True
 CALLBACK_STATUSES = ("success", "failure", "exception", "timeout")  # sgtm.md §7; the list is uncertain
@@ -66,13 +67,13 @@ JUDGES: dict[str, Callable[[], Callable[[HttpResponse], tuple[bool, list[str]]]]
 }
 
 
-def referenced_defaults(template: Template) -> dict[str, str]:
+def referenced_defaults(template: CustomTemplate) -> dict[str, str]:
     """The fields whose ``defaultValue`` refers to variables (``{{Event Name}}``).
 
     In GTM a default is the text the field starts with when the tag is created, and a field's text
     is resolved like any other: ``{{Event Name}}`` becomes the event's name at run time. A tag whose
     field is left unset therefore gets the *resolved* default; the container compiles these defaults
-    as the tag's parameters (:mod:`gtm_emulator.loading.config`) so that they are resolved per event.
+    as the tag's parameters (:mod:`gtm_emulator.loading.registry`) so that they are resolved per event.
     """
     from ..core.variables import Template as ValueTemplate
 
@@ -80,7 +81,6 @@ def referenced_defaults(template: Template) -> dict[str, str]:
             if isinstance(default, str) and ValueTemplate(default).refs}
 
 
-@register
 class TemplateTag:
     """A tag whose behaviour is a ``.tpl`` tag template (``type: template``)."""
 
@@ -89,7 +89,7 @@ class TemplateTag:
 
     def __init__(
         self,
-        template: Template | None = None,
+        template: CustomTemplate | None = None,
         *,
         enforce: str = DEFAULT_ENFORCEMENT,
         time_limit: float | None = None,

@@ -119,7 +119,7 @@ def _validators() -> tuple[Any, Any]:
 
 
 @dataclass(frozen=True)
-class Problem:
+class ValidationFailure:
     """One schema failure, as TikTok would word it."""
 
     code: int
@@ -142,7 +142,7 @@ def _rank(path: tuple[Any, ...]) -> tuple[Any, ...]:
     return (2, path[1], _EVENT_ORDER.get(str(rest[0]), 9) if rest else -1, *map(str, rest[1:]))
 
 
-def _problem(error: Any, strict_part: bool) -> Problem:
+def _problem(error: Any, strict_part: bool) -> ValidationFailure:
     path = tuple(error.absolute_path)
     validator = error.validator
     if validator == "required":
@@ -160,13 +160,13 @@ def _problem(error: Any, strict_part: bool) -> Problem:
     elif validator == "minItems":
         reason = "must contain at least 1 event"
     elif validator == "maxItems":
-        return Problem(40061, _dotted(path), MESSAGES[40061].format(count=len(error.instance)), _rank(path))
+        return ValidationFailure(40061, _dotted(path), MESSAGES[40061].format(count=len(error.instance)), _rank(path))
     else:
         reason = "not a valid value"
     dotted = _dotted(path)
     leaf = str(path[-1]) if path else ""
     if strict_part and leaf in HASHED_USER_FIELDS:
-        return Problem(40062, dotted, f"Invalid value for {dotted}: personal data must be SHA-256 hashed "
+        return ValidationFailure(40062, dotted, f"Invalid value for {dotted}: personal data must be SHA-256 hashed "
                                       f"(64 hexadecimal characters).", _rank(path))
     if leaf == "content_id" and validator == "type":
         message = f"{dotted}: Not a valid string"
@@ -174,7 +174,7 @@ def _problem(error: Any, strict_part: bool) -> Problem:
         message = "Invalid value for event_id: not a valid string."
     else:
         message = MESSAGE_STYLE.format(path=dotted, reason=reason)
-    return Problem(40002, dotted, message, _rank(path))
+    return ValidationFailure(40002, dotted, message, _rank(path))
 
 
 FAST_VALIDATION = True  # prove common bodies valid by hand before asking jsonschema
@@ -248,14 +248,14 @@ def _surely_valid(payload: Any) -> bool:
     return True
 
 
-def validate(payload: Any, strict: bool = False) -> tuple[list[Problem], list[Problem]]:
+def validate(payload: Any, strict: bool = False) -> tuple[list[ValidationFailure], list[ValidationFailure]]:
     """(errors, strict-only problems) of a parsed body, errors first-to-report first."""
     if FAST_VALIDATION and _surely_valid(payload):
         return [], []
     return validate_with_schema(payload)
 
 
-def validate_with_schema(payload: Any) -> tuple[list[Problem], list[Problem]]:
+def validate_with_schema(payload: Any) -> tuple[list[ValidationFailure], list[ValidationFailure]]:
     """:func:`validate` through jsonschema alone (the reference the fast check must agree with)."""
     base, strict_validator = _validators()
     errors = sorted((_problem(e, False) for e in base.iter_errors(payload)), key=lambda p: p.rank)
@@ -478,7 +478,7 @@ class TikTokMock:
             # the whole request is rejected: report the top-level problems without validating every event
             errors, strict_problems = validate({**payload, "data": data[:1]})
             errors = [e for e in errors if e.rank[0] < 2] or [
-                Problem(40061, "data", MESSAGES[40061].format(count=len(data)), (2, -1))]
+                ValidationFailure(40061, "data", MESSAGES[40061].format(count=len(data)), (2, -1))]
         else:
             errors, strict_problems = validate(payload)
         top = [e for e in errors if e.rank[0] < 2]

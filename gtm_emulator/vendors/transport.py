@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import TransportError
+
 DEFAULT_TIMEOUT_S = 15.0
 _UNSET = object()  # sGTM's sendHttpRequest default (15 000 ms)
 
@@ -35,15 +37,6 @@ class HttpResponse:
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
-
-
-class TransportError(Exception):
-    """The request got no HTTP answer. ``reason`` is ``failed`` or ``timed_out`` (as sGTM says)."""
-
-    def __init__(self, reason: str, detail: str):
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}")
 
 
 class Transport(Protocol):

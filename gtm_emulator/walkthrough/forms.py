@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.variables import BUILTINS
 from ..loading.config import TagTemplate
-from ..loading.config import _enabled as enabled
+from ..loading.config import param_enabled as enabled
 from .workspace import OPERATOR_CHOICES, operator_choice
 
 FIELD_PREFIX = "p_"

@@ -36,7 +36,7 @@ from ...core.js import UNDEFINED, truthy
 from ...errors import ConfigError, Problem, TagError
 from ...vendors.tiktok_mock import WARNINGS_HEADER
 from ...vendors.transport import HttpResponse
-from ..base import TagContext, register
+from ..base import TagContext
 from . import official, spec, stape
 from .common import ENDPOINT, HOST, Notes, TemplateThrow, check_event_name, check_types
 
@@ -198,7 +198,6 @@ def _set_cookies(ctx: TagContext, entries: list[dict[str, Any]]) -> None:
             "secure": entry["secure"], "httpOnly": entry["http_only"], "samesite": entry["same_site"]})
 
 
-@register
 class TikTokTag:
     """The native TikTok Events API tag (``type: tiktok_events_api``)."""
 

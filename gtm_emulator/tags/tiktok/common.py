@@ -15,6 +15,7 @@ from typing import Any
 from ...core import js
 from ...core.js import UNDEFINED, truthy
 from ...core.request import decode_component_lenient
+from ...core.url import parse_url
 from ...errors import TagError
 
 ENDPOINT = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
@@ -125,18 +126,6 @@ def first_cookie(cookies: Mapping[str, Any] | None, name: str) -> Any:
     return UNDEFINED if value is None else value
 
 
-def parse_url(url: Any) -> dict[str, Any] | None:
-    """The sandbox's ``parseUrl`` (one implementation for templates and native tags), as
-    ``{hostname, search_params}`` or None for a relative, invalid or non-string URL. A repeated
-    search parameter is a list of its values (templates.md §7.6)."""
-    from ...sandbox.apis import parse_url as sandbox_parse_url
-
-    parsed = sandbox_parse_url(url)
-    if parsed is UNDEFINED:
-        return None
-    return {"hostname": parsed["hostname"], "search_params": parsed["searchParams"]}
-
-
 def decode_uri_component(value: Any) -> Any:
     """``decodeUriComponent``: UNDEFINED on malformed input (JS's ``String()`` of non-strings first)."""
     if value is UNDEFINED:
@@ -163,7 +152,7 @@ def url_param(url: Any, name: str) -> Any:
     parsed = parse_url(url)
     if parsed is None:
         return UNDEFINED
-    return parsed["search_params"].get(name, UNDEFINED)
+    return parsed["searchParams"].get(name, UNDEFINED)
 
 
 # ---------------------------------------------------------------------- cookies and notes

@@ -26,6 +26,7 @@ from typing import Any
 
 from ...core import js
 from ...core.js import UNDEFINED, truthy
+from ...core.url import parse_url
 from ...errors import TagError
 from .common import (
     HEX64,
@@ -39,7 +40,6 @@ from .common import (
     first_cookie,
     iterate,
     json_parse,
-    parse_url,
     positive,
     prop,
     sha256_hex,
@@ -85,7 +85,7 @@ def _url_data(url: Any) -> dict[str, Any]:
     if parsed is None:
         return {}
     out: dict[str, Any] = {}
-    ttclid = parsed["search_params"].get("ttclid", UNDEFINED)
+    ttclid = parsed["searchParams"].get("ttclid", UNDEFINED)
     if truthy(ttclid):
         out["ttclid"] = ttclid
     out["hostname"] = parsed["hostname"]

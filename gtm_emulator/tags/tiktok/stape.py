@@ -28,6 +28,7 @@ from typing import Any
 
 from ...core import js
 from ...core.js import UNDEFINED, or_chain, truthy
+from ...core.url import parse_url
 from .common import (
     HEX64,
     NOT_A_FUNCTION,
@@ -39,7 +40,6 @@ from .common import (
     cookie,
     decode_uri_component,
     first_cookie,
-    parse_url,
     prop,
     sha256_hex,
     trim,
@@ -155,8 +155,8 @@ def _ttclid(event_data: Mapping[str, Any], cookies: Mapping[str, Any] | None, ur
         ttclid = prop(event_data, "ttclid")
     if truthy(url):
         parsed = parse_url(url)
-        if parsed is not None and truthy(parsed["search_params"].get("ttclid", UNDEFINED)):
-            ttclid = decode_uri_component(parsed["search_params"]["ttclid"])
+        if parsed is not None and truthy(parsed["searchParams"].get("ttclid", UNDEFINED)):
+            ttclid = decode_uri_component(parsed["searchParams"]["ttclid"])
     return ttclid
 
 
