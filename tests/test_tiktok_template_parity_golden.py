@@ -258,3 +258,18 @@ def test_compare_names_the_first_differing_json_path() -> None:
     b = harness.Outcome(sent(b'{"a":{"c":2,"b":1}}'), [], "success", ["x"])
     fields = [d.field for d in harness.compare(a, b)]
     assert fields == ["request[0].body at .a (key order)", "console"]
+
+
+def test_the_harness_command_reports_and_fails_on_a_difference(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from gtm_emulator.cli.main import cli
+
+    monkeypatch.delenv(harness.ENV_VAR, raising=False)
+    missing = CliRunner().invoke(cli, ["tiktok-parity"])
+    assert missing.exit_code == 2 and harness.ENV_VAR in missing.output
+    (tmp_path / "stub.tpl").write_text(STUB, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["tiktok-parity", "--templates", str(tmp_path), "--examples", "3", "--show", "1"])
+    assert result.exit_code == 1
+    assert "tiktok-official: 3 cases against" in result.stdout and "request.count" in result.stdout

@@ -28,11 +28,15 @@ _CLOSE = ")]}"
 _IDENT = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 
 
-@lru_cache(maxsize=64)  # the same template's code is compiled again for every run
 def hoist_top_level(code: str) -> str:
     """``code`` with its top-level ``let`` / ``const`` keywords replaced by ``var`` of the same length."""
     if not HOIST_TOP_LEVEL:
         return code
+    return _hoisted(code)
+
+
+@lru_cache(maxsize=64)  # the same template's code is compiled again for every run
+def _hoisted(code: str) -> str:
     out = list(code)
     depth = 0
     i = 0
