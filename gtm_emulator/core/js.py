@@ -347,7 +347,7 @@ def _plain(value: Any) -> Any:
                 continue
             if type(key) is not str:
                 raise _NeedsSlowPath
-            if key[:1] in _DIGITS:
+            if "0" <= key < ":":  # starts with a digit (no slice allocated)
                 indexed = True
             out[key] = item if type(item) is str else _plain(item)
         return js_key_order(out) if indexed else out
