@@ -27,6 +27,7 @@ transport.TransportError`` and the like stay importable where they were).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .core.statuses import SandboxFailureKind, TransportFailureReason
 
@@ -92,6 +93,16 @@ class BodyTooLarge(RequestError):
 
 class TagError(EmulatorError):
     """A tag failed (GTM's gtmOnFailure); the message goes into the tag's result."""
+
+
+class NotEmulated(TagError):
+    """The tag fired but the emulator cannot do its work (a Google Ads, Floodlight or Conversion
+    Linker tag, or an imported type it does not know); ``would_read`` says what it would have used.
+    The tag's status is ``not_emulated``, never ``success``."""
+
+    def __init__(self, message: str, would_read: dict[str, Any]):
+        super().__init__(message)
+        self.would_read = would_read
 
 
 class TransportError(EmulatorError):

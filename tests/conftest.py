@@ -1,10 +1,61 @@
+"""Fixtures shared by every test. Constants and builders are in helpers.py.
+
+Two rules hold for the whole run: Hypothesis keeps no example database (it would write
+``.hypothesis/`` into the working directory), and the run fails if the working tree gained a file:
+a test writes only inside its temporary folder.
+"""
+
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+settings.register_profile("gtm-emulator-tests", database=None)
+settings.load_profile("gtm-emulator-tests")
+
+
+def _untracked_files() -> set[str] | None:
+    """Untracked and ignored paths of the working tree (None when it is not a git checkout)."""
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--ignored"],
+                             capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    kept = _artifacts_in_tree()
+    return {line[3:] for line in out.stdout.splitlines()
+            if line[:2] in ("??", "!!") and "__pycache__" not in line
+            and not (kept and line[3:].rstrip("/") in (kept, kept.split("/")[0]))}
+
+
+def _artifacts_in_tree() -> str | None:
+    """``$GTM_EMULATOR_ARTIFACTS`` relative to the tree when CI asked for screenshots inside it."""
+    configured = os.environ.get("GTM_EMULATOR_ARTIFACTS")
+    if not configured:
+        return None
+    try:
+        return Path(configured).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _working_tree_stays_clean() -> Iterator[None]:
+    before = _untracked_files()
+    yield
+    after = _untracked_files()
+    if before is not None and after is not None and after - before:
+        pytest.fail("the test run wrote into the working tree: " + ", ".join(sorted(after - before)))
 
 
 @pytest.fixture

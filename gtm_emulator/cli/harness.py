@@ -142,6 +142,10 @@ def replay_command(file: str, container: str | None, against: str | None, now: f
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(result.format())
+    replayed = result.requests if other is None else result.summary_a.requests
+    if not replayed:
+        fail(f"{file}: no line could be replayed ({len(bad)} bad line{'s' if len(bad) != 1 else ''}); "
+              "see the lines above" if bad else f"{file}: the file holds no request to replay")
     if other is not None and fail_on_diff and result.changed:
         sys.exit(1)
 

@@ -1,4 +1,4 @@
-"""The ``gtm-emulator`` command line (interfaces.md).
+"""The ``gtm-emulator`` command line (README.md's command table; docs/architecture.md, "Where each concept lives").
 
 Bad input never gives a traceback: a one-line error naming the file, JSON path or parameter, and
 exit status 2.
@@ -17,6 +17,7 @@ import click
 from .. import __version__
 from ..errors import ConfigError, EmulatorError
 from .output import fail, print_problems
+from .ports import port_problem
 
 
 def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None,
@@ -44,6 +45,17 @@ def load(container: str | None, vendor: str = "mock", gtm_export: str | None = N
 
 
 class _Group(click.Group):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's whole first sentence, wrapped (click would cut it with '...')."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -120,11 +132,14 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
           gtm_export: str | None, keep_templates: bool, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from ..loading.config import make_transport
-    from ..server.app import create_app
+    from ..server.app import ReportHook, create_app
     from ..server.preview import generate_token, is_loopback, preview_url
     from ..server.store import SQLiteStore
     from ..server.wsgi import configure_logging, run_gunicorn
 
+    busy = port_problem(host, port)  # before anything else: a busy port is one line and exit 2
+    if busy:
+        fail(busy)
     configure_logging()
     if tiktok_url and vendor != "live":
         fail("--tiktok-url goes with --vendor live")
@@ -140,7 +155,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
             store = SQLiteStore(store_path, retention=retention)
         except Exception as exc:  # an unusable path or a file that is not a database
             fail(f"--store {store_path}: {exc}")
-    hooks = []
+    hooks: list[ReportHook] = []
     if record:
         from ..harness.recorder import Recorder
 
@@ -184,16 +199,27 @@ def validate(paths: tuple[str, ...]) -> None:
 
 
 @cli.command("mock-tiktok")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
 @click.option("--pixel", "pixels", multiple=True, metavar="PIXEL=TOKEN",
-              help="A pixel code and an access token the mock accepts for it (repeatable).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
-def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> None:
-    """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/)."""
+              help="A pixel code and an access token the mock accepts for it (repeatable). Without any, "
+                   "it accepts any non-empty token for any pixel.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Threads of its one worker process (the mock keeps what it received in memory).")
+@click.option("--allow-unhashed-pii", is_flag=True,
+              help="Accept personal data that is not SHA-256 hashed (with a warning) instead of answering 40062.")
+@click.option("--strict", is_flag=True, help="Also refuse value/price/quantity of the wrong type (40002).")
+def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int, allow_unhashed_pii: bool,
+                strict: bool) -> None:
+    """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/).
+
+    Like TikTok, it refuses unhashed personal data (40062) unless --allow-unhashed-pii is given."""
     from ..server.wsgi import configure_logging, run_gunicorn
     from ..vendors.tiktok_mock import TikTokMock, create_app
 
+    busy = port_problem(host, port)  # before anything else: a busy port is one line and exit 2
+    if busy:
+        fail(busy)
     configure_logging()
     config: dict[str, list[str]] = {}
     for item in pixels:
@@ -201,9 +227,11 @@ def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int) -> 
         if not sep or not code or not token:
             fail(f"--pixel {item!r}: expected PIXEL=TOKEN")
         config.setdefault(code, []).append(token)
-    app = create_app(TikTokMock.from_config({"pixels": config}))
+    app = create_app(TikTokMock.from_config({"pixels": config, "require_hashed_pii": not allow_unhashed_pii,
+                                             "strict": strict}))
+    pii = "unhashed PII accepted with a warning" if allow_unhashed_pii else "unhashed PII refused (40062)"
     click.echo(f"mock TikTok Events API on http://{host}:{port}/open_api/v1.3/event/track/ "
-               f"({len(config)} pixel(s))", err=True)
+               f"({len(config)} pixel(s); {pii})", err=True)
     run_gunicorn(app, host, port, workers=1, threads=threads)
 
 
@@ -349,6 +377,8 @@ def template_test(templates: tuple[str, ...], junit_xml: str | None) -> None:
         for scenario in result.scenarios:
             mark = "PASS" if scenario.passed else "FAIL"
             click.echo(f"{path}: {mark} {scenario.name}" + (f": {scenario.message}" if scenario.message else ""))
+            for warning in scenario.warnings:
+                click.echo(f"{path}:   warning: {warning}")
         failed = failed or not result.ok
         click.echo(f"{path}: {result.passed} scenarios passed, {result.failed} failed")
     sys.exit(1 if failed else 0)

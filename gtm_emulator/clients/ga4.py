@@ -4,12 +4,13 @@
 from the ``Cookie`` header only when told that the cookie mode is ``server``. :class:`GA4Client`
 wraps it for the container: which requests it claims, the client address behind trusted proxies,
 ``x-sst-system_properties.request_start_time_ms``, the server-managed FPID cookie and the response
-(sgtm.md §2).
+(docs/clients.md, "GA4 client").
 
 Choices made where the reference is uncertain (each one is a named constant or a setting):
 
 * Invalid UTF-8 and malformed percent-escapes (``%zz``) are a ``400`` naming the parameter or body
-  line (``STRICT_DECODING_DEFAULT``). sgtm.md §2.3 reads invalid bytes as U+FFFD; that behaviour is
+  line (``STRICT_DECODING_DEFAULT``). sGTM reads invalid bytes as U+FFFD (docs/clients.md, "Errors (never a
+  500)"); that is
   the ``strict_decoding=False`` setting, which also keeps a malformed escape as literal text.
 * A batched POST may hold at most ``DEFAULT_MAX_EVENTS`` events and ``DEFAULT_MAX_BODY_BYTES``
   bytes; more is a ``413``.
@@ -17,9 +18,9 @@ Choices made where the reference is uncertain (each one is a named constant or a
   claimed; :func:`parse` itself does not look at ``v``.
 * An item segment that cannot be read (a lone key character, ``k<n>`` without ``v<n>`` or the
   reverse) is a ``400`` under strict decoding, else dropped with a warning.
-* ``ca2``..``ca5`` are read as ``item_category2``..``5`` (``NUMBERED_ITEM_CATEGORIES``); an
-  ``item_category`` whose value starts with a digit 2-5 is therefore ambiguous. Turn the setting
-  off when your items use only ``c2``..``c5``.
+* gtag writes item categories 2-5 as ``c2``..``c5``; ``ca2024 collection`` is
+  ``item_category: "2024 collection"``. Reading ``ca2``..``ca5`` as ``item_category2``..``5`` is an
+  opt-in setting (``NUMBERED_ITEM_CATEGORIES`` = False).
 * Custom item parameters ``k<n>``/``v<n>``: in ``k<n>`` every leading digit belongs to ``<n>`` (so a
   custom key whose name starts with a digit cannot be written); in ``v<n>`` the index is the longest
   digit prefix that some ``k<n>`` uses, since values may start with digits.
@@ -31,8 +32,19 @@ Choices made where the reference is uncertain (each one is a named constant or a
   overwrite ``x-ga-*``/``x-sst-*`` keys (a warning says so).
 * In a batched POST the parameters of an event are the query's (those the line does not set),
   followed by the line's; so for ``ep``/``epn`` precedence the line comes later.
-* ``uafvl`` is split on ``|`` and on the last ``;`` *before* its parts are percent-decoded, as
-  gtag writes it (the separators raw, each brand and version URI-encoded).
+* ``uafvl`` is encoded twice on the wire, as gtag writes it: each brand and version is
+  URI-encoded, joined with ``;`` and ``|``, and the whole value URI-encoded once more
+  (``Not%253AA-Brand%3B8.0.0.0%7CChromium%3B156.0.8078.114``). The once-decoded value is split on
+  ``|`` and on the last ``;`` of each entry, then each part is decoded again. An inner part that
+  cannot be decoded is kept as written, and an entry without ``;`` (no version), with a warning.
+* ``client_hints`` (sGTM's shape in recorded event data): with any ``ua*`` parameter, all eight
+  fields (``""``/``false``/``[]`` for those not sent) plus ``brands`` from ``Sec-CH-UA``; with no
+  ``ua*`` parameter, only what the ``Sec-CH-UA``, ``Sec-CH-UA-Mobile`` and ``Sec-CH-UA-Platform``
+  headers give (brands with their major versions, mobile, platform exactly as sent).
+* ``sst.<name>`` parameters go to ``x-sst-system_properties.<name>``; ``gcd`` to ``x-ga-mp2-gcd``
+  (``GCD_EVENT_KEY``), to ``x-sst-system_properties.gcd`` and, decoded, to
+  ``x-sst-system_properties.consent``; ``dma`` stays the string sent. This is the shape sGTM
+  recorded in January 2024 (web container ``45je4180``; see docs/clients.md).
 """
 
 from __future__ import annotations
@@ -53,7 +65,6 @@ from ..core.request import (
     SetCookie,
     auto_cookie_domain,
     client_address,
-    decode_component,
     decode_component_lenient,
     parse_cookie_header,
     parse_query,
@@ -67,14 +78,29 @@ DEFAULT_MAX_EVENTS = 1000
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 MAX_ITEMS = 200
 STRICT_DECODING_DEFAULT = True
-NUMBERED_ITEM_CATEGORIES = True
+NUMBERED_ITEM_CATEGORIES = False
+# Where recorded sGTM event data (January 2024) puts the gcd parameter: it is not one of the GA4
+# client's named parameters, so it lands under the generic x-ga-mp2- prefix.
+GCD_EVENT_KEY = "x-ga-mp2-gcd"
+# Consent types in the order of their letters in gcd (positions 2, 4, 6 and 8).
+GCD_CONSENT_TYPES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+# gcd letters: l = no signal (recorded sGTM data reads it as granted), p/q/m/u end denied,
+# t/r/n/v end granted; q/r/m/n/u/v carry an update command.
+GCD_GRANTED = frozenset("ltrnv")
+GCD_DENIED = frozenset("pqmu")
+GCD_UPDATED = frozenset("qrmnuv")
+CLIENT_HINT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("architecture", ""), ("bitness", ""), ("full_version_list", ()), ("mobile", False), ("model", ""),
+    ("platform", ""), ("platform_version", ""), ("wow64", False),
+)
 FPID_PREFIX = "FPID2.2."
 FPID_RANDOM_BYTES = 32
 DEFAULT_COOKIE_MAX_AGE = 63_072_000  # two years
 PROTECTED_PREFIXES = ("x-ga-", "x-sst-")
 
-# Where _decode_params keeps the still-encoded uafvl value (no real parameter name has a NUL).
-RAW_UAFVL = "\x00uafvl"
+# One entry of a Sec-CH-UA header: "Brand";v="116" (a structured-field string with \" and \\).
+_SEC_CH_UA_ENTRY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*;\s*v\s*=\s*"((?:[^"\\]|\\.)*)"')
+_SF_ESCAPE = re.compile(r"\\(.)")
 
 # Parameter dispatch: name -> (kind, target). Kinds are small ints tested in order of frequency.
 (KIND_STR, KIND_NUM, KIND_SYS, KIND_HINT, KIND_HINT_BOOL, KIND_BOOL, KIND_CID, KIND_DBG, KIND_GCD, KIND_UC, KIND_UAFVL,
@@ -113,10 +139,10 @@ PARAMS: dict[str, tuple[int, str]] = {
     "tfd": (KIND_NUM, "x-ga-tfd"),
     "ur": (KIND_STR, "x-ga-ur"),
     "gcs": (KIND_STR, "x-ga-gcs"),
-    "gcd": (KIND_GCD, "x-ga-gcd"),
+    "gcd": (KIND_GCD, GCD_EVENT_KEY),
     "gcu": (KIND_STR, "x-ga-gcu"),
     "gcut": (KIND_STR, "x-ga-gcu"),
-    "dma": (KIND_BOOL, "x-ga-dma"),
+    "dma": (KIND_STR, "x-ga-dma"),
     "dma_cps": (KIND_STR, "x-ga-dma_cps"),
     "npa": (KIND_STR, "x-ga-npa"),
     "pscdl": (KIND_STR, "x-ga-pscdl"),
@@ -202,8 +228,6 @@ def _decode_params(text: str, strict: bool, what: str) -> dict[str, str]:
             if key in out:
                 continue
             if "+" in value or "%" in value:
-                if key == "uafvl":
-                    out[RAW_UAFVL] = value  # split before decoding (parse_version_list)
                 value = unquote(value.replace("+", " "), errors=errors)
             out[key] = value
     except UnicodeDecodeError:
@@ -227,10 +251,6 @@ def _slow_params(text: str, what: str) -> dict[str, str]:
     for key, value in parse_query(text, what=what):
         if key not in out:
             out[key] = value
-    if "uafvl" in out:
-        raw = _raw_value(text, "uafvl")
-        if raw is not None:
-            out[RAW_UAFVL] = raw
     return out
 
 
@@ -297,9 +317,10 @@ def _split_item(text: str) -> list[str]:
     return segments
 
 
-def parse_item(text: str, where: str = "pr", *, strict: bool = True, numbered_categories: bool = True,
+def parse_item(text: str, where: str = "pr", *, strict: bool = True,
+               numbered_categories: bool = NUMBERED_ITEM_CATEGORIES,
                warnings: list[str] | None = None, _warn: Warnings | None = None) -> dict[str, Any]:
-    """One ``prN`` value, e.g. ``idSKU1~nmShirt~pr9.99~k0color~v0red`` (sgtm.md §2.6)."""
+    """One ``prN`` value, e.g. ``idSKU1~nmShirt~pr9.99~k0color~v0red`` (docs/clients.md, "Items (prN)")."""
     warn = _warn or Warnings(warnings)
     item: dict[str, Any] = {}
     custom: list[str] | None = None
@@ -382,26 +403,80 @@ def _dangling(message: str, strict: bool, warn: Warnings) -> None:
     warn.add(message + "; dropped")
 
 
-def parse_version_list(raw: str, *, strict: bool = True, where: str = "uafvl") -> list[dict[str, str]]:
-    """``uafvl``: ``Brand;version|Brand;version``, split before each part is URI-decoded."""
-    if raw == "":
+def parse_version_list(text: str, *, where: str = "uafvl", warnings: list[str] | None = None,
+                       _warn: Warnings | None = None) -> list[dict[str, str]]:
+    """``uafvl`` once decoded (``Google%20Chrome;120.0.1|Chromium;120.0.1``): split on ``|`` and the
+    last ``;`` of each entry, then each brand and version URI-decoded (the inner encoding)."""
+    warn = _warn or Warnings(warnings)
+    if text == "":
         return []
     out = []
-    for entry in raw.replace("+", " ").split("|"):
+    for entry in text.split("|"):
         brand, sep, version = entry.rpartition(";")
         if not sep:
             brand, version = entry, ""
-        out.append({"brand": _decode_part(brand, strict, where), "version": _decode_part(version, strict, where)})
+            warn.add(f"{where}: entry {entry!r} has no ';' before a version; read as a brand with an empty "
+                     "version (gtag encodes each brand and version, then the whole list once more)")
+        out.append({"brand": _decode_inner(brand, where, warn), "version": _decode_inner(version, where, warn)})
     return out
 
 
-def _decode_part(text: str, strict: bool, where: str) -> str:
-    if "%" not in text and _is_clean(text):
+def _decode_inner(text: str, where: str, warn: Warnings) -> str:
+    if "%" not in text:
         return text
-    if strict:
-        return decode_component(text, plus_is_space=False, what=where)
-    decoded = decode_component_lenient(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-    return text if decoded is None else decoded
+    decoded = decode_component_lenient(text)
+    if decoded is None:
+        warn.add(f"{where}: {text!r} is not URI-encoded as gtag encodes brands and versions; kept as written")
+        return text
+    return decoded
+
+
+def header_client_hints(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+                        warnings: list[str] | None = None) -> dict[str, Any]:
+    """What sGTM reads from the low-entropy client-hint headers: ``brands`` (``Sec-CH-UA``, major
+    versions), ``mobile`` (``Sec-CH-UA-Mobile``: ``?1``/``?0``) and ``platform``
+    (``Sec-CH-UA-Platform``, kept exactly as sent, quotes included). Only headers present count."""
+    warn = Warnings(warnings)
+    out: dict[str, Any] = {}
+    brands = header_value(headers, "Sec-CH-UA")
+    if brands is not None:
+        out["brands"] = [{"brand": _SF_ESCAPE.sub(r"\1", m.group(1)), "version": _SF_ESCAPE.sub(r"\1", m.group(2))}
+                         for m in _SEC_CH_UA_ENTRY.finditer(brands)]
+    mobile = header_value(headers, "Sec-CH-UA-Mobile")
+    if mobile is not None:
+        flag = {"?1": True, "?0": False}.get(mobile.strip())
+        if flag is None:
+            warn.add(f"Sec-CH-UA-Mobile: {mobile!r} is not ?1 or ?0; kept as a string")
+        out["mobile"] = mobile if flag is None else flag
+    platform = header_value(headers, "Sec-CH-UA-Platform")
+    if platform is not None:
+        out["platform"] = platform
+    return out
+
+
+def _complete_hints(hints: dict[str, Any], from_headers: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ua*`` form: every field sGTM writes, in its order, then ``brands`` from the header."""
+    out = {name: hints.get(name, list(default) if isinstance(default, tuple) else default)
+           for name, default in CLIENT_HINT_FIELDS}
+    if "brands" in from_headers:
+        out["brands"] = [dict(b) for b in from_headers["brands"]]
+    return out
+
+
+def consent_from_gcd(gcd: str) -> dict[str, Any] | None:
+    """``x-sst-system_properties.consent`` as sGTM builds it from ``gcd`` (``13r3r3r3r5l1``), or
+    None when the value is not in that form."""
+    if len(gcd) < 9 or gcd[0] != "1":
+        return None
+    letters = [gcd[i].lower() for i in (2, 4, 6, 8)]
+    if any(letter not in GCD_GRANTED and letter not in GCD_DENIED for letter in letters):
+        return None
+    granted = {name: letter in GCD_GRANTED for name, letter in zip(GCD_CONSENT_TYPES, letters, strict=True)}
+    return {
+        "consentGrantedState": granted,
+        "isUpdate": any(letter in GCD_UPDATED for letter in letters),
+        "updateType": "",
+    }
 
 
 # ---------------------------------------------------------------------------- event building
@@ -416,6 +491,7 @@ def _build_event(params: dict[str, str], where: str, strict: bool,
     user_props: dict[str, Any] | None = None
     items: dict[int, dict[str, Any]] | None = None
     event_params: list[tuple[str, Any]] | None = None
+    gcd: str | None = None
     lookup = PARAMS.get
     for key, value in params.items():
         spec = lookup(key)
@@ -439,13 +515,10 @@ def _build_event(params: dict[str, str], where: str, strict: bool,
                 elif kind == KIND_HINT_BOOL:
                     hints[target] = _flag(value, where, warn, key)
                 else:
-                    hints[target] = parse_version_list(params.get(RAW_UAFVL, value), strict=strict,
-                                                       where=f"{where} parameter 'uafvl'")
+                    hints[target] = parse_version_list(value, where=f"{where} parameter 'uafvl'", _warn=warn)
             elif kind == KIND_GCD:
                 data[target] = value
-                if sst is None:
-                    sst = {}
-                sst["gcd"] = value
+                gcd = value
             elif kind == KIND_UC:
                 if sst is None:
                     sst = {}
@@ -486,15 +559,27 @@ def _build_event(params: dict[str, str], where: str, strict: bool,
             if user_props is None:
                 user_props = {}
             user_props[key[4:]] = to_number(value, where, warn, key)
+        elif first == "s" and key.startswith("sst.") and len(key) > 4:
+            if sst is None:
+                sst = {}
+            sst[key[4:]] = value
         elif key:
-            if key != RAW_UAFVL:
-                data["x-ga-mp2-" + key] = value
+            data["x-ga-mp2-" + key] = value
         else:
             warn.add(f"{where}: a parameter with an empty name was ignored")
     if user_props is not None:
         data["x-ga-mp2-user_properties"] = user_props
     if system is not None:
         data["x-ga-system_properties"] = system
+    if gcd is not None:
+        if sst is None:
+            sst = {}
+        sst.setdefault("gcd", gcd)
+        consent = consent_from_gcd(gcd)
+        if consent is None:
+            warn.add(f"{where}: gcd {gcd!r} is not in gtag's form; no consent state derived")
+        else:
+            sst["consent"] = consent
     if sst is not None:
         data["x-sst-system_properties"] = sst
     if hints is not None:
@@ -565,6 +650,7 @@ def parse(
     if not batches:
         batches = [("query string", base)]
     ua = header_value(headers, "User-Agent")
+    header_hints = header_client_hints(headers, warnings)
     ip = strip_port(remote_addr)
     fpid = _fpid_from_cookie(headers, cookie_name) if cookie_mode == "server" else None
     events = []
@@ -572,6 +658,10 @@ def parse(
         data = _build_event(params, where, strict, numbered_item_categories, warn)
         if require_ids:
             _require(data, where)
+        if "client_hints" in data:
+            data["client_hints"] = _complete_hints(data["client_hints"], header_hints)
+        elif header_hints:
+            data["client_hints"] = {k: [dict(b) for b in v] if k == "brands" else v for k, v in header_hints.items()}
         if "ip_override" not in data:
             data["ip_override"] = ip
         if ua is not None:
@@ -613,8 +703,6 @@ def _body_lines(body: bytes | str, base: dict[str, str], strict: bool,
             text = line
         overlay = _decode_params(text, strict, where)
         merged = {k: v for k, v in base.items() if k not in overlay} if base else {}
-        if "uafvl" in overlay and RAW_UAFVL not in overlay:
-            merged.pop(RAW_UAFVL, None)  # the line's uafvl needed no decoding; the query's raw form is stale
         merged.update(overlay)
         out.append((where, merged))
     return out
@@ -722,8 +810,9 @@ class GA4Client(Client):
         are dropped; each with a warning where one applies.
     ``derive_page_fields`` (bool, default false)
         Fill ``page_hostname`` and ``page_path`` from ``page_location`` when the hit lacks them.
-    ``numbered_item_categories`` (bool, default true)
-        Read item segments ``ca2``..``ca5`` as ``item_category2``..``5`` (besides ``c2``..``c5``).
+    ``numbered_item_categories`` (bool, default false)
+        Also read item segments ``ca2``..``ca5`` as ``item_category2``..``5`` (gtag writes
+        ``c2``..``c5``; with this on, ``ca2024`` would no longer be ``item_category: "2024"``).
     """
 
     type = "ga4"

@@ -7,35 +7,41 @@ event go to the query, the rest to one body line per event, ``en`` always in the
 address, the FPID cookie in server mode). Parsing the result gives the event data back.
 
 Values are written the way gtag writes them: components URI-encoded like ``encodeURIComponent``,
-numbers in JS ``String()`` form, item segments with ``~`` doubled, ``uafvl`` with raw ``|``/``;``
-separators and URI-encoded brands and versions. What cannot be written as a hit (a nested object
-under a custom key, a boolean event parameter, an ``x-ga-*`` key with no parameter) raises
-:class:`EncodeError`.
+numbers in JS ``String()`` form, item segments with ``~`` doubled, item categories 2-5 as
+``c2``..``c5``, ``uafvl`` encoded twice (each brand and version URI-encoded, joined with ``;`` and
+``|``, the whole value URI-encoded again: ``Google%2520Chrome%3B120.0.1%7C...``),
+``x-sst-system_properties.<name>`` as ``sst.<name>``. ``client_hints.brands`` (and, without ``ua*``
+fields, ``mobile`` and ``platform``) travel as ``Sec-CH-UA*`` headers (:func:`request_fields`).
+What cannot be written as a hit (a nested object under a custom key, a boolean event parameter, an
+``x-ga-*`` key with no parameter) raises :class:`EncodeError`.
 
-Two spellings are chosen to stay unambiguous for the parser: an ``item_category`` that starts with a
-digit 2-5 (which ``numbered_item_categories`` would read as ``ca2``..``ca5``) is written as a custom
-item parameter ``k<n>item_category``; custom item indices are prefix-free (``0``..``9``, or all
-two-digit when an item has more than ten custom parameters).
+Custom item indices are prefix-free (``0``..``9``, or all two-digit when an item has more than ten
+custom parameters). With ``numbered_item_categories`` on, an ``item_category`` that starts with a
+digit 2-5 (which that reading would take for ``ca2``..``ca5``) is written as a custom item parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from ..core import js
 from ..errors import EncodeError
 from .ga4 import (
+    CLIENT_HINT_FIELDS,
     FPID_PREFIX,
+    GCD_EVENT_KEY,
     ITEM_KEYS,
     KIND_HINT,
     KIND_HINT_BOOL,
     KIND_NUM,
     KIND_STR,
     KIND_SYS,
+    NUMBERED_ITEM_CATEGORIES,
     PARAMS,
     PROTECTED_PREFIXES,
+    consent_from_gcd,
 )
 
 _SAFE = "-_.!~*'()"  # what encodeURIComponent leaves alone
@@ -53,7 +59,9 @@ _ITEM_FIELDS = {name: (key, numeric) for key, (name, numeric) in ITEM_KEYS.items
 _REQUEST_FIELDS = ("ip_override", "user_agent")
 _EVENT_LEVEL = ("en", "_et")
 _HANDLED = {"client_id", "x-ga-js_client_id", "debug_mode", "x-ga-system_properties", "x-sst-system_properties",
-            "client_hints", "x-ga-dma", "x-ga-mp2-user_properties", "items", "x-ga-gcd", *_REQUEST_FIELDS}
+            "client_hints", "x-ga-mp2-user_properties", "items", GCD_EVENT_KEY, *_REQUEST_FIELDS}
+# Fields only ua* parameters carry: hints without any of them came from the Sec-CH-UA* headers.
+_UA_ONLY_FIELDS = frozenset(name for name, _default in CLIENT_HINT_FIELDS) - {"mobile", "platform"}
 
 
 def _enc(text: str) -> str:
@@ -90,7 +98,7 @@ def _escape_item(text: str) -> str:
     return text.replace("~", "~~")
 
 
-def encode_item(item: Mapping[str, Any], *, numbered_item_categories: bool = True) -> str:
+def encode_item(item: Mapping[str, Any], *, numbered_item_categories: bool = NUMBERED_ITEM_CATEGORIES) -> str:
     """One ``prN`` value (decoded form): ``idSKU~nmShirt~pr9.99~k0color~v0red``."""
     segments: list[str] = []
     custom: list[tuple[str, str]] = []
@@ -119,16 +127,19 @@ def encode_item(item: Mapping[str, Any], *, numbered_item_categories: bool = Tru
 
 
 def _version_list(entries: Any) -> str:
+    """``uafvl`` as gtag puts it on the wire: parts encoded, joined, then the whole encoded again."""
     if not isinstance(entries, list):
         raise EncodeError("client_hints.full_version_list must be a list of {brand, version}")
-    return "|".join(_enc(_text(e.get("brand", ""), "brand")) + ";" + _enc(_text(e.get("version", ""), "version"))
-                    for e in entries)
+    joined = "|".join(_enc(_text(e.get("brand", ""), "brand")) + ";" + _enc(_text(e.get("version", ""), "version"))
+                      for e in entries)
+    return _enc(joined)
 
 
-def encode_params(event_data: Mapping[str, Any], *, numbered_item_categories: bool = True) -> list[tuple[str, str]]:
+def encode_params(event_data: Mapping[str, Any], *,
+                  numbered_item_categories: bool = NUMBERED_ITEM_CATEGORIES) -> list[tuple[str, str]]:
     """The hit parameters of one event as ``(name, encoded value)`` pairs, in gtag's usual order.
 
-    Names are plain; values are already URI-encoded (so that ``uafvl`` keeps its raw separators).
+    Names are plain; values are already URI-encoded.
     """
     data = event_data
     front: list[tuple[str, str]] = []
@@ -142,33 +153,35 @@ def encode_params(event_data: Mapping[str, Any], *, numbered_item_categories: bo
         front.append(("cid", _enc(_text(data["x-ga-js_client_id"], "x-ga-js_client_id"))))
     elif "client_id" in data:
         front.append(("cid", _enc(_text(data["client_id"], "client_id"))))
-    if "x-ga-gcd" in data:
-        front.append(("gcd", _enc(_text(data["x-ga-gcd"], "x-ga-gcd"))))
-    if "x-ga-dma" in data:
-        front.append(("dma", _flag(data["x-ga-dma"], "x-ga-dma")))
+    gcd = data.get(GCD_EVENT_KEY)
+    if gcd is not None:
+        front.append(("gcd", _enc(_text(gcd, GCD_EVENT_KEY))))
     system = data.get("x-ga-system_properties")
     if system is not None:
         if not isinstance(system, Mapping):
             raise EncodeError("x-ga-system_properties must be an object")
         for name, value in system.items():
-            param = _SYSTEM.get(name)
-            if param is None:
+            system_param = _SYSTEM.get(name)
+            if system_param is None:
                 raise EncodeError(f"x-ga-system_properties.{name} has no GA4 parameter")
-            front.append((param, _enc(_text(value, f"x-ga-system_properties.{name}"))))
+            front.append((system_param, _enc(_text(value, f"x-ga-system_properties.{name}"))))
     if "debug_mode" in data and not (isinstance(system, Mapping) and "dbg" in system):
         front.append(("_dbg", "1"))
     sst = data.get("x-sst-system_properties")
     if sst is not None:
         for name, value in sst.items():
-            if name == "uc":
-                front.append(("_uc", _enc(_text(value, "x-sst-system_properties.uc"))))
-            elif name == "gcd" and value == data.get("x-ga-gcd"):
+            if name == "request_start_time_ms":
+                continue  # the client's clock, not a parameter
+            if name == "gcd" and value == gcd:
+                continue  # derived from gcd
+            if name == "consent" and gcd is not None and value == consent_from_gcd(gcd):
                 continue
-            elif name != "request_start_time_ms":
-                raise EncodeError(f"x-sst-system_properties.{name} has no GA4 parameter")
+            front.append(("sst." + name, _enc(_text(value, f"x-sst-system_properties.{name}"))))
     hints = data.get("client_hints")
-    if hints is not None:
+    if hints is not None and _UA_ONLY_FIELDS & set(hints):
         for name, value in hints.items():
+            if name == "brands":
+                continue  # the Sec-CH-UA header (request_fields)
             if name == "full_version_list":
                 front.append(("uafvl", _version_list(value)))
                 continue
@@ -219,12 +232,13 @@ def _join(pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{_enc(name)}={value}" for name, value in pairs)
 
 
-def encode(event_data: Mapping[str, Any], *, numbered_item_categories: bool = True) -> str:
+def encode(event_data: Mapping[str, Any], *, numbered_item_categories: bool = NUMBERED_ITEM_CATEGORIES) -> str:
     """The query string of a ``/g/collect`` GET carrying this event (no leading ``?``)."""
     return _join(encode_params(event_data, numbered_item_categories=numbered_item_categories))
 
 
-def encode_batch(events: list[Mapping[str, Any]], *, numbered_item_categories: bool = True) -> tuple[str, str]:
+def encode_batch(events: Sequence[Mapping[str, Any]], *,
+                 numbered_item_categories: bool = NUMBERED_ITEM_CATEGORIES) -> tuple[str, str]:
     """``(query, body)`` of a batched POST: request-level parameters equal in every event go to the
     query; everything else, and always ``en``, goes to that event's body line."""
     if not events:
@@ -248,12 +262,17 @@ def _is_event_level(param: str) -> bool:
 def request_fields(event_data: Mapping[str, Any], *, cookie_name: str = "FPID") -> dict[str, Any]:
     """What the hit carries outside its query: ``{"headers": {...}, "remote_addr": ...}``.
 
-    ``user_agent`` becomes the ``User-Agent`` header, ``ip_override`` the remote address, and in
-    server mode (``x-ga-js_client_id`` present) ``client_id`` the FPID cookie.
+    ``user_agent`` becomes the ``User-Agent`` header, ``ip_override`` the remote address, in
+    server mode (``x-ga-js_client_id`` present) ``client_id`` the FPID cookie, and
+    ``client_hints.brands`` the ``Sec-CH-UA`` header (with no ``ua*`` field, ``mobile`` and
+    ``platform`` also travel as ``Sec-CH-UA-Mobile`` and ``Sec-CH-UA-Platform``).
     """
     headers: dict[str, str] = {}
     if "user_agent" in event_data:
         headers["User-Agent"] = _text(event_data["user_agent"], "user_agent")
+    hints = event_data.get("client_hints")
+    if isinstance(hints, Mapping):
+        headers.update(_hint_headers(hints))
     if "x-ga-js_client_id" in event_data and "client_id" in event_data:
         value = FPID_PREFIX + _text(event_data["client_id"], "client_id")
         headers["Cookie"] = f"{cookie_name}={quote(value, safe='')}"
@@ -261,3 +280,25 @@ def request_fields(event_data: Mapping[str, Any], *, cookie_name: str = "FPID") 
     if "ip_override" in event_data:
         out["remote_addr"] = _text(event_data["ip_override"], "ip_override")
     return out
+
+
+def _sf_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _hint_headers(hints: Mapping[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    brands = hints.get("brands")
+    if brands is not None:
+        if not isinstance(brands, list):
+            raise EncodeError("client_hints.brands must be a list of {brand, version}")
+        headers["Sec-CH-UA"] = ", ".join(f"{_sf_string(_text(b.get('brand', ''), 'brand'))};v="
+                                         f"{_sf_string(_text(b.get('version', ''), 'version'))}" for b in brands)
+    if not _UA_ONLY_FIELDS & set(hints):
+        if "mobile" in hints:
+            mobile = hints["mobile"]
+            flag = {True: "?1", False: "?0"}.get(mobile) if isinstance(mobile, bool) else None
+            headers["Sec-CH-UA-Mobile"] = flag or _text(mobile, "mobile")
+        if "platform" in hints:
+            headers["Sec-CH-UA-Platform"] = _text(hints["platform"], "platform")
+    return headers

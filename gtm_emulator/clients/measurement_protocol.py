@@ -6,7 +6,7 @@ validation messages (``fieldPath``, ``description``, ``validationCode``) with ex
 it returns the event data of every event or raises :class:`MPValidationError` carrying the
 messages. :class:`MeasurementProtocolClient` answers ``/debug/mp/collect`` with the messages (200,
 no tags run) and ``/mp/collect`` with 204 whatever the payload, running only the events that pass
-the hard checks (sgtm.md §3).
+the hard checks (docs/clients.md, "Measurement Protocol client").
 
 Choices made where the reference is uncertain (named constants):
 
@@ -21,8 +21,18 @@ Choices made where the reference is uncertain (named constants):
   after it; without ``now`` (pure use) the window is not checked.
 * Items need ``item_id`` or ``item_name``; at most ``MAX_CUSTOM_ITEM_PARAMS`` custom item
   parameters (names outside Google's item fields).
-* ``validation_behavior`` is checked for its two values; the emulator reports the same messages
-  under both.
+* Messages carry Google's ``fieldPath`` and ``description`` where Google's wording is known
+  (docs/clients.md lists the evidence), and the project's exact path and fuller explanation in a
+  separate ``detail`` object (``{"fieldPath": "events[0].name", "explanation": ...}``), so that a
+  client comparing Google's strings sees Google's strings. Where Google's text is not known the
+  description is the project's own sentence, and ``fieldPath`` the top-level field (as Google
+  writes ``events`` for a problem inside ``events[0]``).
+* The JSON is read strictly, as Google's protobuf parser does: a field the protocol does not have
+  is ``Unable to parse Measurement Protocol JSON payload. (events[0]) names: Cannot find field.``
+  (``VALUE_INVALID``, no ``fieldPath``), only the first such field is reported, and nothing runs.
+* ``validation_behavior: "ENFORCE_RECOMMENDATIONS"`` adds the recommendation checks
+  (``RECOMMENDATION_CHECKS``: a web ``client_id`` must be ``<number>.<number>``); a failing
+  request runs nothing. ``RELAXED`` (the default) does not report them.
 * Event data: ``params`` are copied typed as sent, except that they never replace
   ``event_name``, ``client_id`` or ``x-ga-*``/``x-sst-*`` keys; ``session_id`` becomes
   ``ga_session_id`` (a string).
@@ -86,6 +96,25 @@ USER_DATA_HASHED_LISTS = ("sha256_email_address", "sha256_phone_number")
 ADDRESS_FIELDS = frozenset({"sha256_first_name", "sha256_last_name", "sha256_street", "city", "region",
                             "postal_code", "country"})
 NAME_RULE = "^[A-Za-z][A-Za-z0-9_]*$"
+# Fields of the protocol's JSON (Google parses it into a protobuf message, so any other field is an
+# error). "params" and item objects are free-form. Keys are paths with [] for any array index.
+KNOWN_FIELDS: dict[str, frozenset[str]] = {
+    "": frozenset({"client_id", "app_instance_id", "user_id", "timestamp_micros", "user_properties", "user_data",
+                   "consent", "non_personalized_ads", "events", "validation_behavior", "ip_override",
+                   "user_location", "device"}),
+    "events[]": frozenset({"name", "params", "timestamp_micros"}),
+    "user_properties.*": frozenset({"value"}),
+    "consent": frozenset({"ad_user_data", "ad_personalization"}),
+    "user_data": frozenset({"sha256_email_address", "sha256_phone_number", "address"}),
+    "user_data.address": ADDRESS_FIELDS,
+    "user_data.address[]": ADDRESS_FIELDS,
+    "user_location": frozenset({"city", "region_id", "country_id", "subcontinent_id", "continent_id"}),
+    "device": frozenset({"category", "language", "screen_resolution", "operating_system",
+                         "operating_system_version", "model", "brand", "browser", "browser_version"}),
+}
+# Checks made only under validation_behavior ENFORCE_RECOMMENDATIONS.
+RECOMMENDATION_CHECKS = frozenset({"client_id_format"})
+_CLIENT_ID_FORMAT = re.compile(r"[0-9]+\.[0-9]+\Z")
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -103,19 +132,32 @@ NAME_DUPLICATED = "NAME_DUPLICATED"
 class MPValidationError(RequestError):
     """The payload breaks Measurement Protocol rules; ``messages`` are GA4 validation messages."""
 
-    def __init__(self, messages: list[dict[str, str]], status: int = 400):
+    def __init__(self, messages: list[dict[str, Any]], status: int = 400):
         self.messages = messages
-        first = messages[0] if messages else {"fieldPath": "", "description": "invalid payload"}
-        where = first.get("fieldPath") or "body"
+        first = messages[0] if messages else {"description": "invalid payload"}
         extra = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
-        super().__init__(status, f"{where}: {first['description']}{extra}")
+        super().__init__(status, f"{explain(first)}{extra}")
 
 
-def _message(path: str, description: str, code: str) -> dict[str, str]:
-    return {"fieldPath": path, "description": description, "validationCode": code}
+def explain(message: Mapping[str, Any]) -> str:
+    """One line for a validation message: the exact path and the project's explanation."""
+    detail = message.get("detail") or {}
+    where = detail.get("fieldPath") or message.get("fieldPath") or "body"
+    return f"{where}: {detail.get('explanation') or message.get('description', '')}"
 
 
-class _Object(dict):  # type: ignore[type-arg]
+def _message(path: str, description: str, code: str, google: str | None = None,
+             google_path: str | None = None) -> dict[str, Any]:
+    """A GA4 validation message: Google's fieldPath/description/validationCode, then ``detail``."""
+    field = google_path if google_path is not None else re.split(r"[.\[]", path, maxsplit=1)[0]
+    out: dict[str, Any] = {"fieldPath": field} if field else {}
+    out["description"] = google if google is not None else description
+    out["validationCode"] = code
+    out["detail"] = {"fieldPath": path, "explanation": description}
+    return out
+
+
+class _Object(dict[str, Any]):
     """A JSON object that remembers the names it held more than once (for NAME_DUPLICATED)."""
 
     duplicates: dict[str, int]
@@ -143,14 +185,15 @@ def _show(value: Any, limit: int = 60) -> str:
 
 
 def _name_problem(name: str, max_len: int) -> str | None:
+    """Google's sentence for a bad name (the first two are Google's wording, see docs/clients.md)."""
     if not name:
         return "Names must not be empty."
     if not name[0].isascii() or not name[0].isalpha():
         return "Names must start with an alphabetic character."
     if not _NAME.match(name):
-        return "Names may contain only alphanumeric characters and underscores."
+        return "Only alphanumeric characters and underscores are allowed."
     if len(name) > max_len:
-        return f"Names must be {max_len} characters or fewer (this one has {len(name)})."
+        return f"Names must be {max_len} characters or fewer."
     return None
 
 
@@ -158,18 +201,20 @@ class Validation:
     """The result of :func:`validate`: messages, the payload and which events pass hard checks."""
 
     def __init__(self) -> None:
-        self.messages: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []
         self.payload: dict[str, Any] | None = None
         self.fatal = False  # no event can run at all
         self.bad_events: set[int] = set()
         self.params: dict[str, str] = {}
 
-    def add(self, path: str, description: str, code: str) -> None:
-        self.messages.append(_message(path, description, code))
+    def add(self, path: str, description: str, code: str, google: str | None = None,
+            google_path: str | None = None) -> None:
+        self.messages.append(_message(path, description, code, google, google_path))
 
 
 def validate(query: str, body: bytes | str, *, now: float | None = None) -> Validation:
-    """Check an MP request like Google's validation server (sgtm.md §3.3)."""
+    """Check an MP request like Google's validation server (docs/clients.md, "/debug/mp/collect (validation
+    server)")."""
     result = Validation()
     try:
         result.params = first_values(parse_query(query))
@@ -200,12 +245,50 @@ def validate(query: str, body: bytes | str, *, now: float | None = None) -> Vali
         result.add("", f"Measurement payload must be a JSON object, not {type_of(payload)}.", VALUE_INVALID)
         result.fatal = True
         return result
+    unknown = _unknown_field(payload, "", "")
+    if unknown is not None:
+        parent, name = unknown
+        where = f"({parent}) {name}" if parent else name
+        result.add(f"{parent}.{name}" if parent else name,
+                   f"Field [{name}] is not part of the Measurement Protocol"
+                   f"{' object at ' + parent if parent else ''}; Google's parser rejects the whole payload.",
+                   VALUE_INVALID, google=f"Unable to parse Measurement Protocol JSON payload. {where}: Cannot find "
+                                         "field.", google_path="")
+        result.fatal = True
+        return result
     result.payload = payload
     _duplicates(payload, "", result)
     _check_ids(payload, result)
     _check_measurement_fields(payload, result, now)
     _check_events(payload, result)
     return result
+
+
+def _unknown_field(value: Any, path: str, shape: str) -> tuple[str, str] | None:
+    """The first field (in document order) that the protocol's message at ``shape`` lacks:
+    ``(parent path, name)``."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unknown_field(item, f"{path}[{index}]", shape + "[]")
+            if found is not None:
+                return found
+        return None
+    if not isinstance(value, dict):
+        return None
+    known = KNOWN_FIELDS.get(shape)
+    for key, item in value.items():
+        if shape == "user_properties":
+            found = _unknown_field(item, f"{path}.{key}", "user_properties.*")
+        elif known is None:
+            continue
+        elif key not in known:
+            return path, key
+        else:
+            child = f"{shape}.{key}" if shape else key
+            found = _unknown_field(item, f"{path}.{key}" if path else key, child)
+        if found is not None:
+            return found
+    return None
 
 
 def _duplicates(value: Any, path: str, result: Validation) -> None:
@@ -243,6 +326,13 @@ def _check_ids(payload: dict[str, Any], result: Validation) -> None:
     elif id_field == "app_instance_id" and not _HEX32.match(value):
         result.add(id_field, f"Measurement app_instance_id is expected to be a 32 digit hexadecimal number but "
                              f"was [{_show(value)}] ({len(value)} characters).", VALUE_INVALID)
+        result.fatal = True
+    elif (id_field == "client_id" and "client_id_format" in RECOMMENDATION_CHECKS
+          and payload.get("validation_behavior") == "ENFORCE_RECOMMENDATIONS" and not _CLIENT_ID_FORMAT.match(value)):
+        result.add(id_field, f"client_id [{value}] is not two whole numbers joined by a dot (the form of the _ga "
+                             "cookie's client ID); validation_behavior ENFORCE_RECOMMENDATIONS rejects it, RELAXED "
+                             "accepts it.", VALUE_INVALID,
+                   google=f"client_id [{value}] has invalid format. It should be in <number>.<number> format.")
         result.fatal = True
 
 
@@ -328,7 +418,8 @@ def _check_user_properties(props: Any, result: Validation) -> None:
         problem = _name_problem(name, MAX_USER_PROPERTY_NAME)
         if problem:
             result.add(path, f"User property has invalid name [{name}]. {problem} (rule: {NAME_RULE}, at most "
-                             f"{MAX_USER_PROPERTY_NAME} characters)", NAME_INVALID)
+                             f"{MAX_USER_PROPERTY_NAME} characters)", NAME_INVALID,
+                       google=f"User property has invalid name [{name}]. {problem}")
         elif name in RESERVED_USER_PROPERTY_NAMES:
             result.add(path, f"User property name [{name}] is reserved.", NAME_RESERVED)
         else:
@@ -425,7 +516,8 @@ def _check_event(index: int, event: Any, result: Validation) -> None:
         problem = _name_problem(name, MAX_EVENT_NAME)
         if problem:
             result.add(f"{path}.name", f"{at} has invalid name [{name}]. {problem} (rule: {NAME_RULE}, at most "
-                                       f"{MAX_EVENT_NAME} characters)", NAME_INVALID)
+                                       f"{MAX_EVENT_NAME} characters; this one has {len(name)})", NAME_INVALID,
+                       google=f"{at} has invalid name [{name}]. {problem}")
             result.bad_events.add(index)
         elif name in RESERVED_EVENT_NAMES:
             result.add(f"{path}.name", f"{at} has name [{name}] which is reserved.", NAME_RESERVED)
@@ -446,7 +538,8 @@ def _check_event(index: int, event: Any, result: Validation) -> None:
         problem = _name_problem(key, MAX_PARAM_NAME)
         if problem:
             result.add(where, f"{at} has invalid parameter name [{key}]. {problem} (rule: {NAME_RULE}, at most "
-                              f"{MAX_PARAM_NAME} characters)", NAME_INVALID)
+                              f"{MAX_PARAM_NAME} characters)", NAME_INVALID,
+                       google=f"{at} has invalid parameter name [{key}]. {problem}")
         else:
             prefix = next((p for p in RESERVED_PARAM_PREFIXES if key.startswith(p)), None)
             if prefix:
@@ -500,7 +593,7 @@ def _check_items(items: Any, where: str, at: str, result: Validation) -> None:
 
 def build_events(validation: Validation, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
                  remote_addr: str) -> list[dict[str, Any]]:
-    """The event data of every event that passed the hard checks (sgtm.md §3.2)."""
+    """The event data of every event that passed the hard checks (docs/clients.md, "Event data")."""
     payload = validation.payload
     if validation.fatal or payload is None:
         return []
@@ -624,8 +717,7 @@ class MeasurementProtocolClient(Client):
             if self.reject_invalid:
                 raise MPValidationError(validation.messages)
             for message in validation.messages:
-                run.warnings.append(f"{message['validationCode']} at {message['fieldPath'] or 'body'}: "
-                                    f"{message['description']}")
+                run.warnings.append(f"{message['validationCode']} at {explain(message)}")
         if not validation.params.get("api_secret"):
             run.warnings.append("the query has no api_secret; Google would drop this request")
         remote = client_address(request, self.trusted_proxies)

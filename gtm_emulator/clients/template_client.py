@@ -1,7 +1,7 @@
 """Clients defined by a custom template (``.tpl`` with ``___INFO___`` type ``CLIENT``).
 
 ``TemplateClient(name, priority, settings, template=...)`` runs the template's server code in the
-sandbox once per request, with ``settings`` as ``data`` (templates.md §4.1, §7.3).
+sandbox once per request, with ``settings`` as ``data`` (docs/templates.md, "Client templates").
 
 How claim and run are split (``SPLIT``): the code runs **once**. :meth:`TemplateClient.claim` runs
 the template's synchronous code (and drains its callbacks) in a fresh sandbox and looks at whether it
@@ -42,6 +42,12 @@ event's tags and after its ``onComplete`` (sGTM's order of the two is uncertain)
 time limit; a callback that throws is a warning. An unbound ``addEventCallback`` in a client is never
 called (a warning says so).
 
+Settings may hold ``{{Variable}}`` references, as a client's fields in GTM may: they are resolved for
+each request before the template runs, with the request and no event data (so request-based
+variables such as Request Header, Query Parameter, Cookie or Visitor Region give values; event data
+variables are undefined). ``variables`` (the container's, set by the loader) is what they resolve
+against.
+
 ``templateDataStorage`` is per client; with the container's ``preview_mode`` on (the default) it is
 reset for every request (recognised by the request object, so claim() and handle() share it), as tag
 templates' storage is; otherwise it is kept across requests. The container's ID, version, modes and
@@ -60,7 +66,7 @@ from typing import Any
 
 from ..core.clock import run_now
 from ..core.js import UNDEFINED
-from ..core.report import EventReport
+from ..core.report import EventReport, mask_secrets, url_secrets
 from ..core.request import Request, Response, SetCookie, cookie_from_options
 from ..errors import ConfigError, Problem, RequestError
 from ..sandbox import messages
@@ -132,6 +138,8 @@ class _ClientState:
 class _AfterReturn:
     """The response object the sandbox writes to once the response was sent: every write is a warning."""
 
+    _warnings: list[str]
+
     def __init__(self, warnings: list[str]):
         object.__setattr__(self, "_warnings", warnings)
         object.__setattr__(self, "headers", _IgnoredHeaders(warnings))
@@ -148,11 +156,11 @@ class _IgnoredHeaders(dict[str, str]):
     def __setitem__(self, key: str, value: str) -> None:
         self._warnings.append(f"response header {key!r} written after returnResponse; ignored")
 
-    def pop(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def pop(self, key: str, default: Any = None) -> Any:
         self._warnings.append(f"response header {key!r} removed after returnResponse; ignored")
         return default
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         self._warnings.append("response headers written after returnResponse; ignored")
 
 
@@ -191,6 +199,7 @@ class TemplateClient(Client):
         self._local = threading.local()
         self.transport: Transport | None = None  # the container's, set by the loader
         self.info: Any = None  # the container's ContainerInfo, set by the loader (None: the defaults)
+        self.variables: Any = None  # the container's variables, set by the loader ({{refs}} in settings)
 
     def _storage_for(self, request: Request, preview: bool) -> dict[str, Any]:
         """``templateDataStorage``: kept between requests, except in preview mode where every request
@@ -202,23 +211,30 @@ class TemplateClient(Client):
             return self._storage
 
     # ------------------------------------------------------------------ the run
-    def _data(self) -> dict[str, Any]:
+    def _data(self, request: Request | None = None) -> dict[str, Any]:
         data = dict(self.template.field_defaults())
         data.update(self.settings)
+        if request is not None and _has_refs(self.settings):
+            from ..core.variables import EventContext
+
+            ctx = EventContext({}, request, self.name, self.variables or {}, self.info, run_now())
+            data.update({k: _resolve(v, ctx) for k, v in self.settings.items()})
         return data
 
     def _send(self, state: _ClientState, method: str, url: str, headers: dict[str, str], body: bytes,
               timeout: float) -> Any:
         """``sendHttpRequest`` from the client: through the container's transport, noted in the report."""
         assert self.transport is not None
+        shown = mask_secrets(url, url_secrets(url))  # the warning never shows an access_token
         try:
             response = self.transport.send(method, url, headers, body, timeout)
         except Exception as exc:
             if state.env is not None:
-                state.env.warnings.append(f"client sendHttpRequest {method} {url}: {exc}")
+                state.env.warnings.append(mask_secrets(f"client sendHttpRequest {method} {shown}: {exc}",
+                                                       url_secrets(url)))
             raise
         if state.env is not None:
-            state.env.warnings.append(f"client sendHttpRequest {method} {url}: HTTP {response.status}")
+            state.env.warnings.append(f"client sendHttpRequest {method} {shown}: HTTP {response.status}")
         return response
 
     def _drop_pending(self) -> None:
@@ -253,7 +269,7 @@ class TemplateClient(Client):
         except SandboxFailure as exc:
             return Claim(False, f"client template {self.name!r} cannot run: {exc}"), None
         try:
-            sandbox.eval(f"__sandbox.runClient({fields_literal(self._data())}); 0")
+            sandbox.eval(f"__sandbox.runClient({fields_literal(self._data(request))}); 0")
             state.phase = "after"
             if state.claimed:
                 sandbox.drain()
@@ -358,6 +374,29 @@ class TemplateClient(Client):
         response.set_cookies = kept
         for cookie in sent.set_cookies:
             response.set_cookie(cookie)
+
+
+def _has_refs(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(_has_refs(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_refs(v) for v in value)
+    return False
+
+
+def _resolve(value: Any, ctx: Any) -> Any:
+    """A setting with its ``{{Variable}}`` references resolved (a lone reference keeps its type)."""
+    from ..core.variables import Template as VarTemplate
+
+    if isinstance(value, str) and "{{" in value:
+        return VarTemplate(value).evaluate(ctx)
+    if isinstance(value, dict):
+        return {k: _resolve(v, ctx) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, ctx) for v in value]
+    return value
 
 
 def _describe(exc: SandboxFailure) -> str:

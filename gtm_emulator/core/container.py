@@ -1,7 +1,7 @@
 """The container runtime: Request → clients → one run per event → triggers → tags → Report.
 
 Pure: no Flask, no sockets, no files. The clock (``now``), randomness and the vendor transport are
-inputs, so a run is reproducible (sgtm.md §1, §7).
+inputs, so a run is reproducible (docs/architecture.md, "The path of a request").
 
 Order of work for one request:
 
@@ -28,19 +28,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clients.base import Client, ClientRun
-from ..errors import RequestError, TagError
+from ..errors import NotEmulated, RequestError, TagError
 from ..tags.base import AfterTags, TagContext, TagType, run_after_tags
 from ..vendors.transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
 from .clock import state as clock_state
 from .event_data import copy_event_data
 from .report import EventReport, Masker, Report, TagResult, TriggerTrace
 from .request import Request, Response, display_text
-from .statuses import BLOCKED, FAILURE, NOT_FIRED, PAUSED, SUCCESS, FiringOption
+from .statuses import BLOCKED, FAILURE, NOT_EMULATED, NOT_FIRED, PAUSED, SUCCESS, FiringOption, TagStatus, TriggerRole
+from .transformations import Transformation, ordered, transformed_context
 from .triggers import Trigger
-from .variables import ContainerInfo, EventContext, Template, Variable, VariableCycleError
+from .variables import BUILTIN_SPECS, ContainerInfo, EventContext, Template, Variable, VariableCycleError
 
 ALL_EVENTS = "All Events"  # the built-in trigger every container has
 ALL_EVENTS_ID = "2147479574"
+
+# Built-in variables the report's variable view shows for every event (with report_all_variables), as
+# Tag Assistant lists the enabled built-ins: every pure one (Random Number would draw from the seeded
+# generator the tags use).
+REPORTED_BUILTINS: tuple[str, ...] = tuple(name for name, spec in BUILTIN_SPECS.items()
+                                            if spec.pure and not name.startswith("_"))
 
 
 class LazyRandom:
@@ -89,6 +96,7 @@ class TagConfig:
     teardown_tags: list[SequenceStep] = field(default_factory=list)
     secret_params: frozenset[str] = frozenset()
     id: str | None = None
+    export_type: str | None = None  # the GTM type code of an imported tag (transformations select by it)
 
     @property
     def reads_event_data_only(self) -> bool:
@@ -108,6 +116,8 @@ class Settings:
     report_all_variables: bool = True
     not_emulated_tags_fail: bool = False
     path_prefix: str = ""  # the server container URL's path ("/analytics"), removed from Request Path
+    firestore_file: str = ""  # JSON documents that Firestore Lookup variables read (path relative to the container)
+    visitor_region: dict[str, Any] | None = None  # {country, region} when no geo header says it
 
 
 class Container:
@@ -130,6 +140,7 @@ class Container:
         config: dict[str, Any] | None = None,
         vendors: dict[str, Any] | None = None,
         load_warnings: list[str] | None = None,
+        transformations: list[Transformation] | None = None,
     ):
         self.name = name
         self.clients = sorted(clients, key=lambda c: -c.priority)  # stable: equal keep file order
@@ -153,6 +164,7 @@ class Container:
         self.source = source
         self.config = config or {}
         self.vendors = vendors or {}
+        self.transformations = ordered(transformations or [])
         self.load_warnings = list(load_warnings or [])  # things that load but may not do what you expect
         self.load_notes: list[str] = []  # what an export import chose (e.g. native TikTok tag or its template)
         self.resources: list[Any] = []  # kept alive with the container (e.g. a converted export's folder)
@@ -177,6 +189,11 @@ class Container:
     def tiktok_mock(self) -> Any:
         """The in-process mock TikTok Events API (None when the container runs live)."""
         return self.vendors.get("tiktok")
+
+    @property
+    def ga4_mock(self) -> Any:
+        """The in-process mock GA4 collection endpoint (None when the container runs live)."""
+        return self.vendors.get("ga4")
 
     def simulate(
         self,
@@ -267,7 +284,7 @@ class Container:
         return self._masked(report, secrets)
 
     def _claiming_client(self, request: Request) -> tuple[Client | None, list[tuple[str, str]]]:
-        reasons = []
+        reasons: list[tuple[str, str]] = []
         for client in self.clients:
             claim = client.claim(request)
             if claim.claimed:
@@ -341,6 +358,7 @@ class Container:
         """One container run (``runContainer``) for one event."""
         ctx = EventContext(event_data=event_data, request=request, client_name=client_name,
                            variables=self.variables, info=self.info, now=now, rng=rng)
+        ctx.response = response  # variable templates may set cookies on it
         report = EventReport(event_data=event_data)
         traces: dict[str, TriggerTrace] = {}
         results: dict[str, TagResult] = {}
@@ -348,7 +366,9 @@ class Container:
         for tag in self.tags:
             fires = blocked = False
             tag_traces = []
-            for names, role in ((tag.firing_triggers, "firing"), (tag.blocking_triggers, "blocking")):
+            roles: tuple[tuple[list[str], TriggerRole], ...] = ((tag.firing_triggers, "firing"),
+                                                                (tag.blocking_triggers, "blocking"))
+            for names, role in roles:
                 for name in names:
                     cached = traces.get(name)
                     if cached is None:
@@ -361,6 +381,7 @@ class Container:
                             fires = True
                         else:
                             blocked = True
+            status: TagStatus
             if tag.paused:
                 status = PAUSED
             elif fires and blocked:
@@ -386,7 +407,7 @@ class Container:
         if to_fire and runner.after_tags:  # addEventCallback: once all tags of the event have finished
             run_after_tags(runner.after_tags, report, secrets)
         if explain and self.settings.report_all_variables:
-            for name in self.variables:
+            for name in (*self.variables, *REPORTED_BUILTINS):
                 try:
                     ctx.get(name)
                 except VariableCycleError as exc:
@@ -396,7 +417,8 @@ class Container:
             report.warnings.extend(ctx.warnings)
         return report
 
-    def _trace(self, name: str, role: str, ctx: EventContext, report: EventReport, explain: bool) -> TriggerTrace:
+    def _trace(self, name: str, role: TriggerRole, ctx: EventContext, report: EventReport,
+               explain: bool) -> TriggerTrace:
         """A trigger's verdict for one event: with every condition traced, or (``explain=False``)
         from its compiled matcher alone."""
         trigger = self.triggers.get(name)
@@ -434,10 +456,10 @@ class _EventRunner:
         self.report = report
         self.secrets = secrets
         self.start_order: list[str] = []
-        self.done: dict[str, str] = {}  # tag name -> final status of its (first) run
+        self.done: dict[str, TagStatus] = {}  # tag name -> final status of its (first) run
         self.after_tags: list[AfterTags] = []
 
-    def run_sequence(self, tag: TagConfig, stack: tuple[str, ...], role: str | None = None) -> str:
+    def run_sequence(self, tag: TagConfig, stack: tuple[str, ...], role: str | None = None) -> TagStatus:
         """Fire ``tag`` with its setup and cleanup tags; returns the status it ended with."""
         result = self.results[tag.name]
         if tag.name in self.done and tag.firing_option != "unlimited":
@@ -464,34 +486,47 @@ class _EventRunner:
             self.run_sequence(cleanup, (*stack, tag.name), f"fired as cleanup tag of {tag.name!r}")
         return status
 
-    def execute(self, tag: TagConfig) -> str:
+    def execute(self, tag: TagConfig) -> TagStatus:
         result = self.results[tag.name]
         if tag.name not in self.start_order:
             self.start_order.append(tag.name)
         settings = self.container.settings
+        ctx = self.ctx
+        if self.container.transformations:
+            types = (tag.type, tag.export_type) if tag.export_type else (tag.type,)
+            own, applied = transformed_context(self.container.transformations, tag.name, types, self.ctx)
+            if own is not None:
+                ctx = own
+                result.transformations = applied
         tctx = TagContext(
             tag_name=tag.name,
             # each tag sees its own copy, except tag types that declare they never change it
-            event_data=self.ctx.event_data if tag.reads_event_data_only else copy_event_data(self.ctx.event_data),
+            event_data=ctx.event_data if tag.reads_event_data_only or ctx is not self.ctx
+            else copy_event_data(ctx.event_data),
             request=self.request,
             response=self.response,
             transport=self.container.transport,
             now=self.now,
             rng=self.rng,
             info=self.container.info,
-            client_name=self.ctx.client_name,
+            client_name=ctx.client_name,
             timeout=settings.http_timeout_seconds,
             after_tags=self.after_tags,
         )
         started = time.perf_counter()
+        status: TagStatus
+        error: str | None
         try:
-            params = {key: template.evaluate(self.ctx) for key, template in tag.params.items()}
+            params = {key: template.evaluate(ctx) for key, template in tag.params.items()}
             for key in tag.secret_params:
                 value = params.get(key)
                 if isinstance(value, str) and value:
                     self.secrets.add(value)
             tag.impl.run(params, tctx)
             status, error = SUCCESS, None
+        except NotEmulated as exc:
+            status, error = (FAILURE if settings.not_emulated_tags_fail else NOT_EMULATED), str(exc)
+            result.would_read = exc.would_read
         except TagError as exc:
             status, error = FAILURE, str(exc)
         except VariableCycleError as exc:

@@ -84,4 +84,5 @@ def _copy(value: Any) -> Any:
 def copy_event_data(data: EventData) -> EventData:
     """A deep copy, so that one tag cannot change what another tag sees (JSON-shaped data is copied
     directly; anything else through ``copy.deepcopy``)."""
-    return _copy(data)
+    copied: EventData = _copy(data)
+    return copied

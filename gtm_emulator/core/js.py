@@ -266,7 +266,7 @@ def _json_number(value: float | int) -> str:
     return number_to_string(value)
 
 
-def _stringify(value: object, out: list[str]) -> bool:
+def stringify_exact(value: object, out: list[str]) -> bool:
     """Append the JSON text of ``value``; return False when the value is dropped (undefined)."""
     if value is UNDEFINED or callable(value):
         return False
@@ -285,7 +285,7 @@ def _stringify(value: object, out: list[str]) -> bool:
         for index, item in enumerate(value):
             if index:
                 out.append(",")
-            if not _stringify(item, out):
+            if not stringify_exact(item, out):
                 out.append("null")
         out.append("]")
     elif isinstance(value, dict):
@@ -299,7 +299,7 @@ def _stringify(value: object, out: list[str]) -> bool:
             first = False
             out.append(json.dumps(str(key), ensure_ascii=False))
             out.append(":")
-            _stringify(item, out)
+            stringify_exact(item, out)
         out.append("}")
     else:
         out.append(json.dumps(str(value), ensure_ascii=False))
@@ -417,7 +417,7 @@ def stringify(value: object) -> str | _Undefined:
         except _NeedsSlowPath:
             pass
     out: list[str] = []
-    if not _stringify(value, out):
+    if not stringify_exact(value, out):
         return UNDEFINED
     return "".join(out)
 

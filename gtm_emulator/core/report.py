@@ -1,4 +1,4 @@
-"""The report of one request: what Google's Preview shows, as data (interfaces.md).
+"""The report of one request: what Google's Preview shows, as data (docs/preview.md, "The inspection API").
 
 Every decision is explained: a tag that did not fire carries each trigger it evaluated and every
 condition with both operands. Secrets are masked before a report leaves the container.
@@ -16,6 +16,27 @@ from .request import Request, Response
 from .statuses import PAUSED, TagStatus, TriggerRole
 
 MASK = "****"
+# Query parameters of an outgoing URL whose values are secrets (masked like secret headers).
+SECRET_QUERY_PARAMS = frozenset({
+    "access_token", "accesstoken", "token", "api_key", "apikey", "api_secret", "apisecret", "client_secret",
+    "secret", "password", "passwd", "key", "auth", "auth_token", "private_key", "signature", "sig",
+})
+
+
+def url_secrets(url: str) -> list[str]:
+    """The values of the secret query parameters (``SECRET_QUERY_PARAMS``) of ``url``, raw and decoded."""
+    from urllib.parse import unquote_plus
+
+    query = url.split("?", 1)[1].split("#", 1)[0] if "?" in url else ""
+    out = []
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if value and unquote_plus(name).lower() in SECRET_QUERY_PARAMS:
+            out.append(value)
+            decoded = unquote_plus(value)
+            if decoded != value:
+                out.append(decoded)
+    return out
 
 def json_safe(value: Any) -> Any:
     """Event data and operands as JSON can show them (undefined members dropped, NaN as text)."""
@@ -141,6 +162,21 @@ class Outgoing:
         return out
 
 
+def describe_changes(changes: dict[str, Any]) -> str:
+    """``{"removed": [...], "set": {...}}`` as a short phrase."""
+    parts = []
+    if changes.get("removed"):
+        parts.append("removed " + ", ".join(changes["removed"]))
+    if changes.get("set"):
+        parts.append("set " + ", ".join(f"{k}={v!r}" for k, v in changes["set"].items()))
+    return "; ".join(parts) or "no change"
+
+
+def describe_transformation(applied: dict[str, Any]) -> str:
+    """One line on a transformation that changed what a tag saw."""
+    return f"transformation {applied['name']!r} ({applied['kind']}): {describe_changes(applied['changes'])}"
+
+
 @dataclass(slots=True)
 class TagResult:
     name: str
@@ -153,6 +189,10 @@ class TagResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_ms: float | None = None
+    # not_emulated tags: what the tag would have read (its parameters and event data fields)
+    would_read: dict[str, Any] | None = None
+    # transformations applied to the event data this tag saw: [{name, kind, changes}]
+    transformations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -170,6 +210,10 @@ class TagResult:
             out["notes"] = list(self.notes)
         if self.duration_ms is not None:
             out["duration_ms"] = round(self.duration_ms, 3)
+        if self.would_read is not None:
+            out["would_read"] = json_safe(self.would_read)
+        if self.transformations:
+            out["transformations"] = json_safe(self.transformations)
         return out
 
     def explain(self) -> str:
@@ -183,6 +227,11 @@ class TagResult:
                 lines.append("    " + cond.describe())
         if self.vendor_rejected:
             lines.append("  the vendor rejected the data: " + "; ".join(self.warnings))
+        for applied in self.transformations:
+            lines.append("  " + describe_transformation(applied))
+        if self.would_read is not None:
+            lines.append("  not emulated; it would have read: " + json.dumps(json_safe(self.would_read),
+                                                                             ensure_ascii=False, sort_keys=True))
         return "\n".join(lines)
 
 

@@ -269,7 +269,7 @@ def _is_trusted(peer: str, trusted: tuple[str, ...]) -> bool:
 
 @dataclass
 class SetCookie:
-    """A cookie that the response sets (report form of sgtm.md §10)."""
+    """A cookie that the response sets (its report form; docs/architecture.md, "Cookies")."""
 
     name: str
     value: str
@@ -312,6 +312,14 @@ class SetCookie:
 
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+
+
+def cookie_setter(response: Response, request: Request) -> Any:
+    """``setCookie(name, value, options, no_encode)`` for sandbox code: the cookie joins ``response``."""
+    def set_cookie(name: str, value: str, options: Any, no_encode: bool) -> None:
+        response.set_cookie(cookie_from_options(name, value, options, request, no_encode=no_encode))
+
+    return set_cookie
 
 
 def cookie_from_options(

@@ -2,7 +2,7 @@
 
 >>> from typing import get_args
 >>> get_args(TagStatus)
-('success', 'failure', 'not_fired', 'paused', 'blocked')
+('success', 'failure', 'not_fired', 'paused', 'blocked', 'not_emulated')
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Final, Literal
 __all__ = [
     "BLOCKED",
     "FAILURE",
+    "NOT_EMULATED",
     "NOT_FIRED",
     "PAUSED",
     "SUCCESS",
@@ -24,7 +25,7 @@ __all__ = [
     "VendorMode",
 ]
 
-TagStatus = Literal["success", "failure", "not_fired", "paused", "blocked"]
+TagStatus = Literal["success", "failure", "not_fired", "paused", "blocked", "not_emulated"]
 """What became of a tag for one event (``TagResult.status``)."""
 
 SUCCESS: Final = "success"
@@ -32,12 +33,13 @@ FAILURE: Final = "failure"
 NOT_FIRED: Final = "not_fired"
 PAUSED: Final = "paused"
 BLOCKED: Final = "blocked"
+NOT_EMULATED: Final = "not_emulated"  # the tag fired, but the emulator cannot do its work (Google Ads, Floodlight, ...)
 
 RunStatus = Literal["success", "failure"]
 """How a sandboxed template run ended (gtmOnSuccess / gtmOnFailure)."""
 
-SandboxFailureKind = Literal["syntax", "exception", "timeout", "memory", "stack"]
-"""Why sandboxed template code could not run to completion."""
+SandboxFailureKind = Literal["syntax", "exception", "timeout", "memory", "stack", "crash"]
+"""Why sandboxed template code could not run to completion (``crash``: the worker process died)."""
 
 TransportFailureReason = Literal["failed", "timed_out"]
 """Why an outgoing request got no HTTP answer (the words sGTM's sendHttpRequest uses)."""

@@ -1,4 +1,4 @@
-"""The trigger engine: GTM's condition operators and Custom triggers (sgtm.md §5).
+"""The trigger engine: GTM's condition operators and Custom triggers (docs/triggers.md, "Operators").
 
 ``evaluate(operator, left, right, negate, ignore_case)`` is the pure operator with GTM semantics:
 
@@ -40,6 +40,7 @@ from . import js
 from .js import UNDEFINED
 from .regex import compile_pattern, search_text
 from .report import ConditionTrace, TriggerTrace
+from .statuses import TriggerRole
 from .variables import BUILTIN_SPECS, EventContext, Template, VariableCycleError, builtin_display_name
 
 __all__ = [
@@ -75,7 +76,7 @@ _ALIASES.update({"MATCH_REGEX": "matches_regex", "matchRegex": "matches_regex"})
 # Operators meaningful only in web containers.
 WEB_ONLY_OPERATORS = frozenset({"CSS_SELECTOR", "cssSelector", "URL_MATCHES", "urlMatches"})
 
-# Trigger types of an export (sgtm.md §8.3) that the server container evaluates.
+# Trigger types of an export (docs/templates.md, "Importing a container export") that the server container evaluates.
 _EXPORT_TRIGGER_TYPES = frozenset({"ALWAYS", "always", "CUSTOM_EVENT", "customEvent"})
 
 
@@ -98,8 +99,8 @@ def _to_number(value: Any) -> Any:
 
 
 def _compare_numbers(operator: str, left: Any, right: Any) -> bool:
-    a = _to_number(left)
-    b = _to_number(right)
+    a: float = _to_number(left)
+    b: float = _to_number(right)
     if a != a or b != b:  # NaN on either side
         return False
     if operator == "less":
@@ -179,7 +180,7 @@ def _as_bool(value: Any, where: str) -> bool:
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
-        return value == "true"
+        return bool(value == "true")
     if value is None:
         return False
     raise ConditionError(f"{where} must be a boolean, got {value!r}")
@@ -369,20 +370,10 @@ class Condition:
         return self.test(left, self.value.raw)[0]
 
     def _left_value(self, ctx: EventContext) -> tuple[Any, str | None]:
-        try:
-            return self.left.evaluate(ctx), None
-        except VariableCycleError as exc:
-            message = f"{exc}; {{{{{self.variable}}}}} treated as undefined"
-            ctx.warnings.append(message)
-            return UNDEFINED, message
+        return _operand(self.left, ctx, f"{{{{{self.variable}}}}}")
 
     def _right_value(self, ctx: EventContext) -> tuple[Any, str | None]:
-        try:
-            return self.value.evaluate(ctx), None
-        except VariableCycleError as exc:
-            message = f"{exc}; right operand treated as undefined"
-            ctx.warnings.append(message)
-            return UNDEFINED, message
+        return _operand(self.value, ctx, "right operand")
 
     def holds(self, ctx: EventContext) -> bool:
         left, _ = self._left_value(ctx)
@@ -529,7 +520,7 @@ class Trigger:
         self.name = name
         self.id = id
         self.notes = notes
-        self.conditions = conditions  # type: ignore[assignment]
+        self.conditions = conditions
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
@@ -545,7 +536,7 @@ class Trigger:
     def fires_on(self) -> str:
         return "some_events" if self._conditions else "all_events"
 
-    def trace(self, ctx: EventContext, role: str = "firing") -> TriggerTrace:
+    def trace(self, ctx: EventContext, role: TriggerRole = "firing") -> TriggerTrace:
         """Evaluate every condition (even after one fails, so the trace is complete)."""
         traces = [c.trace(ctx) for c in self._conditions]
         return TriggerTrace(self.name, role, all(t.result for t in traces), traces)
@@ -618,3 +609,32 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({self.name!r}, {list(self._conditions)!r}, id={self.id!r})"
+
+
+def _operand(template: Template, ctx: EventContext, what: str) -> tuple[Any, str | None]:
+    """An operand's value; a variable cycle makes it undefined, with a warning naming ``what``."""
+    try:
+        return template.evaluate(ctx), None
+    except VariableCycleError as exc:
+        message = f"{exc}; {what} treated as undefined"
+        ctx.warnings.append(message)
+        return UNDEFINED, message
+
+
+class UnsupportedTrigger(Trigger):
+    """An imported trigger of a type the emulator does not know: it never fires, and its trace says why."""
+
+    __slots__ = ("export_type",)
+
+    def __init__(self, name: str, export_type: str, id: str | None = None, notes: str | None = None):
+        super().__init__(name, (), id=id, notes=notes)
+        self.export_type = export_type
+        self.matches = lambda ctx: False
+
+    def trace(self, ctx: EventContext, role: TriggerRole = "firing") -> TriggerTrace:
+        note = ConditionTrace("trigger type", "equals", self.export_type, "a server trigger type", False, False,
+                              False, error=f"trigger type {self.export_type!r} is not emulated; it never fires")
+        return TriggerTrace(self.name, role, False, [note])
+
+    def to_config(self) -> dict[str, Any]:
+        return {**super().to_config(), "unsupported_type": self.export_type}

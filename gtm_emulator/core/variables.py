@@ -1,10 +1,11 @@
 """Variables: built-in and user-defined, resolved lazily per event, and ``{{Var}}`` templates.
 
-Resolution follows sgtm.md §6: a variable is resolved on first use in an event and cached for the
+Resolution (docs/triggers.md, "Variables"): a variable is resolved on first use in an event and cached for the
 rest of that event (a Random Number is the same everywhere in one event); every value resolved
 through :meth:`EventContext.get` is listed in ``EventContext.resolved``, the event's variable view.
 
-Interpolation (§6.5): a parameter whose whole value is one ``{{Var}}`` gets the variable's typed
+Interpolation (docs/triggers.md, "{{Variable}} references"): a parameter whose whole value is one ``{{Var}}``
+gets the variable's typed
 value; mixed text gets each reference through JS ``String()`` and concatenated. An unknown name
 resolves to undefined at run time and leaves a warning in ``EventContext.warnings``.
 
@@ -70,7 +71,7 @@ __all__ = [
 
 REF = re.compile(r"\{\{([^{}]+?)\}\}")
 
-# Format Value: "replacements first, then case conversion" (sgtm.md §6.4, uncertain order).
+# Format Value: "replacements first, then case conversion" (docs/triggers.md, "Format Value"; the order is uncertain).
 # Swap to ("case", "replace") to convert the case of the original value only.
 FORMAT_ORDER: tuple[str, ...] = ("replace", "case")
 
@@ -106,7 +107,7 @@ class EventContext:
     """
 
     __slots__ = ("_info", "_query", "_rng", "_stack", "client_name", "event_data", "now", "request",
-                 "resolved", "variables", "warnings")
+                 "resolved", "response", "variables", "warnings")
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class EventContext:
         self.warnings: list[str] = [] if warnings is None else warnings
         self._stack: list[str] | None = None
         self._query: dict[str, str] | None = None
+        self.response: Any = None  # the response of the request, when the event runs in a container
 
     @property
     def info(self) -> ContainerInfo:
@@ -284,7 +286,7 @@ class Template:
 
 @dataclass(frozen=True)
 class Builtin:
-    """One built-in variable of a server container (sgtm.md §6.2).
+    """One built-in variable of a server container (docs/triggers.md, "Built-in variables").
 
     ``pure`` built-ins are functions of the event context alone, so reading one twice gives the
     same value; the trigger engine may read them directly. ``event_key`` names the event-data key
@@ -425,7 +427,7 @@ def _param_value(value: Any) -> Any:
 
 
 class FormatValue:
-    """``formatValue`` (sgtm.md §6.4): special-value replacements, then case conversion.
+    """``formatValue`` (docs/triggers.md, "Format Value"): special-value replacements, then case conversion.
 
     >>> FormatValue(case="lowercase", undefined_to="(none)").apply(UNDEFINED, None)
     '(none)'

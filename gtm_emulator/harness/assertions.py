@@ -31,7 +31,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.js import type_of
-from ..core.report import ConditionTrace, EventReport, Outgoing, Report, TagResult, TriggerTrace
+from ..core.report import (
+    ConditionTrace,
+    EventReport,
+    Outgoing,
+    Report,
+    TagResult,
+    TriggerTrace,
+    describe_transformation,
+)
 from ..core.statuses import FAILURE, PAUSED
 from ..errors import PathSyntaxError
 
@@ -44,11 +52,13 @@ __all__ = [
     "assert_status",
     "assert_tag_fired",
     "assert_tag_not_fired",
+    "assert_tag_succeeded",
     "assert_vendor_ok",
     "check_fired",
     "check_not_fired",
     "check_payload",
     "check_status",
+    "check_succeeded",
     "check_vendor_ok",
     "describe_report",
     "parse_path",
@@ -225,6 +235,10 @@ def describe_tag(tag: TagResult, outgoing: Iterable[Outgoing] = ()) -> list[str]
         lines.extend("  " + line for line in _describe_trigger(trig))
     for note in tag.notes:
         lines.append(f"  note: {note}")
+    for applied in tag.transformations:
+        lines.append("  " + describe_transformation(applied))
+    if tag.would_read is not None:
+        lines.append(f"  not emulated; it would have read: {show(tag.would_read)}")
     for warning in tag.warnings:
         lines.append(f"  vendor said: {warning}")
     if tag.status == FAILURE or tag.vendor_rejected:
@@ -290,6 +304,21 @@ def check_fired(report: Report, name: str, *, explain: bool = True) -> str | Non
         return None
     unknown = _unknown_tag(report, name)
     return _with_report(unknown or f"tag {name!r} did not fire", report, explain)
+
+
+def check_succeeded(report: Report, name: str, *, explain: bool = True) -> str | None:
+    """None when the tag ran with status ``success`` on some event. A ``not_emulated`` tag (a Google
+    Ads, Floodlight or Conversion Linker tag, or an imported unknown type) never counts: the
+    message says so and shows what it would have read."""
+    results = report.tag_results(name)
+    if any(t.status == "success" for t in results):
+        return None
+    unknown = _unknown_tag(report, name)
+    statuses = sorted({t.status for t in results})
+    head = unknown or f"tag {name!r} did not succeed (status: {', '.join(statuses) or 'none'})"
+    if "not_emulated" in statuses:
+        head += "; the emulator does not emulate this tag type, so it cannot report success"
+    return _with_report(head, report, explain)
 
 
 def check_not_fired(report: Report, name: str, *, explain: bool = True) -> str | None:
@@ -359,6 +388,12 @@ def assert_tag_fired(report: Report, name: str) -> None:
     """The tag fired on at least one event of the request (success or failure: it ran)."""
     __tracebackhide__ = True
     _raise(check_fired(report, name))
+
+
+def assert_tag_succeeded(report: Report, name: str) -> None:
+    """The tag ran with status ``success`` on at least one event (``not_emulated`` never passes)."""
+    __tracebackhide__ = True
+    _raise(check_succeeded(report, name))
 
 
 def assert_tag_not_fired(report: Report, name: str) -> None:

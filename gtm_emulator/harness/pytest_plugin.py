@@ -10,6 +10,9 @@ Fixtures (each function-scoped, so every test starts from a fresh container and 
   vendor calls instead of sending them to the mock.
 - ``tiktok_mock``: the container's mock TikTok Events API: ``.events`` (accepted events, with
   ``.pixel_code`` and ``.event``) and ``.requests`` (request bodies it accepted).
+- ``ga4_mock``: the container's mock GA4 collection endpoint, where the emulated GA4 tag
+  (``sgtmgaaw``) sends: ``.hits`` (each ``{"query", "event_data"}``, the hit parsed back into event
+  data), ``.rejected``, ``.reset()``.
 - ``emulator_server``: the container served over HTTP on a free loopback port, in a thread
   (:class:`gtm_emulator.harness.assertions.EmulatorServer`): ``.url``, ``.container``, ``.reports`` (one
   report per request handled), ``.last_report``. Stopped after the test.
@@ -115,6 +118,15 @@ def tiktok_mock(gtm_container: Any) -> Any:
 
 
 @pytest.fixture
+def ga4_mock(gtm_container: Any) -> Any:
+    """The mock GA4 collection endpoint of ``gtm_container`` (``.hits``, ``.rejected``, ``.reset()``)."""
+    mock = gtm_container.ga4_mock
+    if mock is None:
+        pytest.fail("ga4_mock: the container does not run with the mock vendor", pytrace=False)
+    return mock
+
+
+@pytest.fixture
 def emulator_server(gtm_container: Any) -> Iterator[Any]:
     """``gtm_container`` served on ``http://127.0.0.1:<free port>`` for this test."""
     from .assertions import EmulatorServer
@@ -169,7 +181,7 @@ class ScenarioFile(pytest.File):
         if isinstance(excinfo.value, ConfigError):
             problems = "\n".join(f"  {p}" for p in excinfo.value.problems)
             return f"invalid scenario file {self.path.name}:\n{problems}"
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
 
 class ScenarioItem(pytest.Item):
@@ -189,7 +201,7 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioStepFailed):
             return f"step {self.step.index + 1} ({self.step.name!r}) of {self.path.name} failed:\n{excinfo.value}"
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # The failure headline. Not a suffix of the node id, so pytest's verbose line shows the id unchanged.

@@ -2,7 +2,7 @@
 
 Strings and object keys may refer to environment variables. A value substituted from a variable
 whose name says it holds a secret (TOKEN, SECRET, KEY, PASSWORD, AUTH…) is collected so that every
-report masks it (see docs/configuration.md, "Environment variables").
+report masks it (see docs/configuration.md, "Secrets and the environment").
 """
 
 from __future__ import annotations

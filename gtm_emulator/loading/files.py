@@ -92,7 +92,7 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return "a tag needs a 'type' or a 'template'"
     if error.validator == "type":
         return f"{error.instance!r} is not of type {error.validator_value}"
-    return error.message
+    return str(error.message)
 
 
 def schema_problems(name: str, data: Any, file: str) -> list[Problem]:

@@ -12,11 +12,12 @@ container (``templates/<slug>.tpl``, the path relative to the container file). P
 ``template_files`` to receive ``{relative path: .tpl text}``; :func:`write_conversion` writes the
 container and those files. The TikTok gallery templates are not run as code by default: they become
 the native ``tiktok_events_api`` tag with the matching profile (``TIKTOK_GALLERY``), their field
-names kept, which sends byte for byte what the published template sends (tiktok.md "Parity").
+names kept, which sends byte for byte what the published template sends
+(docs/tiktok.md, "Parity with the published templates").
 ``keep_templates=True`` runs such a template itself in the sandbox instead. Either way the
 conversion's ``notes`` say, per tag, which of the two runs.
 
-Choices on uncertain points (sgtm.md §5.4, §6.3, §8):
+Choices on uncertain points (docs/templates.md, "Importing a container export"):
 
 * Trigger ID ``2147479574`` is All Events; any other undefined ID ``>= 2147479000`` is All Events
   with a warning; other undefined IDs are problems.
@@ -25,15 +26,20 @@ Choices on uncertain points (sgtm.md §5.4, §6.3, §8):
   ``QUERY_NAME_KEYS`` / ``HEADER_NAME_KEYS``.
 * A custom template is matched to ``cvt_<containerId>_<templateId>``, else to
   ``cvt_<galleryTemplateId>``, else (with a warning) to the only template whose slugged name matches.
-* Built-in Google tags import with their type (traced, not emulated) and a warning.
+* Google's GA4 tag (``sgtmgaaw``) imports as the emulated GA4 tag; the Google Ads, Floodlight and
+  Conversion Linker tags import with their type and end ``not_emulated`` when they fire.
 * Client templates import as ``type: template`` clients with their parameters as ``settings``; they
   run in the sandbox (:mod:`gtm_emulator.clients.template_client`).
-* Transformations are not part of the native format: ignored with a warning.
+* Transformations become the native ``transformations`` (:mod:`gtm_emulator.core.transformations`).
+* A client, tag, trigger or variable type the emulator does not know never stops the import: it is
+  imported as a placeholder (a client that claims nothing, a tag that ends ``not_emulated``, a
+  trigger that never fires, a variable that is undefined) and named in a warning with its JSON path.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,15 @@ from ..errors import ConfigError, Problem
 from ..tags.base import GOOGLE_TAG_TYPES
 
 BUILTIN_TRIGGER_MIN = 2147479000
+GA4_CLIENT_TYPES = ("gaaw_client",)
+MP_CLIENT_TYPES = ("measurement_protocol", "mp_client")
+WEB_CONTAINER_CLIENT_TYPES = ("gtm_client",)
+UA_CLIENT_TYPES = ("ua_client", "uaaw_client")  # uncertain: no public export with this client was found
+FIRESTORE_TYPES = ("fs",)
+VISITOR_REGION_TYPES = ("vr", "visitorRegion", "VISITOR_REGION")  # uncertain type code
+PAGEVIEW_TRIGGER_TYPES = ("SERVER_PAGEVIEW", "serverPageview")
+PAGEVIEW_EVENT = "page_view"  # the event a server Page View trigger fires on
+TRANSFORMATION_KINDS = {"tf_allow_params": "allow", "tf_exclude_params": "exclude", "tf_augment_event": "augment"}
 COOKIE_TYPES = ("k", "cookie", "COOKIE")
 QUERY_TYPES = ("qp", "query", "query_parameter", "queryParameter", "QUERY_PARAMETER", "rqp")
 HEADER_TYPES = ("rh", "hd", "header", "request_header", "requestHeader", "REQUEST_HEADER")
@@ -63,7 +78,8 @@ _REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 
 
 def param_value(param: Any) -> Any:
-    """An export parameter object as the value a template's ``data`` would get (sgtm.md §8.2),
+    """An export parameter object as the value a template's ``data`` would get (docs/templates.md, "Importing
+    a container export"),
     leaving ``{{Var}}`` references in strings for the container to resolve."""
     if not isinstance(param, dict):
         return param
@@ -143,9 +159,9 @@ class _Converter:
         triggers, trigger_names = self._triggers()
         native["triggers"] = triggers
         native["tags"] = self._tags(trigger_names)
-        if cv.get("transformation"):
-            self.warn("$.containerVersion.transformation",
-                      f"{len(cv['transformation'])} transformation(s) imported but not applied (not supported)")
+        transformations = self._transformations({t["name"] for t in native["tags"]})
+        if transformations:
+            native["transformations"] = transformations
         if self.problems:
             raise ConfigError(self.problems)
         return native
@@ -229,19 +245,34 @@ class _Converter:
                 native["priority"] = int(priority or 0)
             except (TypeError, ValueError):
                 self.problem(f"{path}.priority", f"not an integer: {priority!r}")
-            if ctype == "gaaw_client":
+            if ctype in GA4_CLIENT_TYPES:
                 native["type"] = "ga4"
                 native["settings"] = self._ga4_settings(params, path)
-            elif ctype in ("measurement_protocol", "mp_client"):
+            elif ctype in MP_CLIENT_TYPES:
                 native["type"] = "measurement_protocol"
+            elif ctype in WEB_CONTAINER_CLIENT_TYPES:
+                native["type"] = "gtm_web_container"
+                allowed = params.get("allowedContainerIds") or []
+                native["settings"] = {"allowed_container_ids": allowed if isinstance(allowed, list) else []}
+                self.warn(f"{path}.type", f"client {native['name']!r} (Google Tag Manager: Web Container) answers "
+                                          "with a placeholder script: Google's gtm.js cannot be served offline")
+                ignored = sorted(k for k in params if k != "allowedContainerIds")
+                if ignored:
+                    self.warn(f"{path}.parameter", f"Web Container client settings {', '.join(ignored)} have no "
+                                                   "effect on the placeholder script")
+            elif ctype in UA_CLIENT_TYPES:
+                native["type"] = "universal_analytics"
+                self.warn(f"{path}.type", f"client {native['name']!r} (Universal Analytics) builds approximate event "
+                                          "data from v=1 hits")
             elif isinstance(ctype, str) and ctype.startswith("cvt_"):
                 tpl_path = self._custom_template_file(ctype, "CLIENT", f"{path}.type")
                 if tpl_path is None:
                     continue
                 native.update({"type": "template", "template": tpl_path, "settings": params})
             else:
-                self.problem(f"{path}.type", f"unknown client type {ctype!r} (client {native['name']!r})")
-                continue
+                native.update({"type": "unsupported", "settings": {"export_type": str(ctype)}})
+                self.warn(f"{path}.type", f"client type {ctype!r} (client {native['name']!r}) is not emulated; "
+                                          "imported as a client that claims no request")
             out.append(native)
         return out
 
@@ -319,14 +350,24 @@ class _Converter:
                     self.problem(f"{path}.parameter", f"request header variable {name!r} has no header name")
                     continue
                 native.update({"type": "request_header", "header": str(hname)})
+            elif vtype in FIRESTORE_TYPES:
+                native.update(firestore_settings(p))
+                self.warn(f"{path}.type", f"Firestore Lookup {name!r} reads the documents of the container setting "
+                                          "firestore_file (undefined without it)")
+            elif vtype in VISITOR_REGION_TYPES:
+                native["type"] = "visitor_region"
+                for src, dst in (("countryHeader", "country_header"), ("regionHeader", "region_header")):
+                    if isinstance(p.get(src), str) and p[src]:
+                        native[dst] = p[src]
             elif isinstance(vtype, str) and vtype.startswith("cvt_"):
                 tpl_path = self._custom_template_file(vtype, "MACRO", f"{path}.type")
                 if tpl_path is None:
                     continue
                 native.update({"type": "template", "template": tpl_path, "parameters": p})
             else:
-                self.problem(f"{path}.type", f"unknown variable type {vtype!r} (variable {name!r})")
-                continue
+                native.update({"type": "unsupported", "export_type": str(vtype), "parameters": p})
+                self.warn(f"{path}.type", f"variable type {vtype!r} (variable {name!r}) is not emulated; "
+                                          "it resolves to undefined")
             fmt = self._format_value(var.get("formatValue"), f"{path}.formatValue")
             if fmt:
                 native["format_value"] = fmt
@@ -413,9 +454,18 @@ class _Converter:
                 sources = [("filter", trig.get("filter"))]
                 if trig.get("customEventFilter"):
                     self.warn(f"{path}.customEventFilter", "ignored on an ALWAYS trigger")
+            elif ttype in PAGEVIEW_TRIGGER_TYPES:
+                sources = [("filter", trig.get("filter"))]
+                conditions.append({"variable": "Event Name", "operator": "equals", "value": PAGEVIEW_EVENT})
             else:
-                self.problem(f"{path}.type", f"trigger type {ttype!r} is not supported in a server container "
-                                             f"(trigger {name!r})")
+                self.warn(f"{path}.type", f"trigger type {ttype!r} (trigger {name!r}) is not a server trigger type "
+                                          "the emulator knows; imported as a trigger that never fires")
+                native_never: dict[str, Any] = {"name": name, "fires_on": "all_events", "unsupported_type": str(ttype)}
+                if "triggerId" in trig:
+                    native_never["id"] = str(trig["triggerId"])
+                    names[str(trig["triggerId"])] = name
+                seen.add(name)
+                out.append(native_never)
                 continue
             ok = True
             for key, conds in sources:
@@ -452,6 +502,88 @@ class _Converter:
         self.problem(path, f"trigger ID {tid} is not defined in the export")
         return None
 
+    # ------------------------------------------------------------------ transformations
+    def _transformations(self, tag_names: set[str]) -> list[dict[str, Any]]:
+        out = []
+        for i, tf in enumerate(self.cv.get("transformation") or []):
+            path = f"$.containerVersion.transformation[{i}]"
+            if not isinstance(tf, dict):
+                self.warn(path, "not an object; ignored")
+                continue
+            name = str(tf.get("name") or f"transformation {i}")
+            kind = TRANSFORMATION_KINDS.get(str(tf.get("type")))
+            p = params_dict(tf.get("parameter"))
+            native: dict[str, Any] = {"name": name}
+            if kind is None:
+                native.update({"kind": "unsupported", "export_type": str(tf.get("type"))})
+                self.warn(f"{path}.type", f"transformation type {tf.get('type')!r} ({name!r}) is not emulated; "
+                                          "it changes nothing")
+            else:
+                native["kind"] = kind
+            if kind == "allow":
+                native["parameters"] = [str(r.get("allowedParams", "")) for r in p.get("allowedParamsTable") or []
+                                        if isinstance(r, dict) and r.get("allowedParams")]
+            elif kind == "exclude":
+                native["parameters"] = [str(r.get("excludedParams", "")) for r in p.get("excludedParamsTable") or []
+                                        if isinstance(r, dict) and r.get("excludedParams")]
+            elif kind == "augment":
+                rows = [r for r in p.get("augmentEventTable") or [] if isinstance(r, dict) and r.get("paramName")]
+                native["set"] = [{"name": str(r["paramName"]), "value": r.get("paramValue", "")} for r in rows]
+            if p.get("matchingConditionsEnabled") is True:
+                conditions = []
+                for j, row in enumerate(p.get("matchingConditionsTable") or []):
+                    cond = self._transformation_condition(row, f"{path}.parameter.matchingConditionsTable[{j}]")
+                    if cond is not None:
+                        conditions.append(cond)
+                if conditions:
+                    native["conditions"] = conditions
+                if p.get("booleanExpressionString"):
+                    self.warn(f"{path}.parameter", "booleanExpressionString is not evaluated; the matching "
+                                                   "conditions table is AND-ed")
+            tags = []
+            for j, row in enumerate(p.get("affectedTags") or []):
+                ref = row.get("tagReference", row.get("tagName")) if isinstance(row, dict) else row
+                if str(ref) not in tag_names:
+                    self.warn(f"{path}.parameter.affectedTags[{j}]", f"no tag named {ref!r}; ignored")
+                    continue
+                tags.append(str(ref))
+            types = [str(row.get("tagType")) for row in p.get("affectedTagTypes") or []
+                     if isinstance(row, dict) and row.get("tagType")]
+            if tags:
+                native["affected_tags"] = tags
+            if types:
+                native["affected_tag_types"] = types
+            if p.get("allTagsExcept") is True:
+                native["all_tags_except"] = True
+            priority = tf.get("priority", p.get("priority"))
+            if priority not in (None, ""):
+                try:
+                    native["priority"] = int(str(param_value(priority) if isinstance(priority, dict) else priority))
+                except ValueError:
+                    self.warn(f"{path}.priority", f"not an integer: {priority!r}; 0 used")
+            out.append(native)
+        return out
+
+    def _transformation_condition(self, row: Any, path: str) -> dict[str, Any] | None:
+        if not isinstance(row, dict):
+            return None
+        ref = str(row.get("variableReference") or "")
+        match = _REF.match(ref)
+        variable = match.group(1) if match else str(row.get("variableName") or "")
+        if variable == "_event":
+            variable = "Event Name"
+        expression = str(row.get("expressionType") or "EQUALS")
+        negate = expression.startswith("NOT_") or expression.startswith("DOES_NOT_")
+        base = expression.removeprefix("NOT_").removeprefix("DOES_NOT_")
+        op = operator_name(base) or operator_name(expression)
+        if op is None or not variable:
+            self.warn(path, f"matching condition {expression!r} on {ref or variable!r} not understood; ignored")
+            return None
+        out: dict[str, Any] = {"variable": variable, "operator": op, "value": str(row.get("expressionValue", ""))}
+        if negate:
+            out["negate"] = True
+        return out
+
     # ------------------------------------------------------------------ tags
     def _native_note(self, name: str, tpl: dict[str, Any], profile: str) -> str:
         ref = tpl.get("galleryReference") or {}
@@ -476,7 +608,9 @@ class _Converter:
             native: dict[str, Any] = {"name": name}
             if ttype in GOOGLE_TAG_TYPES:
                 native["type"] = ttype
-                self.warn(f"{path}.type", f"Google tag type {ttype!r} is traced but not emulated")
+                if ttype != "sgtmgaaw":
+                    self.warn(f"{path}.type", f"Google tag type {ttype!r} is not emulated: when it fires its status "
+                                              "is not_emulated, with what it would have read")
                 if params:
                     native["parameters"] = params
             elif isinstance(ttype, str) and ttype.startswith("cvt_"):
@@ -486,6 +620,7 @@ class _Converter:
                 index, tpl = found
                 ref = tpl.get("galleryReference") or {}
                 profile = TIKTOK_GALLERY.get((str(ref.get("owner", "")), str(ref.get("repository", ""))))
+                native["export_type"] = ttype
                 if profile is not None and not self.keep_templates:
                     native["type"] = "tiktok_events_api"
                     native["parameters"] = {"profile": profile, **params}
@@ -499,8 +634,11 @@ class _Converter:
                         continue
                     native.update({"type": "template", "template": tpl_path, "parameters": params})
             else:
-                self.problem(f"{path}.type", f"unknown tag type {ttype!r} (tag {name!r})")
-                continue
+                native.update({"type": "not_emulated", "export_type": str(ttype)})
+                if params:
+                    native["parameters"] = params
+                self.warn(f"{path}.type", f"tag type {ttype!r} (tag {name!r}) is not emulated: when it fires its "
+                                          "status is not_emulated")
             firing = [self._trigger_ref(t, trigger_names, f"{path}.firingTriggerId[{j}]")
                       for j, t in enumerate(tag.get("firingTriggerId") or [])]
             blocking = [self._trigger_ref(t, trigger_names, f"{path}.blockingTriggerId[{j}]")
@@ -547,6 +685,23 @@ class _Converter:
         return out
 
 
+def firestore_settings(p: dict[str, Any]) -> dict[str, Any]:
+    """A Firestore Lookup's export parameters as the native variable (keys tried in order)."""
+    native: dict[str, Any] = {"type": "firestore_lookup", "key_path": str(p.get("keyPath", ""))}
+    lookup = str(p.get("lookupType", p.get("type", ""))).upper()
+    if p.get("documentPath") and lookup != "COLLECTION":
+        native["document_path"] = str(p["documentPath"])
+    elif p.get("collectionPath"):
+        native["collection_path"] = str(p["collectionPath"])
+        conditions = []
+        for row in p.get("queryConditions") or p.get("conditions") or []:
+            if isinstance(row, dict):
+                conditions.append({"field": str(row.get("field", row.get("fieldPath", ""))),
+                                   "operator": str(row.get("operator", "==")), "value": row.get("value", "")})
+        native["conditions"] = conditions
+    return native
+
+
 def convert(export: dict[str, Any], source: str, *, template_files: dict[str, str] | None = None,
             keep_templates: bool = False, notes: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
     """Export -> (native container dict, warnings). Raises ConfigError listing every problem.
@@ -564,7 +719,7 @@ def convert(export: dict[str, Any], source: str, *, template_files: dict[str, st
     return native, converter.warnings
 
 
-def load_export(path: str | Path) -> dict[str, Any]:
+def load_export(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read an export file; ConfigError when it is not JSON."""
     p = Path(path)
     try:

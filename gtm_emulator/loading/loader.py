@@ -7,6 +7,7 @@ the vendors); each step records every problem it finds with its JSON path and go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from ..clients.base import Client
 from ..core.container import ALL_EVENTS, ALL_EVENTS_ID, Container, SequenceStep, Settings, TagConfig
 from ..core.graph import find_cycles
-from ..core.triggers import Condition, ConditionError, Trigger
+from ..core.triggers import Condition, ConditionError, Trigger, UnsupportedTrigger
 from ..core.variables import BUILTINS, BUILTINS_BY_TYPE, RegexTableVariable, Template, Variable, find_variable_cycles
 from ..errors import ConfigError, Problem
 from ..vendors.transport import Transport
@@ -27,6 +28,8 @@ from .vendors import make_transport
 __all__ = ["Loader"]
 
 _TEMPLATE_KINDS = {"TAG": "tag", "MACRO": "variable", "CLIENT": "client"}
+# A schema problem inside one entry of these lists: the entry is left out and the rest still checked.
+_ENTRY_PATH = re.compile(r"^\$\.(clients|variables|tags)\[(\d+)\]")
 
 
 class Loader:
@@ -44,11 +47,37 @@ class Loader:
         self.triggers: dict[str, Trigger] = {}
         self.trigger_ids: dict[str, str] = {}
         self._declarations: dict[str, TagTemplate] = {}
+        self.broken_names: dict[str, set[str]] = {}  # section -> names of entries left out (schema problems)
 
     # ---------------------------------------------------------------- helpers for the sections and builders
 
     def problem(self, path: tuple[Any, ...], message: str, file: str | None = None) -> None:
         self.problems.append(Problem(file or self.file, json_path(path), message))
+
+    def without_broken_entries(self, data: Any, problems: list[Problem]) -> dict[str, Any]:
+        """The container without the clients, variables and tags that break the schema (each replaced by
+        None, so the others keep their indexes), so that the other entries are still checked and every
+        problem of the file is reported at once. The names of the left-out entries are remembered, so
+        references to them are not reported as unknown. A problem outside one of those entries (a
+        missing top-level key, a list that is not a list) stops here: ConfigError with the schema problems."""
+        broken: dict[str, set[int]] = {}
+        for problem in problems:
+            match = _ENTRY_PATH.match(problem.path)
+            if match is None or not isinstance(data, dict):
+                raise ConfigError(problems + self.problems)
+            broken.setdefault(match.group(1), set()).add(int(match.group(2)))
+        self.problems.extend(problems)
+        kept = dict(data)
+        for section, indexes in broken.items():
+            entries = data.get(section)
+            if not isinstance(entries, list):
+                raise ConfigError(self.problems)
+            for index in indexes:
+                name = entries[index].get("name") if isinstance(entries[index], dict) else None
+                if isinstance(name, str):
+                    self.broken_names.setdefault(section, set()).add(name)
+            kept[section] = [None if i in indexes else e for i, e in enumerate(entries)]
+        return kept
 
     def resolve(self, ref: str) -> tuple[Path, str]:
         path = Path(ref)
@@ -59,7 +88,8 @@ class Loader:
     def check_refs(self, refs: tuple[str, ...], path: tuple[Any, ...], file: str | None = None) -> None:
         """Report every ``{{name}}`` that is neither a defined nor a built-in variable."""
         for ref in refs:
-            if ref not in self.variables and ref not in BUILTINS and ref not in BUILTINS_BY_TYPE:
+            if ref not in self.variables and ref not in BUILTINS and ref not in BUILTINS_BY_TYPE and \
+                    ref not in self.broken_names.get("variables", ()):
                 known = sorted(set(self.variables) | {b for b in BUILTINS if not b.startswith("_")})
                 self.problem(path, f"unknown variable {{{{{ref}}}}}; defined and built-in variables: "
                                    f"{', '.join(known)}", file)
@@ -117,6 +147,8 @@ class Loader:
         for role_key, out in (("firing_triggers", firing), ("blocking_triggers", blocking)):
             for tindex, ref in enumerate(data.get(role_key) or []):
                 name = self.trigger_name(ref)
+                if name is None and ref in self.broken_names.get("triggers", ()):
+                    continue
                 if name is None:
                     self.problem((*path, role_key, tindex), f"unknown trigger {ref!r}; defined triggers: "
                                  f"{', '.join(sorted(self.triggers)) or 'none'} (and the built-in {ALL_EVENTS!r})")
@@ -129,7 +161,7 @@ class Loader:
             setup_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False)) for s in data.get("setup_tags", [])],
             teardown_tags=[SequenceStep(s["tag"], s.get("stop_on_failure", False))
                            for s in data.get("teardown_tags", [])],
-            secret_params=secret_params,
+            secret_params=secret_params, export_type=data.get("export_type"),
         )
 
     # ---------------------------------------------------------------- the container
@@ -141,12 +173,14 @@ class Loader:
                                       "FILE` or convert it with `gtm-emulator import`"))
         problems = schema_problems("container", data, self.file)
         if problems:
-            raise ConfigError(problems + self.problems)
+            data = self.without_broken_entries(data, problems)
         self.settings = Settings(**(data.get("settings") or {}))
         clients = self.load_clients(data["clients"])
         self.load_variables(data.get("variables") or [])
         self.load_triggers(data.get("triggers") or [])
         tags = self.load_tags(data["tags"])
+        transformations = self.load_transformations(data.get("transformations") or [], tags)
+        self.connect_outside_world()
         if self.problems:
             raise ConfigError(unique(self.problems))
         transport, vendors = self.connect_vendors(data, vendor, transport, reuse, clients)
@@ -154,17 +188,21 @@ class Loader:
             name=data["name"], clients=clients, tags=tags, triggers=self.triggers, variables=self.variables,
             container_id=data.get("container_id", "GTM-EMULATOR"), version=data.get("version", "0"),
             settings=self.settings, transport=transport, secrets=self.secrets, source=self.file, config=data,
-            vendors=vendors, load_warnings=self.warnings,
+            vendors=vendors, load_warnings=self.warnings, transformations=transformations,
         )
-        for client in clients:  # client templates read the container's ID, modes and path prefix
+        for client in clients:  # client templates read the container's ID, modes, path prefix and variables
             if hasattr(client, "info"):
                 client.info = container.info
+            if hasattr(client, "variables"):
+                client.variables = self.variables
         return container
 
-    def load_clients(self, entries: list[dict[str, Any]]) -> list[Client]:
+    def load_clients(self, entries: list[dict[str, Any] | None]) -> list[Client]:
         clients: list[Client] = []
         seen: set[str] = set()
         for index, cdata in enumerate(entries):
+            if cdata is None:  # left out: it breaks the schema (reported)
+                continue
             is_template = cdata["type"] == "template" or str(cdata.get("template", "")).endswith(".tpl")
             kind = "template" if is_template else cdata["type"]
             build = registry.CLIENTS.get(kind)
@@ -179,9 +217,11 @@ class Loader:
                 clients.append(client)
         return clients
 
-    def load_variables(self, entries: list[dict[str, Any]]) -> None:
+    def load_variables(self, entries: list[dict[str, Any] | None]) -> None:
         variables = self.variables
         for index, vdata in enumerate(entries):
+            if vdata is None:  # left out: it breaks the schema (reported)
+                continue
             name = vdata["name"]
             if name in variables:
                 self.problem(("variables", index, "name"), f"duplicate variable name {name!r}")
@@ -193,6 +233,8 @@ class Loader:
                 self.problems.extend(Problem(p.file, json_path(("variables", index, "type")), p.message)
                                      for p in exc.problems)
         for index, vdata in enumerate(entries):
+            if vdata is None:
+                continue
             variable = variables.get(vdata["name"])
             if variable is not None:
                 self.check_refs(variable.references(), ("variables", index))
@@ -201,7 +243,7 @@ class Loader:
                     if compiled is None:
                         self.problem(("variables", index, "rows", row_index, "pattern"),
                                      f"invalid RE2 pattern {pattern!r}")
-        index_of = {v["name"]: i for i, v in enumerate(entries)}
+        index_of = {v["name"]: i for i, v in enumerate(entries) if v is not None}
         for cycle in find_variable_cycles(variables):
             self.problem(("variables", index_of[cycle[0]]), "variable cycle: " + " -> ".join(cycle))
 
@@ -232,6 +274,8 @@ class Loader:
 
     def build_trigger(self, data: dict[str, Any], file: str, path: tuple[Any, ...], check_refs: bool = False
                       ) -> Trigger:
+        if data.get("unsupported_type"):
+            return UnsupportedTrigger(str(data.get("name", "")), str(data["unsupported_type"]), id=data.get("id"))
         conditions = []
         raw_conditions = data.get("conditions")
         for index, cond in enumerate(raw_conditions if isinstance(raw_conditions, list) else []):
@@ -267,9 +311,11 @@ class Loader:
             return None, display
         return data, display  # built even with schema problems, so that every problem is reported
 
-    def load_tags(self, entries: list[dict[str, Any]]) -> list[TagConfig]:
+    def load_tags(self, entries: list[dict[str, Any] | None]) -> list[TagConfig]:
         tags: list[TagConfig] = []
         for index, tdata in enumerate(entries):
+            if tdata is None:  # left out: it breaks the schema (reported)
+                continue
             tag = self.build_tag(tdata, index)
             if tag is not None:
                 if any(t.name == tag.name for t in tags):
@@ -318,12 +364,14 @@ class Loader:
                 return None
         return self._declarations[key]
 
-    def check_sequences(self, tags: list[TagConfig], raw: list[dict[str, Any]]) -> None:
+    def check_sequences(self, tags: list[TagConfig], raw: list[dict[str, Any] | None]) -> None:
         by_name = {t.name: t for t in tags}
-        index_of = {t["name"]: i for i, t in enumerate(raw)}
+        index_of = {t["name"]: i for i, t in enumerate(raw) if t is not None}
         for tag in tags:
             for key, steps in (("setup_tags", tag.setup_tags), ("teardown_tags", tag.teardown_tags)):
                 for sindex, step in enumerate(steps):
+                    if step.tag in self.broken_names.get("tags", ()):
+                        continue  # it exists, with problems of its own
                     if step.tag not in by_name:
                         self.problem(("tags", index_of[tag.name], key, sindex, "tag"), f"unknown tag {step.tag!r}")
                     elif step.tag == tag.name:
@@ -331,6 +379,45 @@ class Loader:
         edges = {t.name: [s.tag for s in (*t.setup_tags, *t.teardown_tags)] for t in tags}
         for cycle in find_cycles(edges):
             self.problem(("tags", index_of[cycle[0]]), "tag sequencing cycle: " + " -> ".join(cycle))
+
+    def load_transformations(self, entries: list[dict[str, Any]], tags: list[TagConfig]) -> list[Any]:
+        from ..core.transformations import Transformation
+
+        names = {t.name for t in tags}
+        out = []
+        for index, tdata in enumerate(entries):
+            path = ("transformations", index)
+            try:
+                transformation = Transformation.from_config(tdata)
+            except (ConditionError, KeyError, TypeError, ValueError) as exc:
+                self.problem(path, f"transformation cannot be built: {exc}")
+                continue
+            for tag_name in sorted(transformation.affected_tags - names):
+                self.problem((*path, "affected_tags"), f"unknown tag {tag_name!r}")
+            self.check_refs(transformation.references, path)
+            if transformation.kind == "unsupported":
+                self.warnings.append(f"{self.file}: {json_path(path)}: transformation {transformation.name!r} of "
+                                     f"type {tdata.get('export_type', '?')!r} is not emulated; it changes nothing")
+            out.append(transformation)
+        return out
+
+    def connect_outside_world(self) -> None:
+        """Firestore Lookup variables get the documents of ``firestore_file``; Visitor Region variables
+        the ``visitor_region`` default."""
+        from ..core import server_variables as sv
+
+        store = None
+        if self.settings.firestore_file:
+            path = Path(self.settings.firestore_file)
+            try:
+                store = sv.FirestoreStore.from_file(path if path.is_absolute() else self.base_dir / path)
+            except ConfigError as exc:
+                self.problems.extend(exc.problems)
+        for variable in self.variables.values():
+            if isinstance(variable, sv.FirestoreLookupVariable):
+                variable.store = store
+            elif isinstance(variable, sv.VisitorRegionVariable):
+                variable.default = self.settings.visitor_region
 
     def connect_vendors(self, data: dict[str, Any], vendor: str, transport: Transport | None,
                         reuse: Container | None, clients: list[Client]) -> tuple[Transport, dict[str, Any]]:

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..clients.base import Client
 from ..clients.ga4 import GA4Client
+from ..clients.google_other import UniversalAnalyticsClient, UnsupportedClient, WebContainerClient
 from ..clients.measurement_protocol import MeasurementProtocolClient
 from ..core.container import Settings, TagConfig
+from ..core.server_variables import FirestoreLookupVariable, UnsupportedVariable, VisitorRegionVariable
 from ..core.variables import (
     ConstantVariable,
     CookieVariable,
@@ -33,7 +35,8 @@ from ..core.variables import (
     Variable,
 )
 from ..errors import ConfigError
-from ..tags.base import GOOGLE_TAG_TYPES, NotEmulatedTag, TagType
+from ..tags.base import GOOGLE_TAG_TYPES, TagType
+from ..tags.google import GA4Tag, NotEmulatedTag
 from ..tags.tiktok import TikTokTag
 from .tag_templates import TagTemplate, check_tag_parameters
 
@@ -171,6 +174,14 @@ def _not_emulated(type_name: str) -> TagBuilder:
     return declared_tag(lambda settings: NotEmulatedTag(type_name, fail=settings.not_emulated_tags_fail))
 
 
+def _imported_not_emulated(loader: Loader, data: dict[str, Any], index: int,
+                           declaration: TagTemplate | None) -> TagConfig:
+    """An imported tag of a type the emulator does not know (``export_type``): it ends not_emulated."""
+    impl = NotEmulatedTag("not_emulated", fail=loader.settings.not_emulated_tags_fail,
+                          export_type=data.get("export_type"))
+    return loader.finish_tag(data, index, "not_emulated", impl, dict(data.get("parameters") or {}), frozenset())
+
+
 # ----------------------------------------------------------------------------- variables
 
 
@@ -219,6 +230,21 @@ def _template_variable(loader: Loader, data: dict[str, Any]) -> Variable:
     return TemplateVariable(data["name"], template, params, format_value=_format(data))
 
 
+def _firestore_lookup(loader: Loader, data: dict[str, Any]) -> Variable:
+    return FirestoreLookupVariable(
+        data["name"], data.get("key_path", ""), document_path=data.get("document_path", ""),
+        collection_path=data.get("collection_path", ""), conditions=data.get("conditions"), format_value=_format(data))
+
+
+def _visitor_region(loader: Loader, data: dict[str, Any]) -> Variable:
+    return VisitorRegionVariable(data["name"], data.get("country_header", ""), data.get("region_header", ""),
+                                 format_value=_format(data))
+
+
+def _unsupported_variable(loader: Loader, data: dict[str, Any]) -> Variable:
+    return UnsupportedVariable(data["name"], str(data.get("export_type", "unknown")), format_value=_format(data))
+
+
 def _default(data: dict[str, Any]) -> Template | None:
     return Template(data["default_value"]) if "default_value" in data else None
 
@@ -233,12 +259,17 @@ CLIENTS: Registry[ClientBuilder] = Registry("client", {
     "ga4": client_class(GA4Client),
     "measurement_protocol": client_class(MeasurementProtocolClient),
     "template": template_client,
+    "gtm_web_container": client_class(WebContainerClient),
+    "universal_analytics": client_class(UniversalAnalyticsClient),
+    "unsupported": client_class(UnsupportedClient),
 })
 
 TAGS: Registry[TagBuilder] = Registry("tag", {
     "tiktok_events_api": declared_tag(lambda settings: TikTokTag()),
     "template": template_tag,
-    **{name: _not_emulated(name) for name in GOOGLE_TAG_TYPES},
+    "sgtmgaaw": declared_tag(lambda settings: GA4Tag()),
+    **{name: _not_emulated(name) for name in GOOGLE_TAG_TYPES if name != "sgtmgaaw"},
+    "not_emulated": _imported_not_emulated,
 })
 
 VARIABLES: Registry[VariableBuilder] = Registry("variable", {
@@ -250,4 +281,7 @@ VARIABLES: Registry[VariableBuilder] = Registry("variable", {
     "query_parameter": _query_parameter,
     "request_header": _request_header,
     "template": _template_variable,
+    "firestore_lookup": _firestore_lookup,
+    "visitor_region": _visitor_region,
+    "unsupported": _unsupported_variable,
 })

@@ -8,6 +8,8 @@ from typing import Any, get_args
 from ..core.clock import run_now
 from ..core.statuses import VendorMode
 from ..errors import ConfigError, Problem
+from ..vendors.ga4_mock import HOSTS as GA4_HOSTS
+from ..vendors.ga4_mock import GA4Mock
 from ..vendors.tiktok_mock import HOST as TIKTOK_HOST
 from ..vendors.tiktok_mock import TikTokMock
 from ..vendors.transport import LiveTransport, MockTransport, RecordingTransport, Transport
@@ -25,7 +27,10 @@ def make_transport(vendor: str, tiktok_config: Mapping[str, Any] | None = None,
         mock.clock = run_now
         transport = MockTransport()
         transport.mount(TIKTOK_HOST, mock.handle)
-        return transport, {"tiktok": mock}
+        ga4 = GA4Mock()  # what the emulated GA4 tag sends to
+        for host in GA4_HOSTS:
+            transport.mount(host, ga4.handle)
+        return transport, {"tiktok": mock, "ga4": ga4}
     if vendor == "record":
         return RecordingTransport(), {}
     if vendor == "live":

@@ -1,4 +1,5 @@
-"""The sandbox APIs implemented in Python (templates.md §7), on top of the project's core.
+"""The sandbox APIs implemented in Python (docs/templates.md, "Supported sandbox APIs and fidelity"), on top
+of the project's core.
 
 :class:`SandboxEnv` is what one template run may see and do: event data, the incoming request, the
 clock, the random source, outgoing HTTP, cookies, the response, the console and the template's

@@ -1,4 +1,4 @@
-"""The permissions a template declares in ``___SERVER_PERMISSIONS___`` (templates.md §5).
+"""The permissions a template declares in ``___SERVER_PERMISSIONS___`` (docs/templates.md, "Permissions").
 
 :class:`Permissions` turns the declarations into plain Python values and answers, for each sandbox
 API call, whether the template may make it. A refused call raises :class:`PermissionDenied`;
@@ -14,7 +14,11 @@ Choices on uncertain points (each easy to change):
   ``headerAccess`` / ``headerWhitelist``; query parameters follow ``queryParametersAllowed`` /
   ``queryParameterAccess`` / ``queryParameterWhitelist``; body, path, method and remote address follow
   ``bodyAllowed``, ``pathAllowed``, ``requestMethodAllowed``, ``remoteAddressAllowed``. A flag that is
-  not declared at all is treated as allowed (the real parameter names are not all known).
+  not declared at all is treated as allowed (the real parameter names are not all known). A
+  query-parameter grant names its parameter under ``queryParameter`` (what GTM exports carry) or
+  ``queryParameterName`` (``QUERY_PARAMETER_KEYS``).
+* ``send_http`` with ``allowGoogleDomains: true`` also allows https requests to Google's domains
+  (``GOOGLE_DOMAINS`` and their subdomains: an approximation of "Google domains", which GTM does not list).
 * ``read_event_data`` key patterns: ``*`` matches any run of characters, and a pattern ``a.b`` also
   grants the keys below it (``a.b.c``). ``getAllEventData`` needs ``eventDataAccess: any``.
 * ``get_client_name`` is not required (it is uncertain that the permission exists).
@@ -40,6 +44,13 @@ from urllib.parse import urlsplit
 from ..errors import PermissionDenied
 
 ENFORCEMENT_MODES = ("off", "warn", "error")
+# The key that names a query parameter in read_request's queryParameterWhitelist: templates exported
+# by GTM carry ``queryParameter``; ``queryParameterName`` is accepted too.
+QUERY_PARAMETER_KEYS = ("queryParameter", "queryParameterName")
+# What send_http's ``allowGoogleDomains`` lets a template reach (each domain and its subdomains).
+GOOGLE_DOMAINS = ("google.com", "googleapis.com", "google-analytics.com", "googletagmanager.com",
+                  "doubleclick.net", "googleadservices.com", "googlesyndication.com", "gstatic.com",
+                  "googleusercontent.com", "withgoogle.com", "youtube.com", "googletagservices.com")
 DEFAULT_ENFORCEMENT = "error"
 BIGQUERY_DEFAULT_PROJECT = ""  # what an omitted projectId is compared with (only "*" matches it)
 
@@ -119,14 +130,23 @@ def key_allowed(key: str, patterns: list[Any]) -> bool:
     return False
 
 
-def _specific_list(values: Any, item_key: str) -> list[str]:
+def _specific_list(values: Any, *item_keys: str) -> list[str]:
+    """The names of a specific-access list: each item is a name or a map holding it under the first
+    of ``item_keys`` present."""
     out = []
     for v in values or []:
         if isinstance(v, dict):
-            out.append(str(v.get(item_key, "")))
+            out.append(str(next((v[k] for k in item_keys if k in v), "")))
         else:
             out.append(str(v))
     return out
+
+
+def is_google_domain(url: str) -> bool:
+    """Whether an https URL's host is one of ``GOOGLE_DOMAINS`` or a subdomain of one."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in GOOGLE_DOMAINS)
 
 
 class Permissions:
@@ -180,7 +200,7 @@ class Permissions:
             if params.get("queryParametersAllowed") is False:
                 raise PermissionDenied(f"{api}: read_request does not allow reading query parameters")
             if params.get("queryParameterAccess", "any") == "specific":
-                allowed = _specific_list(params.get("queryParameterWhitelist"), "queryParameterName")
+                allowed = _specific_list(params.get("queryParameterWhitelist"), *QUERY_PARAMETER_KEYS)
                 if name is None or name not in allowed:
                     what_name = "all query parameters" if name is None else f"query parameter {name!r}"
                     raise PermissionDenied(f"{api}: reading {what_name} is not allowed by read_request")
@@ -223,6 +243,8 @@ class Permissions:
     def send_http(self, api: str, url: str) -> None:
         params = self._need("send_http", api)
         if params.get("allowedUrls", "any") == "any":
+            return
+        if params.get("allowGoogleDomains") is True and is_google_domain(url):
             return
         if not any(url_allowed(url, str(p)) for p in params.get("urls") or []):
             raise PermissionDenied(f"{api}: sending to {url!r} is not allowed by send_http")

@@ -164,6 +164,24 @@
     'testRegex', 'queryPermission'];
   hosted.forEach(function (name) { api[name] = function () { return call(name, arguments); }; });
 
+  // createRegex: the host checks the pattern as RE2 (null when invalid) and keeps it for testRegex;
+  // the template gets a JavaScript RegExp with the same source and flags (g, i; others ignored), so
+  // that String.prototype.replace / match / matchAll / split / search take it, as in GTM.
+  api.createRegex = function (pattern, flags) {
+    var r = call('createRegex', [pattern, flags]);
+    if (r === null || r === undefined) return r;
+    var re;
+    try { re = new RegExp(r.source, String(r.flags || '').replace(/[^gi]/g, '')); } catch (e) { return r; }
+    Object.defineProperty(re, '__regex', {value: r.__regex, enumerable: false});
+    return re;
+  };
+  api.testRegex = function (regex, text) {
+    if (regex instanceof RegExp && regex.__regex !== undefined) {
+      return call('testRegex', [{__regex: regex.__regex}, text]);
+    }
+    return call('testRegex', [regex, text]);
+  };
+
   api.getType = function (v) {
     if (v === null) return 'null';
     if (Array.isArray(v)) return 'array';

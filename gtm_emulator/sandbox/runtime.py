@@ -2,7 +2,7 @@
 
 Each run gets a **fresh engine context**: the prelude (:mod:`.prelude`) is evaluated, the template
 code is compiled as the body of ``function (data, require) { … }`` (so a top-level ``return`` works,
-templates.md §4.1; its top-level ``let`` / ``const`` have no temporal dead zone, see :mod:`.hoist`),
+docs/templates.md, "Execution model"; its top-level ``let`` / ``const`` have no temporal dead zone, see :mod:`.hoist`),
 and then called. Callbacks, ``callLater`` tasks and promise reactions are queued
 on the JS side and drained by the host inside the same limits.
 
@@ -218,7 +218,7 @@ class Sandbox:
         self.deadline = self.started + time_limit
         self.host = Host(env, Permissions(template.permissions, enforce), template.storage_key, test_mode)
         self.bus: messages.MessageBus | None = None
-        self.worker = POOL.acquire()
+        self.worker: Worker | None = POOL.acquire()
         try:
             self.worker.request({"op": "new", "memory": memory_limit, "stack": stack_limit},
                                 self.deadline, time_limit)

@@ -1,4 +1,5 @@
-"""Running a template's own ``___TESTS___`` outside GTM (templates.md §6), with JUnit XML output.
+"""Running a template's own ``___TESTS___`` outside GTM (docs/templates.md, "Template tests (___TESTS___)"),
+with JUnit XML output.
 
 Each scenario runs in a fresh sandbox: the ``setup`` code, the scenario's code and the ``teardown``
 code run as one function body (names declared in ``setup`` are visible to the scenario). The test
@@ -14,6 +15,11 @@ Choices on uncertain points:
   without a mock is listed in the scenario's ``unmocked`` notes.
 * Permissions are enforced for unmocked APIs, like in GTM; mocked APIs bypass them.
 * An error thrown inside a callback that nothing caught fails the scenario.
+* A promise rejected with no rejection handler (``UNHANDLED_REJECTION_FAILS``, default False) does not
+  fail the scenario: it is a warning of the scenario (shown by ``template-test``). In JavaScript an
+  unhandled rejection never throws into the code that caused it, so ``runCode`` returns normally;
+  GTM's test runner fails a scenario on a failed assertion, ``fail()`` or an exception, and does not
+  document anything for rejections. Set the constant to True to make them failures.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from ..core.request import Request, Response, cookie_from_options
+from ..core.request import Request, Response, cookie_setter
 from ..vendors.transport import MockTransport, Transport
 from .apis import SandboxEnv
 from .permissions import DEFAULT_ENFORCEMENT
@@ -35,7 +41,8 @@ from .tpl import CustomTemplate, load_template
 from .values import decode
 
 TEST_NOW = 1_700_000_000.0  # the fake clock of template tests (seconds)
-
+UNHANDLED_REJECTION = "unhandled promise rejection: "  # how the sandbox reports one (prelude.js)
+UNHANDLED_REJECTION_FAILS = False
 
 @dataclass
 class TemplateTestResult:
@@ -117,8 +124,7 @@ def _test_env(transport: Transport) -> SandboxEnv:
         now=TEST_NOW,
         rng=random.Random(0),
         send=lambda method, url, headers, body, timeout: transport.send(method, url, headers, body, timeout),
-        set_cookie=lambda name, value, options, no_encode: response.set_cookie(
-            cookie_from_options(name, value, options, request, no_encode=no_encode)),
+        set_cookie=cookie_setter(response, request),
         response=response,
     )
 
@@ -149,7 +155,12 @@ def run_template_test(template: CustomTemplate, name: str, code: str, *, transpo
         message = str(outcome.get("message", ""))
         result.message = message if outcome.get("assertion") else f"uncaught exception: {message}"
         return result
-    errors = outcome.get("errors") or []
+    errors = []
+    for error in outcome.get("errors") or []:
+        if str(error).startswith(UNHANDLED_REJECTION) and not UNHANDLED_REJECTION_FAILS:
+            result.warnings.append(str(error))
+        else:
+            errors.append(error)
     if errors:
         result.message = f"uncaught error in a callback: {errors[0]}"
         return result

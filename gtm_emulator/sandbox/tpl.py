@@ -1,4 +1,4 @@
-"""Reading and validating GTM custom-template files (``.tpl``, templates.md §1-§6).
+"""Reading and validating GTM custom-template files (``.tpl``; docs/templates.md, "The .tpl file").
 
 A ``.tpl`` file is a sequence of sections, each opened by a header line ``___NAME___`` on a line of
 its own. :func:`parse_sections` splits the text; :func:`validate_template` checks it and returns
@@ -12,6 +12,9 @@ Choices on points the reference marks uncertain:
   ``TAG``, ``MACRO`` and ``CLIENT`` templates can be run.
 * Unknown sections, unknown field types and unknown validator types are warnings
   (:attr:`CustomTemplate.warnings`), never errors.
+* Text before the first section header (a licence comment, a title) is ignored with a warning
+  (``PREAMBLE_ALLOWED``). Files that GTM exports start with a header, and GTM does not document
+  what its Import does with leading text; ignoring it lets such published templates load.
 * A missing ``___SERVER_PERMISSIONS___`` section is an empty permission list, as GTM's editor writes
   templates that use no permissioned API (seen in published gallery templates).
 * A ``SERVER`` template whose code is only in ``___SANDBOXED_JS_FOR_WEB_TEMPLATE___`` (with
@@ -30,6 +33,7 @@ from typing import Any
 from ..errors import ConfigError, Problem
 
 HEADER = re.compile(r"^___([A-Z_]+)___$")
+PREAMBLE_ALLOWED = True  # text before the first ___SECTION___ header (a licence comment) is ignored, with a warning
 
 KNOWN_SECTIONS = (
     "TERMS_OF_SERVICE", "INFO", "TEMPLATE_PARAMETERS", "SANDBOXED_JS_FOR_SERVER",
@@ -97,7 +101,7 @@ class CustomTemplate:
 
 def iter_fields(fields: list[Any]) -> list[dict[str, Any]]:
     """Every field, depth first, including group sub-fields and sub-fields of radio/select items
-    (they are all top-level keys of ``data``, templates.md §3.2)."""
+    (they are all top-level keys of ``data``, docs/templates.md, "The .tpl file")."""
     out: list[dict[str, Any]] = []
 
     def walk(items: Any) -> None:
@@ -240,7 +244,11 @@ def _build(text: str, file: str) -> tuple[CustomTemplate | None, list[Problem]]:
     warnings: list[str] = []
     sections, preamble = parse_sections(text)
     if preamble:
-        problems.append(Problem(file, "$", "text before the first section header"))
+        if PREAMBLE_ALLOWED:
+            warnings.append(f"{file}: text before the first section header ignored ({len(preamble)} line(s), "
+                            f"starting {preamble[0].strip()[:40]!r})")
+        else:
+            problems.append(Problem(file, "$", "text before the first section header"))
     for name in sections:
         if name not in KNOWN_SECTIONS:
             warnings.append(f"{file}: ___{name}___: unknown section kept and ignored")
@@ -294,7 +302,7 @@ def _build(text: str, file: str) -> tuple[CustomTemplate | None, list[Problem]]:
 
 
 def validate_template(text: str, file: str = "<template>") -> list[Problem]:
-    """Every problem of a ``.tpl`` text (templates.md §1); empty when it can be loaded."""
+    """Every problem of a ``.tpl`` text (docs/templates.md, "The .tpl file"); empty when it can be loaded."""
     return _build(text, file)[1]
 
 

@@ -1,6 +1,7 @@
 """Variable (``MACRO``) templates: the template's return value is the variable's value.
 
-A variable template that throws, exceeds a limit or returns a rejected promise resolves to
+A cookie a variable template sets with ``setCookie`` joins the response of the request (as a tag's
+does). A variable template that throws, exceeds a limit or returns a rejected promise resolves to
 ``undefined``; the reason is added to the event's warnings (GTM shows such variables as undefined
 in Preview). Choice documented here because GTM's exact behaviour is not published.
 """
@@ -11,6 +12,7 @@ import random
 from typing import Any
 
 from ..core.js import UNDEFINED
+from ..core.request import cookie_setter
 from ..core.variables import Template as VarTemplate
 from ..core.variables import Variable
 from ..vendors.transport import Transport
@@ -40,6 +42,10 @@ def env_from_event_context(event_ctx: Any, transport: Transport | None = None,
     )
     if transport is not None:
         env.send = lambda method, url, headers, body, timeout: transport.send(method, url, headers, body, timeout)
+    response = getattr(event_ctx, "response", None)
+    request = getattr(event_ctx, "request", None)
+    if response is not None and request is not None:  # setCookie from a variable joins the response
+        env.set_cookie = cookie_setter(response, request)
     return env
 
 

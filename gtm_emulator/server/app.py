@@ -85,7 +85,7 @@ def summary_line(report: Report, elapsed_ms: float) -> str:
     if fired:
         tags = []
         for tag in fired:
-            mark = tag.status
+            mark: str = tag.status
             if tag.vendor_rejected:
                 mark += ",REJECTED_BY_VENDOR"
             tags.append(f"{tag.name}[{mark}]")
@@ -138,6 +138,10 @@ def create_app(
         from ..vendors.tiktok_mock import blueprint
 
         app.register_blueprint(blueprint(mock), url_prefix="/_mock/tiktok")
+    if container.ga4_mock is not None:
+        from ..vendors.ga4_mock import blueprint as ga4_blueprint
+
+        app.register_blueprint(ga4_blueprint(container.ga4_mock), url_prefix="/_mock/ga4")
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -199,7 +203,7 @@ def create_app(
         a tagging server. The emulator's own endpoints (and unknown methods) go to Flask."""
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method not in CONTAINER_METHODS or (environ.get("PATH_INFO") or "/").startswith(RESERVED_PREFIXES):
-            return flask_wsgi(environ, start_response)  # type: ignore[no-any-return]
+            return flask_wsgi(environ, start_response)
         try:
             status, headers, body = answer(environ)
         except Exception:  # never a traceback to the client

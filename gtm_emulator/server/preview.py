@@ -10,7 +10,7 @@ as JSON under ``/_emulator/api/``):
 - ``GET  /_emulator/``                     the Preview UI
 - ``GET  /_emulator/api/``                 this list, and the container being served
 - ``GET  /_emulator/api/requests``         requests, newest first (filters below)
-- ``GET  /_emulator/api/requests/<id>``    one request in full (the report, interfaces.md)
+- ``GET  /_emulator/api/requests/<id>``    one request in full (the report; docs/preview.md, "The inspection API")
 - ``GET  /_emulator/api/outgoing``         outgoing HTTP requests with the vendor's answers
 - ``GET  /_emulator/api/summary``          counts: requests, events, tags fired/failed/rejected
 - ``POST /_emulator/api/reset``            deletes every record
@@ -39,7 +39,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
+from ..core.report import MASK, json_safe, mask_secrets
+from ..core.variables import BUILTINS
 from ..errors import RequestError
 from .app import add_report_hook, current_container
 from .store import RequestFilter, SQLiteStore, parse_since
@@ -60,7 +63,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 REQUEST_PARAMS = {
     "event": "event name: requests with an event of that name",
     "tag": "tag name: requests where that tag fired (or had tag_status)",
-    "tag_status": "success | failure | not_fired | paused | blocked | fired | rejected",
+    "tag_status": "success | failure | not_fired | paused | blocked | not_emulated | fired | rejected",
     "status": "HTTP status of the response: 204, or a class like 2xx / 4xx",
     "since": "epoch seconds or ISO 8601 time: requests received at or after it",
     "after": "request id: only newer requests (for polling)",
@@ -85,6 +88,9 @@ ENDPOINTS: list[dict[str, Any]] = [
     {"method": "GET", "path": API_PREFIX + "/requests/<id>", "description": "one request in full"},
     {"method": "GET", "path": API_PREFIX + "/outgoing",
      "description": "outgoing HTTP requests with the vendor's answers, newest first", "params": OUTGOING_PARAMS},
+    {"method": "GET", "path": API_PREFIX + "/container",
+     "description": "the container being served: ID, version, clients, tags with their settings (secrets "
+                    "masked), variables with their types, built-in variables"},
     {"method": "GET", "path": API_PREFIX + "/summary",
      "description": "counts: requests, events, tags fired, failed, rejected by the vendor"},
     {"method": "POST", "path": API_PREFIX + "/reset", "description": "delete every record"},
@@ -142,6 +148,11 @@ def _error(status: int, message: str, **extra: Any) -> Response:
     return json_response({"error": message, **extra}, status)
 
 
+def _limit(value: str | None, default: int = 100) -> int:
+    limit = _int_param("limit", value)
+    return default if limit is None else limit
+
+
 def _int_param(name: str, value: str | None, minimum: int = 0) -> int | None:
     if value is None or value == "":
         return None
@@ -185,16 +196,58 @@ def request_filter(args: Any) -> RequestFilter:
         after=_int_param("after", args.get("after")),
         client=client,
         rejected=_bool_param("rejected", args.get("rejected")),
-        limit=_int_param("limit", args.get("limit")) if args.get("limit") else 100,
+        limit=_limit(args.get("limit")),
         offset=_int_param("offset", args.get("offset")) or 0,
     )
+
+
+# ---------------------------------------------------------------------- the container's configuration
+
+
+def _configured(value: Any, secret: bool, secrets: set[str]) -> Any:
+    """A tag setting as Preview shows it: a secret parameter's literal value as ****, and any
+    secret of the container (``${ENV}`` values marked secret) masked wherever it appears."""
+    if secret and isinstance(value, str) and value and "{{" not in value:
+        return MASK
+    return mask_secrets(json_safe(value), secrets)
+
+
+def describe_container(container: Any) -> dict[str, Any]:
+    """What Tag Assistant shows of the container: its ID and version, each tag's settings as the
+    container file sets them, each variable with its type, and the built-in variables (the emulator
+    has every built-in enabled)."""
+    info = container.info
+    # What the container file sets (without the template's defaults for fields of other profiles).
+    configured = {t.get("name"): t.get("parameters") for t in (container.config or {}).get("tags") or []
+                  if isinstance(t, dict) and isinstance(t.get("parameters"), dict)}
+
+    def parameters(tag: Any) -> dict[str, Any]:
+        raw = configured.get(tag.name)
+        if raw is None:
+            raw = {name: template.raw for name, template in tag.params.items()}
+        return {name: _configured(value, name in tag.secret_params, container.secrets) for name, value in raw.items()}
+
+    return {
+        "name": container.name, "id": info.container_id, "version": info.version,
+        "environment": info.environment_name, "debug_mode": info.debug_mode, "preview_mode": info.preview_mode,
+        "clients": [{"name": c.name, "type": getattr(c, "type", type(c).__name__), "priority": c.priority}
+                    for c in container.clients],
+        "tags": [{"name": tag.name, "type": tag.type, "paused": tag.paused,
+                  "firing_triggers": list(tag.firing_triggers), "blocking_triggers": list(tag.blocking_triggers),
+                  "parameters": parameters(tag)}
+                 for tag in container.tags],
+        "triggers": sorted(container.triggers),
+        "variables": [{"name": name, "type": variable.type or type(variable).__name__}
+                      for name, variable in container.variables.items()],
+        "builtins": [name for name in BUILTINS if not name.startswith("_")],
+    }
 
 
 # ---------------------------------------------------------------------- token check
 
 
 def _token_guard(token: str | None) -> Any:
-    def guard() -> Response | None:
+    def guard() -> BaseResponse | None:
         if request.method == "POST":
             origin = request.headers.get("Origin")
             if origin and origin != "null" and urlsplit(origin).netloc.lower() != request.host.lower():
@@ -253,7 +306,9 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
     @bp.route("/", methods=["GET"])
     def ui() -> Response:
         container = current_container(_app())
-        html = render_template("preview/index.html", container_name=container.name, api=API_PREFIX,
+        html = render_template("preview/index.html", container_name=container.name,
+                               container_id=container.info.container_id, container_version=container.info.version,
+                               api=API_PREFIX,
                                poll_ms=POLL_INTERVAL_MS, static=PREFIX + "/static")
         resp = Response(html, mimetype="text/html")
         resp.headers["Content-Security-Policy"] = CSP
@@ -297,10 +352,15 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
         items = store.list_outgoing(
             tag=args.get("tag") or None, vendor_ok=_bool_param("vendor_ok", args.get("vendor_ok")),
             request_id=_int_param("request", args.get("request")),
-            limit=_int_param("limit", args.get("limit")) if args.get("limit") else 100,
+            limit=_limit(args.get("limit")),
             offset=_int_param("offset", args.get("offset")) or 0,
         )
         return json_response({"outgoing": items, "count": len(items)})
+
+    @bp.route("/api/container", methods=["GET"])
+    def container_view() -> Response:
+        _check_params({})
+        return json_response(describe_container(current_container(_app())))
 
     @bp.route("/api/summary", methods=["GET"])
     def summary() -> Response:
@@ -323,7 +383,7 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
 def _app() -> Flask:
     from flask import current_app
 
-    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def install_preview(app: Flask, store: SQLiteStore, token: str | None = None) -> None:
@@ -335,7 +395,7 @@ def install_preview(app: Flask, store: SQLiteStore, token: str | None = None) ->
         raise ValueError("the preview token must not be empty")
     app.register_blueprint(preview_blueprint(store, token))
 
-    def bare_prefix() -> Response:
+    def bare_prefix() -> BaseResponse:
         return redirect(PREFIX + "/" + (f"?{request.query_string.decode()}" if request.query_string else ""),
                         code=308)
 

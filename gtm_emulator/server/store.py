@@ -36,9 +36,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from ..core.report import Report
+from ..core.statuses import TagStatus
 from ..errors import RequestError
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
@@ -104,7 +105,7 @@ CREATE TABLE IF NOT EXISTS outgoing (
 CREATE INDEX IF NOT EXISTS outgoing_request ON outgoing(request_id);
 """
 
-TAG_STATUSES = ("success", "failure", "not_fired", "paused", "blocked")
+TAG_STATUSES: tuple[str, ...] = get_args(TagStatus)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class RequestFilter:
 
     event: str | None = None  # an event of the request has this event name
     tag: str | None = None  # this tag fired for the request (or had ``tag_status``)
-    tag_status: str | None = None  # success | failure | not_fired | paused | blocked | rejected
+    tag_status: str | None = None  # success | failure | not_fired | paused | blocked | not_emulated | rejected
     status: str | None = None  # "204", or a class "2xx" / "4xx"
     since: float | None = None  # epoch seconds, inclusive
     after: int | None = None  # ids greater than this (for polling)
@@ -529,7 +530,8 @@ class SQLiteStore:
         return [self._listing(r) for r in rows]
 
     def get_request(self, request_id: int) -> dict[str, Any] | None:
-        """One request in full: id, time, counts, then the report's own fields (interfaces.md)."""
+        """One request in full: id, time, counts, then the report's own fields (docs/preview.md, "The
+        inspection API")."""
         with self._conn() as conn:
             row = conn.execute(f"SELECT {self._LIST_COLUMNS}, report FROM requests WHERE id = ?",
                                (request_id,)).fetchone()

@@ -24,7 +24,7 @@ def run_gunicorn(app: Flask, host: str, port: int, workers: int = 1, threads: in
     """Run ``app`` on gunicorn until interrupted. ``threads`` > 1 uses the gthread worker."""
     from gunicorn.app.base import BaseApplication
 
-    class _Application(BaseApplication):  # type: ignore[misc]
+    class _Application(BaseApplication):
         def __init__(self) -> None:
             self.options: dict[str, Any] = {
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",

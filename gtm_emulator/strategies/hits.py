@@ -25,7 +25,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..clients.ga4 import PARAMS
+from ..clients.ga4 import CLIENT_HINT_FIELDS, GCD_EVENT_KEY, PARAMS, consent_from_gcd
 from ..clients.ga4_encoder import encode, encode_batch, request_fields
 from ..core.js import normalize_number
 from ..core.request import Request
@@ -39,6 +39,11 @@ PARAM_NAMES = ("transaction_id", "value", "tax", "shipping", "coupon", "affiliat
                "shipping_tier", "search_term", "method", "content_type", "item_list_id", "item_list_name",
                "promotion_id", "creative_name", "link_url", "percent_scrolled", "form_id")
 CURRENCIES = ("EUR", "USD", "GBP", "JPY", "CHF", "SEK")
+# gcd values as gtag writes them (consent mode v2: four letters, then the ads-data-redaction part)
+GCD_SAMPLES = ("13l3l3l3l1", "11l1l1l1l1", "13r3r3r3r5l1", "13p3p3p2p5l1", "13t3t3t3t5l1", "13q3q3q3q5l1",
+               "13v3v3v3v5l1", "13n3m3n3m5l1", "13l3l3l3l1l1", "11p1p1p1p5")
+# sst.* parameters seen in gtag's hits to a server container
+SST_NAMES = ("etld", "tft", "gse", "ngs", "lpc", "navt", "ude", "rnd", "gcsub", "adr", "sw_exp", "uc", "em_event")
 # Keys with a parameter of their own (or a fixed shape): never drawn as custom event parameters.
 _RESERVED_KEYS = frozenset({
     "items", "client_hints", "client_id", "debug_mode", "ip_override", "user_agent", "event_name",
@@ -50,7 +55,7 @@ def ga4_text(*, min_size: int = 0, max_size: int = 24) -> st.SearchStrategy[str]
     """Strings as users type them: letters, unicode, and the characters that matter to the wire
     format (``~ & = % + ; |`` and spaces)."""
     wire = st.sampled_from(list("~&=%+;| #?/é€😀\u00a0"))
-    chars = st.one_of(st.characters(exclude_categories=("Cs",)), wire, st.sampled_from(list("abcxyz019")))
+    chars = st.one_of(st.characters(exclude_categories=["Cs"]), wire, st.sampled_from(list("abcxyz019")))
     return st.text(chars, min_size=min_size, max_size=max_size)
 
 
@@ -105,6 +110,9 @@ def ga4_items(*, min_size: int = 0, max_size: int = 5) -> st.SearchStrategy[list
     return st.lists(_item(), min_size=min_size, max_size=min(max_size, 200))
 
 
+# Brands as Sec-CH-UA carries them (ASCII, with the GREASE punctuation and the escapes \\ and \")
+_brand_text = st.text(st.sampled_from(list("ABCXYZabcxyz0189 ;)(_=?/.:-\\\"")), max_size=14)
+_brands = st.lists(st.fixed_dictionaries({"brand": _brand_text, "version": st.integers(0, 200).map(str)}), max_size=3)
 _ips = st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str))
 
 
@@ -139,22 +147,41 @@ def _context(draw: st.DrawFn) -> dict[str, Any]:
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Version/17.4 Mobile",
         ]))
+    sst: dict[str, Any] = {}
     if draw(st.booleans()):
         data["x-ga-gcs"] = draw(st.sampled_from(["G111", "G100", "G101"]))
-        gcd = draw(st.sampled_from(["13l3l3l3l1", "13r3r3r3r5l1", "11t1t1t1t5"]))
-        data["x-ga-gcd"] = gcd
-        data["x-sst-system_properties"] = {"gcd": gcd}
-        data["x-ga-dma"] = draw(st.booleans())
-    if draw(st.booleans()):
-        data["client_hints"] = {
-            "architecture": draw(st.sampled_from(["x86", "arm"])),
-            "bitness": "64",
-            "full_version_list": draw(st.lists(st.fixed_dictionaries({"brand": ga4_text(max_size=12),
-                                                                      "version": ga4_text(max_size=8)}),
-                                               max_size=3)),
-            "mobile": draw(st.booleans()),
-            "platform": draw(st.sampled_from(["Windows", "macOS", "Android", "Linux"])),
-        }
+        gcd = draw(st.sampled_from(GCD_SAMPLES))
+        data[GCD_EVENT_KEY] = gcd
+        sst.update(gcd=gcd, consent=consent_from_gcd(gcd))
+        data["x-ga-dma"] = draw(st.sampled_from(["0", "1"]))
+    for name in draw(st.lists(st.sampled_from(SST_NAMES), max_size=4, unique=True)):
+        sst[name] = draw(st.one_of(st.integers(1, 2**41).map(str), ga4_text(min_size=1, max_size=12)))
+    if sst:
+        data["x-sst-system_properties"] = sst
+    form = draw(st.sampled_from(["none", "ua", "headers"]))
+    if form == "ua":  # ua* parameters: sGTM writes all eight fields, and brands when Sec-CH-UA came
+        hints: dict[str, Any] = {name: (list(default) if isinstance(default, tuple) else default)
+                                 for name, default in CLIENT_HINT_FIELDS}
+        hints.update(architecture=draw(st.sampled_from(["x86", "arm", ""])), bitness=draw(st.sampled_from(["64", ""])),
+                     full_version_list=draw(st.lists(st.fixed_dictionaries({"brand": ga4_text(max_size=12),
+                                                                            "version": ga4_text(max_size=8)}),
+                                                     max_size=3)),
+                     mobile=draw(st.booleans()), model=draw(ga4_text(max_size=8)),
+                     platform=draw(st.sampled_from(["Windows", "macOS", "Android", "Linux", ""])),
+                     platform_version=draw(st.sampled_from(["10.0.0", "15.5.0", "6.6.72", ""])),
+                     wow64=draw(st.booleans()))
+        if draw(st.booleans()):
+            hints["brands"] = draw(_brands)
+        data["client_hints"] = hints
+    elif form == "headers":  # no ua* parameter: what the Sec-CH-UA* headers carry
+        hints = {}
+        if draw(st.booleans()):
+            hints["brands"] = draw(_brands)
+        if draw(st.booleans()):
+            hints["mobile"] = draw(st.booleans())
+        if draw(st.booleans()) or not hints:
+            hints["platform"] = '"' + draw(st.sampled_from(["Windows", "macOS", "Android", "Linux"])) + '"'
+        data["client_hints"] = hints
     if draw(st.booleans()):
         data["x-ga-mp2-seg"] = draw(st.sampled_from(["0", "1"]))
     return data

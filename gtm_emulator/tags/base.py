@@ -1,4 +1,4 @@
-"""What a tag implementation sees while it runs, and the registry of tag types.
+"""What a tag implementation sees while it runs (``TagContext``), and the tag contract (``TagType``).
 
 A tag type implements ``run(params, ctx)``: it reads its resolved parameters and the event, sends
 through ``ctx.send_http`` and sets cookies through ``ctx.set_cookie``. Returning means
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..core.js import to_string
-from ..core.report import MASK, EventReport, Outgoing
+from ..core.report import MASK, EventReport, Outgoing, url_secrets
 from ..core.request import Request, Response, cookie_from_options
 from ..vendors.transport import DEFAULT_TIMEOUT_S, HttpResponse, Transport, TransportError
 
@@ -97,6 +97,7 @@ class TagContext:
         for k, v in headers.items():
             if k.lower() in SECRET_HEADERS and v:
                 self.secrets.add(v)
+        self.secrets.update(url_secrets(url))  # an access_token in the query is a secret too
         self.outgoing.append(entry)
         started = time.perf_counter()
         entry.raw_text = url + "\n" + (body if isinstance(body, str) else raw.decode("utf-8", "replace"))
@@ -148,22 +149,6 @@ class TagType(Protocol):
     def run(self, params: dict[str, Any], ctx: TagContext) -> None: ...
 
 
-class NotEmulatedTag:
-    """Google's built-in server tags (GA4, Ads): imported and traced, but no request is produced."""
-
-    secret_params: frozenset[str] = frozenset()
-
-    def __init__(self, type_name: str, fail: bool = False):
-        self.type = type_name
-        self.fail = fail
-
-    def run(self, params: dict[str, Any], ctx: TagContext) -> None:
-        message = f"tag type {self.type!r} is not emulated: no outgoing request produced"
-        ctx.warnings.append(message)
-        if self.fail:
-            from ..errors import TagError
-
-            raise TagError(message)
-
-
-GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket")
+# Google's built-in server tag types (gtm_emulator.tags.google emulates GA4 and reports the others
+# as not_emulated).
+GOOGLE_TAG_TYPES = ("sgtmgaaw", "sgtmadsct", "sgtmadscl", "sgtmadsremarket", "sgtmadsud", "sgtmfls")

@@ -18,8 +18,9 @@ Choices on uncertain points:
   ``ctx.after_tags``; the container calls it once all tags of the event have finished and the
   callbacks run as ``cb(containerId, {tags: [{id, status, executionTime}]})`` (``callback_payload``):
   ``id`` is the tag's name, ``executionTime`` whole milliseconds, ``status`` one of
-  ``CALLBACK_STATUSES`` as :func:`callback_status` reads the tag's result (the list is uncertain,
-  sgtm.md §7). What they do goes into the event's report; a failing callback is a warning on the tag.
+  ``CALLBACK_STATUSES`` as :func:`callback_status` reads the tag's result (the list is uncertain;
+  docs/templates.md, "Event callbacks"). What they do goes into the event's report; a failing
+  callback is a warning on the tag.
 * ``sendPixelFromBrowser`` returns true only when the claiming client is a GA4 client
   (``PIXEL_CLIENT_TYPE``) and the hit asked for the event-stream reply (``PIXEL_QUERY_FLAG``): the URL
   goes to ``response.send_pixel``, which the GA4 client's reply lists. Otherwise false, with a note.
@@ -51,7 +52,7 @@ from ..vendors.transport import HttpResponse, TransportError
 from .base import AfterTags, TagContext
 
 APPLY_DEFAULTS = True
-CALLBACK_STATUSES = ("success", "failure", "exception", "timeout")  # sgtm.md §7; the list is uncertain
+CALLBACK_STATUSES = ("success", "failure", "exception", "timeout")  # docs/templates.md, "Event callbacks"
 PIXEL_CLIENT_TYPE = "ga4"  # the only client whose reply can carry sendPixelFromBrowser URLs
 PIXEL_QUERY_FLAG = "richsstsse"  # the hit asks for the event-stream reply that carries them
 
@@ -172,7 +173,7 @@ def _sender(ctx: TagContext) -> SendFn:
         if response is None:
             error = ctx.outgoing[-1].error if len(ctx.outgoing) > before else None
             reason = (error or "failed").split(":", 1)[0]
-            raise TransportError(reason if reason in ("failed", "timed_out") else "failed", error or "")
+            raise TransportError("timed_out" if reason == "timed_out" else "failed", error or "")
         return response
 
     return send

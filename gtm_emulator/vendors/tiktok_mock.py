@@ -1,20 +1,20 @@
-"""A mock of TikTok's Events API v1.3, answering as TikTok does (tiktok.md §3, §7, §9).
+"""A mock of TikTok's Events API v1.3, answering as TikTok does (docs/tiktok.md, "The mock TikTok Events API").
 
 :class:`TikTokMock` is pure (no Flask, no sockets): ``handle(method, path, headers, body)`` returns the
 HTTP response TikTok would give. Business outcomes, errors included, come back with HTTP 200 and
 TikTok's envelope ``{code, message, request_id, data}``. ``blueprint(mock)`` serves it over HTTP and
 ``create_app()`` runs it on its own (``python -m gtm_emulator.vendors.tiktok_mock``).
 
-Checks, in order; the first failure decides (tiktok.md §9.1):
+Checks, in order; the first failure decides (docs/tiktok.md, "The mock TikTok Events API"):
 
 1. ``Access-Token`` missing or empty -> 40104; 2. unknown token (when tokens are configured) -> 40105;
 3. rate above ``rate_limit_per_second`` -> 40100; 4. body not a JSON object -> 40000;
 5. the body against ``schemas/tiktok_event_track.schema.json``: ``event_source`` and
 ``event_source_id`` -> 40002; then the pixel the token may not use -> 40001; then ``data`` (empty ->
 40002, more than 1000 events -> 40061), each event's ``event``, ``event_time``, ``event_id`` and
-``contents[].content_id`` -> 40002 naming the field path; 6. strict mode only: personal data that is
-not 64 hex -> 40062, ``value``/``price``/``quantity`` types -> 40002 (in the default lenient mode these
-become warnings). Otherwise 0 ``OK``.
+``contents[].content_id`` -> 40002 naming the field path; 6. personal data that is not 64 hex -> 40062
+(unless ``require_hashed_pii`` is off: then a warning); strict mode only: ``value``/``price``/``quantity``
+types -> 40002 (a warning otherwise). Otherwise 0 ``OK``.
 
 Choices where TikTok's behaviour is unknown (named constants below):
 
@@ -78,7 +78,7 @@ MESSAGES = {
     40100: "Too many requests. Please retry in some time.",
     40102: "Access token has expired.",
     40104: "Access token is empty.",
-    40105: "Access token is invalid.",
+    40105: "Access token is incorrect or has been revoked.",  # TikTok's wording in real answers
     40132: "Request frequency is limited.",
     50000: "System error.",
     50002: "Request timed out.",
@@ -191,7 +191,7 @@ def _surely_hashed(value: Any) -> bool:
     return False
 
 
-def _surely_valid(payload: Any) -> bool:
+def surely_valid(payload: Any) -> bool:
     """True only when ``payload`` passes the schema's root rules and ``$defs/strict`` without a
     single error. False means "not sure": the jsonschema path then decides (and words the errors).
     Deliberately narrower than the schema (exact built-in types, integers as ``int`` only)."""
@@ -250,7 +250,7 @@ def _surely_valid(payload: Any) -> bool:
 
 def validate(payload: Any, strict: bool = False) -> tuple[list[ValidationFailure], list[ValidationFailure]]:
     """(errors, strict-only problems) of a parsed body, errors first-to-report first."""
-    if FAST_VALIDATION and _surely_valid(payload):
+    if FAST_VALIDATION and surely_valid(payload):
         return [], []
     return validate_with_schema(payload)
 
@@ -532,22 +532,22 @@ class TikTokMock:
             out.append(f"{where}.event_time: more than 7 days old")
         elif event_time > now + FUTURE_SKEW_S:
             out.append(f"{where}.event_time: in the future")
-        properties = event.get("properties") if isinstance(event.get("properties"), dict) else {}
+        properties: dict[str, Any] = event["properties"] if isinstance(event.get("properties"), dict) else {}
         currency = properties.get("currency")
         if currency is not None:
             if isinstance(currency, str) and currency.upper() in CURRENCIES and currency != currency.upper():
                 out.append(f"{where}.properties.currency: {currency!r} is lower case")
             elif not (isinstance(currency, str) and currency in CURRENCIES):
                 out.append(f"{where}.properties.currency: {currency!r} is not in TikTok's currency list")
-        page = event.get("page") if isinstance(event.get("page"), dict) else {}
+        page: dict[str, Any] = event["page"] if isinstance(event.get("page"), dict) else {}
         if source == "web" and not page.get("url"):
             out.append(f"{where}.page.url: missing for a web event")
-        user = event.get("user") if isinstance(event.get("user"), dict) else {}
+        user: dict[str, Any] = event["user"] if isinstance(event.get("user"), dict) else {}
         hashed = [k for k in ("email", "phone", "external_id") if _is_hashed(user.get(k))]
         if not user.get("ttclid") and not user.get("ttp") and not hashed:
             out.append(f"{where}.user: neither ttclid, ttp nor hashed email/phone/external_id: poor match quality")
         for key in HASHED_USER_FIELDS:
-            values = user.get(key) if isinstance(user.get(key), list) else [user.get(key)]
+            values: list[Any] = user[key] if isinstance(user.get(key), list) else [user.get(key)]
             if any(isinstance(v, str) and _is_hashed(v) and not _LOWER_HEX.match(v) for v in values):
                 out.append(f"{where}.user.{key}: upper-case hex digest; TikTok's digests are lower-case and will "
                            f"not match")
@@ -557,13 +557,13 @@ class TikTokMock:
                 out.append(f"{where}.event_id: missing on a purchase event; Pixel and server events cannot be "
                            f"deduplicated")
         else:
-            key = (pixel, name, event_id)
-            first = self._seen.get(key)
+            seen_key = (pixel, name, event_id)
+            first = self._seen.get(seen_key)
             if first is not None and now - first <= DEDUP_WINDOW_S:
                 out.append(f"{where}: TikTok would deduplicate this event (same pixel, event {name!r} and event_id "
                            f"{event_id!r} within 48 hours)")
             else:
-                self._seen[key] = now
+                self._seen[seen_key] = now
         return out
 
     def _legacy(self, kind: str, token: str, payload: Any) -> HttpResponse:

@@ -24,8 +24,11 @@ from ..core.report import Report
 from ..errors import ConfigError, Problem
 from ..loading.config import load_container
 from ..server.app import add_report_hook, current_container, set_container
+from ..server.preview import EXTENSION_KEY as PREVIEW_EXTENSION
+from ..server.preview import PREFIX as PREVIEW_PREFIX
 from . import forms, results
-from .i18n import LANGUAGES, STRINGS, translate
+from .hints import Hint, condition_hints, token_hint
+from .i18n import LANGUAGES, STRINGS, field_text, group_label, option_label, problem_text, translate
 from .workspace import (
     DEFAULT_TAG_NAME,
     DEFAULT_TRIGGER_NAME,
@@ -154,13 +157,20 @@ def _context() -> dict[str, Any]:
     walkthrough = _wt()
     try:
         status = walkthrough.workspace.status()
+        attention = walkthrough.workspace.attention()
     except ConfigError:
-        status = dict.fromkeys(STEPS, False)
+        status, attention = dict.fromkeys(STEPS, False), {}
     return {
         "t": t,
         "lang": g.get("wt_lang", walkthrough.default_lang),
         "languages": LANGUAGES,
         "status": status,
+        "attention": attention,
+        "preview_url": PREVIEW_PREFIX + "/" if PREVIEW_EXTENSION in walkthrough.app.extensions else None,
+        "field_text": lambda param: field_text(g.get("wt_lang", walkthrough.default_lang), param),
+        "group_label": lambda section: group_label(g.get("wt_lang", walkthrough.default_lang), section),
+        "option_label": lambda param, option: option_label(g.get("wt_lang", walkthrough.default_lang), param, option),
+        "problem_text": lambda text: problem_text(g.get("wt_lang", walkthrough.default_lang), text),
         "done_steps": [s for s in STEPS if status[s]],
         "step_endpoints": STEP_ENDPOINTS,
         "workspace": walkthrough.workspace,
@@ -250,9 +260,14 @@ def _tag_page(values: dict[str, Any], tag_name: str, field_errors: dict[str, lis
     generated = workspace.latest_token(pixel_code) if pixel_code else None
     trigger = workspace.trigger()
     firing = existing[1].get("firing_triggers") if existing else ([trigger["name"]] if trigger else [])
+    essential, more = forms.split_essential(forms.sections(template, values))
+    more_names = {p["name"] for section in more for p in section.params}
+    warning = token_hint(existing[1].get("parameters") or {}, workspace.pixels()) if existing else None
     page = render_template(
-        "walkthrough_step3.html", page="tag", template=template, sections=forms.sections(template, values),
-        values=values, tag_name=tag_name, field_errors=field_errors, problems=problems,
+        "walkthrough_step3.html", page="tag", template=template, essential=essential, more=more,
+        more_has_errors=bool(more_names & (set(field_errors) | set(raw_errors or {}))),
+        token_typed_shown="access_token" in field_errors or "access_token" in (raw_errors or {}),
+        token_warning=warning, values=values, tag_name=tag_name, field_errors=field_errors, problems=problems,
         has_template=workspace.has_template(), saved=existing is not None,
         saved_token=mask_token(saved_token) if isinstance(saved_token, str) and saved_token else None,
         generated=mask_token(generated) if generated else None, use_generated=use_generated,
@@ -303,7 +318,7 @@ def save_tag() -> Response | tuple[str, int]:
                 continue  # the token would come from the pixel: the pixel's own error says what is wrong
             field_errors[name] = [_field_message(name, p, pixel_code, use_generated) for p in problems]
             raw[name] = [_problem_text(p) for p in problems]
-        general = [_problem_text(p) for p in result.problems]
+        general = [problem_text(g.wt_lang, _problem_text(p)) for p in result.problems]
     shown = {k: v for k, v in params.items() if k != "access_token"}
     if request.form.get(forms.FIELD_PREFIX + "access_token"):
         shown["access_token"] = request.form[forms.FIELD_PREFIX + "access_token"]
@@ -325,7 +340,7 @@ def _field_message(name: str, problem: Problem, pixel_code: str, use_generated: 
             return t("error_token_from_pixel") if use_generated else t("error_token_required")
         if "hexadecimal" in message:
             return t("error_token_malformed")
-    return message
+    return problem_text(g.wt_lang, message)
 
 
 @bp.get("/step/4")
@@ -334,17 +349,23 @@ def step_trigger() -> str:
     trigger = workspace.trigger()
     return _trigger_page(trigger.get("name", "") if trigger else DEFAULT_TRIGGER_NAME,
                          trigger.get("fires_on", "some_events") if trigger else "some_events",
-                         forms.condition_rows(trigger), {}, [])[0]
+                         forms.condition_rows(trigger), {}, [],
+                         hints=_condition_hints(trigger.get("conditions") or []) if trigger else [])[0]
+
+
+def _condition_hints(conditions: list[dict[str, Any]]) -> list[Hint]:
+    clients = [str(c.get("name", "")) for c in _wt().workspace.data().get("clients") or []]
+    return condition_hints(conditions, clients)
 
 
 def _trigger_page(name: str, fires_on: str, rows: list[dict[str, str]], field_errors: dict[str, list[str]],
-                  problems: list[str], status: int = 200) -> tuple[str, int]:
+                  problems: list[str], status: int = 200, hints: list[Hint] | None = None) -> tuple[str, int]:
     workspace = _wt().workspace
     user_variables = [v.get("name", "") for v in workspace.data().get("variables") or []]
     tag = workspace.tag()
     page = render_template("walkthrough_step4.html", page="trigger", trigger_name=name, fires_on=fires_on,
                            rows=rows, variables=forms.variable_choices(user_variables), field_errors=field_errors,
-                           problems=problems, tag_name=tag[1].get("name") if tag else None)
+                           problems=problems, tag_name=tag[1].get("name") if tag else None, hints=hints or [])
     return page, status
 
 
@@ -355,8 +376,8 @@ def save_trigger() -> Response | tuple[str, int]:
     fires_on = request.form.get("fires_on", "some_events")
     if fires_on not in ("all_events", "some_events"):
         fires_on = "some_events"
-    conditions, form_errors = forms.conditions_from_form(request.form)
-    field_errors = {k: [t(v)] for k, v in form_errors.items()}
+    conditions, rows, form_errors = forms.conditions_from_form(request.form)
+    field_errors = {k: [t(v, value=_row_value(rows, k))] for k, v in form_errors.items()}
     problems: list[str] = []
     if not form_errors:
         result = workspace.save_trigger(name, fires_on, conditions)
@@ -368,10 +389,40 @@ def save_trigger() -> Response | tuple[str, int]:
             elif key == "conditions":
                 field_errors[key] = [t("error_no_conditions")]
             else:
-                field_errors[key] = [p.message for p in items]
-        problems = [_problem_text(p) for p in result.problems]
-    rows = forms.condition_rows({"conditions": conditions})
+                field_errors[key] = [_condition_message(p, _row_value(rows, key)) for p in items]
+        problems = [problem_text(g.wt_lang, _problem_text(p)) for p in result.problems]
+    if fires_on == "all_events":
+        rows = forms.condition_rows({"conditions": []})
+    while len(rows) < 2:
+        rows.append({"variable": "", "operator": "equals", "value": ""})
     return _trigger_page(name, fires_on, rows, field_errors, problems, 422)
+
+
+def _row_value(rows: list[dict[str, str]], key: str) -> str:
+    """The value typed in the row an error key (``cond-<i>-…``) names."""
+    index = int(key.split("-")[1])
+    return rows[index]["value"] if index < len(rows) else ""
+
+
+def _condition_message(problem: Problem, value: str) -> str:
+    """A condition's problem in the page's language: an invalid regular expression said plainly
+    (the project's message is "invalid RE2 pattern '<pattern>': <detail>", see core.regex)."""
+    prefix = f"invalid RE2 pattern {value!r}: "
+    if problem.message.startswith(prefix):
+        return t("error_regex", pattern=value, detail=_regex_reason(problem.message[len(prefix):]))
+    return problem_text(g.wt_lang, problem.message)
+
+
+# RE2's reasons ("<reason>: <the part of the pattern>") as the page says them; others are shown as RE2 wrote them.
+REGEX_REASONS = {"missing )": "regex_missing_paren", "missing ]": "regex_missing_bracket",
+                 "unexpected )": "regex_unexpected_paren", "no argument for repetition operator": "regex_repetition",
+                 "bad repetition operator": "regex_repetition", "invalid escape sequence": "regex_escape"}
+
+
+def _regex_reason(detail: str) -> str:
+    reason, _sep, part = detail.partition(": ")
+    key = REGEX_REASONS.get(reason)
+    return t(key, part=part) if key else t("regex_other", detail=detail)
 
 
 @bp.get("/test")

@@ -66,6 +66,24 @@ def sections(template: TagTemplate, values: Mapping[str, Any] | None = None) -> 
     return [s for s in out if s.params or s.name is not None]
 
 
+def split_essential(sections_: list[Section], keep_out: tuple[str, ...] = ("profile",)
+                    ) -> tuple[list[dict[str, Any]], list[Section]]:
+    """The fields a marketer fills in (the enabled required ones, e.g. Pixel ID and Access Token),
+    and the other sections (without those fields), which the page folds away."""
+    essential: list[dict[str, Any]] = []
+    rest: list[Section] = []
+    for section in sections_:
+        others = []
+        for param in section.params:
+            if param.get("required") and param["name"] not in keep_out and param["type"] != "label":
+                essential.append(param)
+            else:
+                others.append(param)
+        if others:
+            rest.append(Section(section.name, section.label, section.help, others))
+    return essential, rest
+
+
 def display_value(param: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
     """What a field shows: the saved value, else the template's default."""
     if param["name"] in values:
@@ -114,34 +132,46 @@ def variable_choices(user_variables: list[str]) -> list[str]:
     return [*FIRST_VARIABLES, *sorted(user_variables), *builtins]
 
 
-def conditions_from_form(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Trigger conditions from the rows ``cond-<i>-variable|operator|value``; rows without a variable
-    are left out. Returns (conditions, field -> error key)."""
+def conditions_from_form(form: Mapping[str, str]
+                         ) -> tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, str]]:
+    """Trigger conditions from the rows ``cond-<i>-variable|operator|value``.
+
+    Returns (conditions, rows, field -> error key). ``rows`` are the posted rows that are not blank
+    (a row with neither a variable nor a value is left out), in order; error keys name a row by its
+    place in ``rows`` (``cond-<i>-variable``). A row with a value but no variable is an error, never
+    silently dropped: it would leave the trigger without that condition. When there are errors,
+    ``conditions`` is empty (nothing may be saved)."""
     conditions: list[dict[str, Any]] = []
+    rows: list[dict[str, str]] = []
     errors: dict[str, str] = {}
-    for row in range(MAX_CONDITIONS):
-        variable = (form.get(f"cond-{row}-variable") or "").strip()
-        if not variable:
+    for posted in range(MAX_CONDITIONS):
+        variable = (form.get(f"cond-{posted}-variable") or "").strip()
+        value = form.get(f"cond-{posted}-value") or ""
+        choice = form.get(f"cond-{posted}-operator") or "equals"
+        if not variable and not value.strip():
             continue
-        choice = form.get(f"cond-{row}-operator") or "equals"
+        row = len(rows)
+        rows.append({"variable": variable, "operator": choice, "value": value})
+        if not variable:
+            errors[f"cond-{row}-variable"] = "error_condition_variable"
+            continue
         spec = OPERATOR_CHOICES.get(choice)
-        index = len(conditions)
         if spec is None:
-            errors[f"cond-{index}-operator"] = "unknown_operator"
+            errors[f"cond-{row}-operator"] = "unknown_operator"
             continue
         operator, negate, ignore_case = spec
-        condition: dict[str, Any] = {"variable": variable, "operator": operator,
-                                     "value": form.get(f"cond-{row}-value") or ""}
+        condition: dict[str, Any] = {"variable": variable, "operator": operator, "value": value}
         if negate:
             condition["negate"] = True
         if ignore_case:
             condition["ignore_case"] = True
         conditions.append(condition)
-    return conditions, errors
+    return ([] if errors else conditions), rows, errors
 
 
-def condition_rows(trigger: Mapping[str, Any] | None, extra: int = 1, minimum: int = 2) -> list[dict[str, str]]:
-    """The rows the trigger form shows: the saved conditions, then blank rows."""
+def condition_rows(trigger: Mapping[str, Any] | None, extra: int = 0, minimum: int = 2) -> list[dict[str, str]]:
+    """The rows the trigger form shows: the saved conditions, then ``extra`` blank rows, and blank rows
+    up to ``minimum`` (a saved trigger with two conditions shows exactly those two)."""
     rows = []
     for cond in (trigger or {}).get("conditions") or []:
         choice = operator_choice(cond.get("operator", ""), bool(cond.get("negate")), bool(cond.get("ignore_case")))

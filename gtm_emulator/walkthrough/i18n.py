@@ -4,11 +4,15 @@
 (a test checks it, and that every key the pages use exists). Names in GTM's own interface (Tag
 Configuration, Some Events, the operator names) follow GTM's wording in each language; the Dutch
 operator names are those of GTM's Dutch interface as far as they could be checked (uncertain).
-Field labels and help texts of a tag template are shown as the template declares them, as GTM does.
+Field labels and help texts of the TikTok template are the walkthrough's own (``FIELD_TEXTS``), written
+for the marketer who sets the tag up, in both languages; a field it does not know keeps the template's
+label and help. The project's messages (validation lines, the tag's warnings and notes) are shown in
+Dutch where ``PROBLEM_TEXTS`` knows them, else as they are.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LANGUAGES = ("en", "nl")
@@ -62,8 +66,8 @@ EN: dict[str, str] = {
     "template_added_notice": "The template is in the workspace: the file {file} was added and container.json "
                              "lists it under templates. The server has reloaded the container.",
     "template_fields_heading": "The fields of the tag",
-    "template_fields_intro": "This is how the tag's fields look when you create a tag from this template "
-                             "(labels and help texts come from the template itself).",
+    "template_fields_intro": "This is how the tag's fields look when you create a tag from this template, each "
+                             "with a short explanation.",
     "tag_configuration": "Tag Configuration",
     "table_field": "A table field: edit it in the container file.",
 
@@ -206,8 +210,6 @@ EN: dict[str, str] = {
     "plain_user": "Sent as they are, not hashed: {fields}.",
     "tiktok_answer": "TikTok's answer",
     "answer_ok": "Code 0 means TikTok accepted the event.",
-    "answer_rejected": "TikTok rejected the event (code {code}). TikTok answers HTTP 200 even for errors: only "
-                       "the code tells.",
     "answer_none": "No answer from TikTok.",
     "mock_received": "The mock TikTok API has accepted {n} event(s) so far:",
     "error_run": "The parameter run must be a number.",
@@ -265,8 +267,8 @@ NL: dict[str, str] = {
                              "container.json noemt het onder templates. De server heeft de container opnieuw "
                              "geladen.",
     "template_fields_heading": "De velden van de tag",
-    "template_fields_intro": "Zo zien de velden eruit als je met dit sjabloon een tag maakt (labels en helpteksten "
-                             "komen uit het sjabloon zelf).",
+    "template_fields_intro": "Zo zien de velden eruit als je met dit sjabloon een tag maakt, elk met een korte "
+                             "uitleg.",
     "tag_configuration": "Tagconfiguratie",
     "table_field": "Een tabelveld: pas het aan in het containerbestand.",
 
@@ -412,8 +414,6 @@ NL: dict[str, str] = {
     "plain_user": "Ongewijzigd verstuurd, niet gehasht: {fields}.",
     "tiktok_answer": "Het antwoord van TikTok",
     "answer_ok": "Code 0 betekent dat TikTok de gebeurtenis heeft geaccepteerd.",
-    "answer_rejected": "TikTok weigerde de gebeurtenis (code {code}). TikTok antwoordt ook bij fouten met HTTP "
-                       "200: alleen de code zegt het.",
     "answer_none": "Geen antwoord van TikTok.",
     "mock_received": "De nagebootste TikTok-API heeft tot nu toe {n} gebeurtenis(sen) geaccepteerd:",
     "error_run": "De parameter run moet een getal zijn.",
@@ -430,3 +430,333 @@ def translate(lang: str, key: str, **values: Any) -> str:
     table = STRINGS.get(lang, EN)
     text = table[key]
     return text.format(**values) if values else text
+
+
+# ----------------------------------------------------------------------------- texts added for the marketer's view
+
+EN.update({
+    "more_settings": "More settings (optional)",
+    "more_settings_help": "Everything here can keep its default: the tag then does what TikTok's own template "
+                          "does. Open it to see or change the event, customer data or product details.",
+    "show_token": "Show",
+    "hide_token": "Hide",
+    "hint_token_not_generated": "Saved, but this access token is not the one generated for pixel {pixel} in step 2 "
+                                "(that one ends in {last4}). TikTok will refuse the events with code 40105 "
+                                "\"Access token is invalid\". Tick \"Use the token generated in step 2\" or paste "
+                                "that token.",
+    "hint_token_other_pixel": "Saved, but this access token belongs to pixel {other}, not to pixel {pixel}. TikTok "
+                              "will refuse the events with code 40001 (no permission for this pixel).",
+    "hint_token_no_token_yet": "Saved, but no access token has been generated for pixel {pixel} yet (step 2), so "
+                               "TikTok will refuse this one.",
+    "attention": "needs attention",
+    "trigger_not_saved": "The trigger was not saved: please correct the conditions marked below.",
+    "trigger_saved_no_tag": "Saved. The trigger is a file in triggers/ and the server has reloaded the container. "
+                            "There is no TikTok tag yet: once you create it in step 3, it fires on this trigger.",
+    "trigger_check_hints": "Saved, but look at the {n} remark(s) below: as it is, the trigger may not fire when "
+                           "you expect it to.",
+    "error_condition_variable": "Choose a variable for this condition (the value is \"{value}\"). A condition "
+                                "without a variable cannot be saved; remove the row if you do not need it.",
+    "error_regex": "\"{pattern}\" is not a valid regular expression: {detail}. Check the brackets and special "
+                   "characters, or choose \"equals\" to match the text exactly.",
+    "regex_missing_paren": "a ( is opened but never closed with )",
+    "regex_missing_bracket": "a [ is opened but never closed with ]",
+    "regex_unexpected_paren": "there is a ) without a ( before it",
+    "regex_repetition": "{part} repeats nothing (*, + and ? repeat what comes before them)",
+    "regex_escape": "{part} is not a known escape (write \\\\ for a backslash)",
+    "regex_other": "{detail}",
+    "hint_empty_value": "The value is empty: this condition only holds when {variable} is empty. Fill in a value, "
+                        "or remove the row.",
+    "hint_case_event": "Matching is case-sensitive: a GA4 client names the event \"{lower}\" in lower case, so "
+                       "\"{value}\" never matches it. Use \"{lower}\", or the operator \"matches RegEx (ignore "
+                       "case)\".",
+    "hint_case_client": "Matching is case-sensitive: the client is called \"{client}\", so \"{value}\" never "
+                        "matches it.",
+    "hint_unknown_client": "No client of this container is called \"{value}\" (the clients are: {clients}), so "
+                           "this condition never holds.",
+    "rejected_by_vendor": "Rejected by vendor",
+    "rejected_intro": "The tag ran and sent the event, but TikTok refused it:",
+    "rejected_fix_token": "The access token is the problem. Go back to step 3 and use the token generated for "
+                          "this pixel in step 2.",
+    "rejected_fix_pixel": "The access token is not allowed to send events for this pixel. Go back to step 3 and "
+                          "check the pixel code and the token.",
+    "rejected_fix_other": "Check the tag's settings in step 3, then send the test again.",
+    "go_to_step_3": "Back to step 3: the TikTok tag",
+    "answer_see_above": "HTTP {status}: see the rejection above. TikTok answers HTTP 200 even for errors: only the "
+                        "code tells.",
+    "as_intended": "Not fired, as intended",
+    "as_intended_why": "This is what the trigger is for: the tag only fires on purchases, so a page_view is left "
+                       "alone.",
+    "unexpected_fired": "The tag also fired on this {event}: the trigger lets through more than purchases. Check "
+                        "its conditions in step 4.",
+    "expected_purchase_fired": "The tag should fire on the purchase.",
+    "case_hint_result": "Matching is case-sensitive: \"{left}\" and \"{right}\" differ only in upper and lower "
+                        "case.",
+    "notes_heading": "Good to know",
+    "warnings_heading": "Check this",
+    "open_preview": "See the same test in Preview",
+    "open_preview_help": "Preview shows every request this server received, with the tags, variables and event "
+                        "data of each event, as Google Tag Manager's Preview mode does.",
+})
+
+NL.update({
+    "more_settings": "Meer instellingen (optioneel)",
+    "more_settings_help": "Alles hier mag zijn standaardwaarde houden: de tag doet dan wat TikToks eigen sjabloon "
+                          "doet. Open dit om de gebeurtenis, klantgegevens of productgegevens te bekijken of te "
+                          "wijzigen.",
+    "show_token": "Tonen",
+    "hide_token": "Verbergen",
+    "hint_token_not_generated": "Opgeslagen, maar dit toegangstoken is niet het token dat in stap 2 voor pixel "
+                                "{pixel} is gemaakt (dat eindigt op {last4}). TikTok weigert de gebeurtenissen dan "
+                                "met code 40105 \"Access token is invalid\". Vink \"Gebruik het token uit stap 2\" "
+                                "aan of plak dat token.",
+    "hint_token_other_pixel": "Opgeslagen, maar dit toegangstoken hoort bij pixel {other}, niet bij pixel {pixel}. "
+                              "TikTok weigert de gebeurtenissen dan met code 40001 (geen toestemming voor deze "
+                              "pixel).",
+    "hint_token_no_token_yet": "Opgeslagen, maar voor pixel {pixel} is nog geen toegangstoken gemaakt (stap 2), dus "
+                               "TikTok weigert dit token.",
+    "attention": "vraagt aandacht",
+    "trigger_not_saved": "De trigger is niet opgeslagen: verbeter de voorwaarden die hieronder gemarkeerd zijn.",
+    "trigger_saved_no_tag": "Opgeslagen. De trigger is een bestand in triggers/ en de server heeft de container "
+                            "opnieuw geladen. Er is nog geen TikTok-tag: zodra je die in stap 3 maakt, gaat hij op "
+                            "deze trigger af.",
+    "trigger_check_hints": "Opgeslagen, maar bekijk de {n} opmerking(en) hieronder: zoals het nu staat, gaat de "
+                           "trigger misschien niet af wanneer je dat verwacht.",
+    "error_condition_variable": "Kies een variabele voor deze voorwaarde (de waarde is \"{value}\"). Een voorwaarde "
+                                "zonder variabele kan niet worden opgeslagen; verwijder de regel als je hem niet "
+                                "nodig hebt.",
+    "error_regex": "\"{pattern}\" is geen geldige reguliere expressie: {detail}. Controleer de haakjes en "
+                   "speciale tekens, of kies \"is gelijk aan\" om precies op de tekst te letten.",
+    "regex_missing_paren": "er wordt een ( geopend die nooit met ) gesloten wordt",
+    "regex_missing_bracket": "er wordt een [ geopend die nooit met ] gesloten wordt",
+    "regex_unexpected_paren": "er staat een ) zonder ( ervoor",
+    "regex_repetition": "{part} herhaalt niets (*, + en ? herhalen wat ervoor staat)",
+    "regex_escape": "{part} is geen bekende escape (schrijf \\\\ voor een backslash)",
+    "regex_other": "{detail}",
+    "hint_empty_value": "De waarde is leeg: deze voorwaarde klopt alleen als {variable} leeg is. Vul een waarde in "
+                        "of verwijder de regel.",
+    "hint_case_event": "Hoofdletters tellen mee: een GA4-client noemt de gebeurtenis \"{lower}\" in kleine "
+                       "letters, dus \"{value}\" komt daar nooit mee overeen. Gebruik \"{lower}\", of de operator "
+                       "\"komt overeen met RegEx (hoofdletters negeren)\".",
+    "hint_case_client": "Hoofdletters tellen mee: de client heet \"{client}\", dus \"{value}\" komt daar nooit mee "
+                        "overeen.",
+    "hint_unknown_client": "Geen client van deze container heet \"{value}\" (de clients zijn: {clients}), dus deze "
+                           "voorwaarde klopt nooit.",
+    "rejected_by_vendor": "Geweigerd door TikTok",
+    "rejected_intro": "De tag is afgegaan en heeft de gebeurtenis verstuurd, maar TikTok weigerde hem:",
+    "rejected_fix_token": "Het toegangstoken is het probleem. Ga terug naar stap 3 en gebruik het token dat in stap "
+                          "2 voor deze pixel is gemaakt.",
+    "rejected_fix_pixel": "Het toegangstoken mag geen gebeurtenissen voor deze pixel sturen. Ga terug naar stap 3 "
+                          "en controleer de pixelcode en het token.",
+    "rejected_fix_other": "Controleer de instellingen van de tag in stap 3 en verstuur de test opnieuw.",
+    "go_to_step_3": "Terug naar stap 3: de TikTok-tag",
+    "answer_see_above": "HTTP {status}: zie de weigering hierboven. TikTok antwoordt ook bij fouten met HTTP 200: "
+                        "alleen de code zegt het.",
+    "as_intended": "Niet afgegaan, zoals bedoeld",
+    "as_intended_why": "Daar is de trigger voor: de tag gaat alleen af bij aankopen, dus een page_view blijft "
+                       "ongemoeid.",
+    "unexpected_fired": "De tag ging ook af bij deze {event}: de trigger laat meer door dan aankopen. Controleer "
+                        "de voorwaarden in stap 4.",
+    "expected_purchase_fired": "De tag hoort bij de aankoop af te gaan.",
+    "case_hint_result": "Hoofdletters tellen mee: \"{left}\" en \"{right}\" verschillen alleen in hoofd- en kleine "
+                        "letters.",
+    "notes_heading": "Goed om te weten",
+    "warnings_heading": "Controleer dit",
+    "open_preview": "Bekijk dezelfde test in Preview",
+    "open_preview_help": "Preview toont elk verzoek dat deze server ontving, met de tags, variabelen en "
+                        "event-data van elke gebeurtenis, zoals de Preview-modus van Google Tag Manager.",
+})
+
+# Labels and help texts of the TikTok template's fields as the walkthrough shows them, written for the
+# marketer who sets the tag up (the template's own help texts are written for implementers). A field
+# missing here is shown with the template's own label and help text.
+FIELD_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "profile": ("Behaviour", "Which version of the TikTok tag to imitate. Keep the official one: it is the "
+                                 "template TikTok publishes in the gallery."),
+        "pixel_code": ("Pixel ID", "The code of your pixel in TikTok's Events Manager: 20 capital letters and "
+                                   "digits, such as CDEMOSHOP0PIXEL00001."),
+        "access_token": ("Access Token", "The key from step 2 that lets this tag send events for your pixel. "
+                                         "Keep it secret: the emulator shows it as **** everywhere."),
+        "event": ("Event Name", "Which TikTok event is sent. The default takes the GA4 event name and translates "
+                                "it, so a GA4 purchase becomes TikTok's purchase event."),
+        "event_id": ("Event ID", "Only needed when the TikTok pixel in the browser sends the same purchase: "
+                                 "the same ID on both lets TikTok count it once."),
+        "test_event_code": ("Test Event Code", "From Events Manager, Test Events: events with this code show up "
+                                               "there instead of in your reports."),
+        "hash": ("Customer data is", "Whether the customer fields below hold readable values (the tag hashes "
+                                     "them) or values that are already hashed."),
+        "email": ("Email", "Leave empty: the tag takes the e-mail address from the GA4 event and sends it "
+                           "hashed."),
+        "phone": ("Phone", "Leave empty: the tag takes the phone number from the GA4 event, if there is one."),
+        "external_id": ("External ID", "Leave empty: the tag takes your customer number (the GA4 user ID) and "
+                                       "sends it hashed."),
+        "sha256_email": ("Email, already hashed", "Only when your site hashes the e-mail address itself."),
+        "sha256_phone": ("Phone, already hashed", "Only when your site hashes the phone number itself."),
+        "sha256_external_id": ("External ID, already hashed", "Only when your site hashes the customer number "
+                                                              "itself."),
+        "phone_region": ("Default phone region", "Country of phone numbers written without +country code, "
+                                                 "such as NL."),
+        "limited_data_use": ("Limited Data Use", "Tell TikTok to use the data in a limited way (privacy laws of "
+                                                 "some US states)."),
+        "object_property_source": ("Product details from", "Keep the GA4 data: the tag takes the products, value and "
+                                                           "currency from the GA4 purchase."),
+        "single_multi_product": ("Products", "Only with custom product details: one product, a list, or none."),
+        "contents": ("Products (JSON)", "A list of products written as JSON."),
+        "content_id": ("Product ID", "The product's SKU."),
+        "content_type": ("Product type", "product or product_group."),
+        "content_name": ("Product name", ""),
+        "content_category": ("Product category", ""),
+        "price": ("Price", "Price of one unit."),
+        "quantity": ("Quantity", "Number of units."),
+        "brand": ("Brand", ""),
+        "value": ("Value", "Leave empty: the tag takes the order value from the GA4 purchase."),
+        "currency": ("Currency", "Leave empty: the tag takes the currency (such as EUR) from the GA4 purchase."),
+        "description": ("Description", ""),
+        "query": ("Search query", "Only for search events: what the visitor searched for."),
+        "custom_properties": ("Extra properties", "Extra details to send with the event."),
+        "url": ("Page URL", "Shown by TikTok's template, but the template never sends it: leave empty."),
+        "referrer": ("Referrer", "Shown by TikTok's template, but the template never sends it: leave empty."),
+        "ip": ("IP address", "Shown by TikTok's template, but the template never sends it: leave empty."),
+        "user_agent": ("User agent", "Shown by TikTok's template, but the template never sends it: leave empty."),
+        "event_name_overrides": ("Rename events", "Send another TikTok event name for a GA4 event name. Usually "
+                                                  "not needed."),
+        "logType": ("Console logging", "When the tag writes its request and TikTok's answer to the Preview "
+                                       "console."),
+    },
+    "nl": {
+        "profile": ("Gedrag", "Welke versie van de TikTok-tag wordt nagebootst. Houd de officiële: dat is het "
+                              "sjabloon dat TikTok in de galerij publiceert."),
+        "pixel_code": ("Pixel-ID", "De code van je pixel in TikToks Events Manager: 20 hoofdletters en cijfers, "
+                                   "zoals CDEMOSHOP0PIXEL00001."),
+        "access_token": ("Toegangstoken", "De sleutel uit stap 2 waarmee deze tag gebeurtenissen voor je pixel "
+                                          "mag sturen. Houd hem geheim: de emulator toont hem overal als ****."),
+        "event": ("Gebeurtenisnaam", "Welke TikTok-gebeurtenis wordt verstuurd. De standaardwaarde neemt de "
+                                     "GA4-gebeurtenisnaam en vertaalt die, zodat een GA4-aankoop TikToks "
+                                     "aankoopgebeurtenis wordt."),
+        "event_id": ("Gebeurtenis-ID", "Alleen nodig als de TikTok-pixel in de browser dezelfde aankoop stuurt: "
+                                       "met dezelfde ID telt TikTok hem maar één keer."),
+        "test_event_code": ("Testgebeurteniscode", "Uit Events Manager, Test Events: gebeurtenissen met deze code "
+                                                   "verschijnen daar in plaats van in je rapporten."),
+        "hash": ("Klantgegevens zijn", "Of de klantvelden hieronder leesbare waarden bevatten (de tag hasht ze) of "
+                                       "waarden die al gehasht zijn."),
+        "email": ("E-mail", "Laat leeg: de tag neemt het e-mailadres uit de GA4-gebeurtenis en stuurt het "
+                            "gehasht."),
+        "phone": ("Telefoon", "Laat leeg: de tag neemt het telefoonnummer uit de GA4-gebeurtenis, als dat er is."),
+        "external_id": ("Externe ID", "Laat leeg: de tag neemt je klantnummer (de GA4-gebruikers-ID) en stuurt "
+                                      "het gehasht."),
+        "sha256_email": ("E-mail, al gehasht", "Alleen als je site het e-mailadres zelf hasht."),
+        "sha256_phone": ("Telefoon, al gehasht", "Alleen als je site het telefoonnummer zelf hasht."),
+        "sha256_external_id": ("Externe ID, al gehasht", "Alleen als je site het klantnummer zelf hasht."),
+        "phone_region": ("Standaardregio voor telefoon", "Land van telefoonnummers zonder +landcode, zoals NL."),
+        "limited_data_use": ("Beperkt gegevensgebruik", "Vraag TikTok de gegevens beperkt te gebruiken "
+                                                        "(privacywetten van sommige Amerikaanse staten)."),
+        "object_property_source": ("Productgegevens uit", "Houd de GA4-gegevens: de tag neemt de producten, waarde en "
+                                                          "valuta uit de GA4-aankoop."),
+        "single_multi_product": ("Producten", "Alleen bij eigen productgegevens: één product, een lijst of geen."),
+        "contents": ("Producten (JSON)", "Een lijst met producten, geschreven als JSON."),
+        "content_id": ("Product-ID", "De SKU van het product."),
+        "content_type": ("Producttype", "product of product_group."),
+        "content_name": ("Productnaam", ""),
+        "content_category": ("Productcategorie", ""),
+        "price": ("Prijs", "Prijs van één stuk."),
+        "quantity": ("Aantal", "Aantal stuks."),
+        "brand": ("Merk", ""),
+        "value": ("Waarde", "Laat leeg: de tag neemt de orderwaarde uit de GA4-aankoop."),
+        "currency": ("Valuta", "Laat leeg: de tag neemt de valuta (zoals EUR) uit de GA4-aankoop."),
+        "description": ("Omschrijving", ""),
+        "query": ("Zoekopdracht", "Alleen bij zoekgebeurtenissen: waar de bezoeker naar zocht."),
+        "custom_properties": ("Extra eigenschappen", "Extra gegevens die met de gebeurtenis mee gaan."),
+        "url": ("Pagina-URL", "Getoond door TikToks sjabloon, maar het sjabloon verstuurt het nooit: laat leeg."),
+        "referrer": ("Verwijzer", "Getoond door TikToks sjabloon, maar het sjabloon verstuurt het nooit: laat "
+                                  "leeg."),
+        "ip": ("IP-adres", "Getoond door TikToks sjabloon, maar het sjabloon verstuurt het nooit: laat leeg."),
+        "user_agent": ("User-agent", "Getoond door TikToks sjabloon, maar het sjabloon verstuurt het nooit: laat "
+                                     "leeg."),
+        "event_name_overrides": ("Gebeurtenissen hernoemen", "Stuur een andere TikTok-gebeurtenisnaam voor een "
+                                                             "GA4-gebeurtenisnaam. Meestal niet nodig."),
+        "logType": ("Consolelogboek", "Wanneer de tag zijn verzoek en het antwoord van TikTok in de "
+                                      "Preview-console schrijft."),
+    },
+}
+
+GROUP_LABELS: dict[str, dict[str, str]] = {
+    "nl": {"Setup": "Instellen", "Event": "Gebeurtenis", "User data": "Klantgegevens",
+           "Properties": "Eigenschappen", "Other Configurations": "Andere configuraties", "Cookies": "Cookies",
+           "Consent": "Toestemming", "Advanced": "Geavanceerd", "Logs": "Logboeken"},
+}
+
+OPTION_LABELS: dict[str, dict[str, str]] = {
+    "nl": {"Inherit from the GA4 event ({{Event Name}})": "Overnemen van de GA4-gebeurtenis ({{Event Name}})",
+           "Plain AM Parameters": "Leesbare waarden", "SHA256 AM Parameters": "Al gehasht (SHA-256)",
+           "GA4 e-commerce data": "GA4-e-commercegegevens", "Custom": "Eigen velden",
+           "Single product": "Eén product", "Multiple products (JSON)": "Meerdere producten (JSON)",
+           "No Contents": "Geen producten", "Do not log": "Niet loggen",
+           "Log during debug and preview": "Loggen in debug en preview", "Always log": "Altijd loggen",
+           "TikTok documentation (E.164 phones, current event names)":
+               "TikTok-documentatie (E.164-telefoonnummers, huidige gebeurtenisnamen)"},
+}
+
+# The project's messages (validation, the TikTok tag's warnings and notes) in Dutch: a pattern of the
+# English text and its Dutch form. A message no pattern knows is shown as it is.
+PROBLEM_TEXTS: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "nl": [(re.compile(pattern), text) for pattern, text in (
+        (r"(.+) is required \('(\w+)' is missing or empty\)", r"\1 is verplicht ('\2' ontbreekt of is leeg)"),
+        (r"(.+) is not an option of (.+); expected one of: (.+)", r"\1 is geen keuze van \2; kies uit: \3"),
+        (r"A TikTok Pixel ID is 20 upper-case letters or digits, e\.g\. (\w+)\.",
+         r"Een TikTok-pixel-ID bestaat uit 20 hoofdletters of cijfers, bijv. \1."),
+        (r"\(got (.*)\)$", r"(ingevuld: \1)"),
+        (r"(.+) must be true or false", r"\1 moet waar of onwaar zijn"),
+        (r"an access token is 40 lower-case hexadecimal characters",
+         "een toegangstoken bestaat uit 40 tekens: cijfers en de kleine letters a tot en met f"),
+        (r"the tag needs a name", "de tag heeft een naam nodig"),
+        (r"the tag template (\S+) is not in the workspace yet \(step 1\)",
+         r"het tagsjabloon \1 staat nog niet in de werkruimte (stap 1)"),
+        (r"unknown variable (\{\{.+?\}\}); defined and built-in variables: (.+)",
+         r"onbekende variabele \1; bestaande en ingebouwde variabelen: \2"),
+        (r"unknown trigger (.+?); defined triggers: (.+)", r"onbekende trigger \1; bestaande triggers: \2"),
+        (r"invalid RE2 pattern (.+?): (.+)", r"ongeldig RE2-patroon \1: \2"),
+        (r"duplicate trigger name (.+)", r"dubbele triggernaam \1"),
+        (r"user email has surrounding whitespace before hashing",
+         "het e-mailadres heeft spaties ervoor of erna (vóór het hashen)"),
+        (r"user (\w+) has surrounding whitespace before hashing", r"user \1 heeft spaties ervoor of erna (vóór het "
+                                                                  r"hashen)"),
+        (r"user email (.+) has no '@': it does not look like an e-mail address",
+         r"het e-mailadres \1 heeft geen '@': het lijkt geen e-mailadres"),
+        (r"user phone is not in E\.164 form \(\+ and digits only\) before hashing: TikTok will not match it",
+         "het telefoonnummer staat niet in E.164-vorm (+ en alleen cijfers) vóór het hashen: TikTok koppelt het "
+         "niet"),
+        (r"legacy TikTok event name (.+) \(renamed to (\w+)\): TikTok still accepts it",
+         r"oude TikTok-gebeurtenisnaam \1 (nu \2): TikTok accepteert hem nog; TikToks eigen sjabloon stuurt hem "
+         r"zo"),
+        (r"TikTok rejected the event: code (\d+): (.+)", r"TikTok weigerde de gebeurtenis: code \1: \2"),
+        (r"tag field (.+) is set but the tiktok-official template never reads it",
+         r"tagveld \1 is ingevuld, maar het officiële TikTok-sjabloon leest het nooit"),
+        (r"event (.+) is not mapped to a TikTok standard event: it is sent as a custom event",
+         r"gebeurtenis \1 hoort niet bij een standaardgebeurtenis van TikTok: hij gaat als eigen gebeurtenis"),
+    )],
+}
+
+
+def field_text(lang: str, param: dict[str, Any]) -> tuple[str, str]:
+    """A template field's label and help text in ``lang`` (the template's own when not known here)."""
+    known = FIELD_TEXTS.get(lang, {}).get(str(param.get("name", "")))
+    if known is not None:
+        return known
+    return str(param.get("label") or param.get("name", "")), str(param.get("help") or "")
+
+
+def group_label(lang: str, section: Any) -> str:
+    label = str(section.label or section.name or "")
+    return GROUP_LABELS.get(lang, {}).get(label, label)
+
+
+def option_label(lang: str, _param: dict[str, Any], option: dict[str, Any]) -> str:
+    label = str(option.get("label", option.get("value", "")))
+    return OPTION_LABELS.get(lang, {}).get(label, label)
+
+
+def problem_text(lang: str, text: str) -> str:
+    """One of the project's messages (or a ``file: path: message`` line) in ``lang``, as far as known."""
+    for pattern, replacement in PROBLEM_TEXTS.get(lang, []):
+        text = pattern.sub(replacement, text)
+    return text

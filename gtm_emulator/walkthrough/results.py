@@ -5,9 +5,10 @@ The browser sends two real GA4 hits to the server (``POST /g/collect?v=2&…``, 
 ``x-ga-page_id``), which is how the page finds their reports afterwards.
 
 Hashed user data: the official TikTok profile reads the e-mail address from the tag's fields, then
-``user_data.email_address``, then the top-level event-data key ``email`` (tiktok.md 6.3), and the
+``user_data.email_address``, then the top-level event-data key ``email`` (docs/tiktok.md, "What is hashed"), and the
 external ID from ``tt_external_id``, then ``user_id``. A GA4 hit fills ``email`` through the event
-parameter ``ep.email`` and ``user_id`` through ``uid`` (sgtm.md 2.5), so the test purchase sends
+parameter ``ep.email`` and ``user_id`` through ``uid`` (docs/clients.md, "Parameter mapping"), so the test
+purchase sends
 those two and needs no extra variable. For each hashed field the page shows the value found in the
 event data, the normalised text and whether SHA-256 of it is exactly what went to TikTok.
 """
@@ -26,7 +27,7 @@ from ..core.report import ConditionTrace, Outgoing, Report, TagResult, json_safe
 from .workspace import operator_choice
 
 MEASUREMENT_ID = "G-DEMO123456"
-DEFAULT_EMAIL = " Jan.Jansen@Example.nl"
+DEFAULT_EMAIL = "Jan.Jansen@Example.nl"
 DEFAULT_USER_ID = "Klant-0042"
 RUN_PLACEHOLDER = "__RUN__"
 EMAIL_PLACEHOLDER = "__EMAIL__"
@@ -47,13 +48,21 @@ TEST_HITS: dict[str, list[tuple[str, str]]] = {
                   ("dl", "https://shop.example/"), ("dt", "Shop"), ("en", "page_view")],
 }
 
-# Where the official profile finds each hashed field in event data, in its order (tiktok.md 6.3).
+# Where the official profile finds each hashed field in event data, in its order (docs/tiktok.md, "What is hashed").
 HASH_SOURCES: dict[str, tuple[str, ...]] = {
     "email": ("user_data.email_address", "email"),
     "phone": ("user_data.phone_number",),
     "external_id": ("tt_external_id", "user_id"),
 }
 LOWER_CASED = ("email", "phone")
+# What the finished setup does with each test hit: the tag fires on the purchase and not on the
+# page_view (the page_view is sent to show exactly that).
+EXPECTED_FIRED = {"purchase": True, "page_view": False}
+# TikTok's codes for a token it does not accept (missing, unknown) and for a pixel the token may not use.
+TOKEN_CODES = (40104, 40105)
+PIXEL_CODES = (40001,)
+# The tag's own warning that repeats the vendor's answer (tags.tiktok.judge); the page shows the answer once.
+REJECTION_WARNING = "TikTok rejected the event:"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -100,6 +109,12 @@ class FailedCondition:
     right: Any
     error: str | None = None
 
+    @property
+    def differs_in_case_only(self) -> bool:
+        """"Purchase" against "purchase": equal but for upper and lower case (matching is case-sensitive)."""
+        left, right = self.left, self.right
+        return isinstance(left, str) and isinstance(right, str) and left != right and left.lower() == right.lower()
+
 
 @dataclass
 class TagView:
@@ -114,6 +129,23 @@ class TagView:
     plain_user: list[tuple[str, Any]] = field(default_factory=list)
     failed: list[FailedCondition] = field(default_factory=list)
     no_triggers: bool = False
+    notes: list[str] = field(default_factory=list)
+    expected_fired: bool | None = None
+
+    @property
+    def as_expected(self) -> bool | None:
+        """Whether firing (or not) is what the finished setup does for this test hit (None: no opinion)."""
+        return None if self.expected_fired is None else self.fired == self.expected_fired
+
+    @property
+    def rejection_fix(self) -> str:
+        """The text key of what to do about a vendor's rejection."""
+        code = (self.answer or {}).get("code")
+        if code in TOKEN_CODES:
+            return "rejected_fix_token"
+        if code in PIXEL_CODES:
+            return "rejected_fix_pixel"
+        return "rejected_fix_other"
 
     @property
     def body_json(self) -> str:
@@ -182,7 +214,9 @@ def _failed_condition(trigger: str, cond: ConditionTrace) -> FailedCondition:
 
 
 def tag_view(tag: TagResult, event_data: dict[str, Any], outgoing: Sequence[Outgoing]) -> TagView:
-    view = TagView(tag.name, tag.fired, tag.status, tag.error, tag.vendor_rejected, list(tag.warnings))
+    warnings = [w for w in tag.warnings if not (tag.vendor_rejected and w.startswith(REJECTION_WARNING))]
+    view = TagView(tag.name, tag.fired, tag.status, tag.error, tag.vendor_rejected, warnings,
+                   notes=list(tag.notes), expected_fired=EXPECTED_FIRED.get(str(event_data.get("event_name"))))
     mine = [o for o in outgoing if o.tag == tag.name]
     if mine:
         view.outgoing = mine[0]

@@ -61,7 +61,7 @@ DEFAULT_TAG_NAME = "TikTok - purchase"
 DEFAULT_TRIGGER_NAME = "GA4 purchase"
 DEFAULT_WORKSPACE = "gtm-demo-workspace"
 
-# GTM's operator choices (sgtm.md 5.2): UI key -> (operator, negate, ignore_case), in GTM's order.
+# GTM's operator choices (docs/triggers.md, "Operators"): UI key -> (operator, negate, ignore_case), in GTM's order.
 OPERATOR_CHOICES: dict[str, tuple[str, bool, bool]] = {
     "equals": ("equals", False, False),
     "does_not_equal": ("equals", True, False),
@@ -454,13 +454,23 @@ class Workspace:
     # ------------------------------------------------------------------ overview
 
     def status(self) -> dict[str, bool]:
-        """Which steps are done, read from the files."""
+        """Which steps are done, read from the files. The tag step is not done while its access token
+        is one the mock TikTok API would reject for its pixel (see ``attention``)."""
         tag = self.tag()
         trigger = self.trigger()
         return {
             "template": self.has_template(),
             "token": any(p.tokens for p in self.pixels()),
-            "tag": tag is not None,
+            "tag": tag is not None and not self.attention().get("tag"),
             "trigger": bool(trigger and tag and trigger.get("name") in (tag[1].get("firing_triggers") or [])),
         }
+
+    def attention(self) -> dict[str, bool]:
+        """Steps that were saved but need another look: the tag when its token is not accepted."""
+        from .hints import token_hint
+
+        tag = self.tag()
+        if tag is None:
+            return {}
+        return {"tag": token_hint(tag[1].get("parameters") or {}, self.pixels()) is not None}
 

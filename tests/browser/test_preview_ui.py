@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import rejecting_container
 from playwright.sync_api import expect
 
-from gtm_emulator import load_container
-from gtm_emulator.loading.config import default_container_path
 from gtm_emulator.server.app import current_container, set_container
 
 pytestmark = pytest.mark.browser
@@ -118,14 +117,6 @@ def test_fired_and_not_fired_with_outgoing(live_server: Any, page: Any, artifact
     assert "Event Name" in variables and "page_view" in variables and "****" in variables
     page.get_by_role("tab", name="Console").click()
     assert page.locator("#panel-console").is_visible()
-
-
-def rejecting_container() -> Any:
-    """The default container, but the tag sends a pixel code its token may not use (TikTok code 40001)."""
-    path = default_container_path()
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    raw["tags"][0]["parameters"]["pixel_code"] = "COTHER0PIXEL00000002"
-    return load_container(raw, base_dir=path.parent)
 
 
 def test_vendor_rejection_is_marked(live_server: Any, page: Any, artifacts: Path) -> None:

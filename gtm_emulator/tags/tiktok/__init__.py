@@ -4,7 +4,7 @@
 (method, url, headers, body, set_cookies). :class:`TikTokTag` sends it through the container's
 transport and reports TikTok's verdict (:func:`judge`).
 
-Profiles (tag parameter ``profile``; tiktok.md §6):
+Profiles (tag parameter ``profile``; docs/tiktok.md, "Profiles"):
 
 - ``tiktok-official`` (default): TikTok's own sGTM template v0.2.01 (:mod:`.official`);
 - ``stape``: stape's community template v2.0.1 (:mod:`.stape`);
@@ -81,13 +81,13 @@ def build_request(
     *,
     warnings: list[str] | None = None,
     notes: list[str] | None = None,
-    request_headers: Mapping[str, str] | None = None,
+    request_headers: Mapping[str, str | None] | None = None,
     rng: random.Random | None = None,
 ) -> dict[str, Any]:
     """What the TikTok tag sends for one event: ``{method, url, headers, body, set_cookies}``.
 
     ``cookies`` maps a cookie name to its values (a list, or one string). ``now`` is epoch seconds.
-    Warnings (values TikTok rejects, legacy names, un-normalised PII) are appended to ``warnings`` and
+    Warnings (values TikTok rejects, un-normalised PII) are appended to ``warnings`` and
     informational notes (skips, custom names) to ``notes``. ``request_headers`` (lower-case names:
     ``referer``, ``trace-id``) are read by the stape profile; ``rng`` generates stape's ``_ttp``.
     When the profile skips the event, ``method``, ``url`` and ``body`` are None and ``skip`` says why.
@@ -106,7 +106,7 @@ def _build_request(
     *,
     warnings: list[str] | None = None,
     notes: list[str] | None = None,
-    request_headers: Mapping[str, str] | None = None,
+    request_headers: Mapping[str, str | None] | None = None,
     rng: random.Random | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`build_request`, and the body for :func:`js.stringify` (a :class:`js.Plain` when the

@@ -181,13 +181,15 @@ class Notes:
 
 
 def check_event_name(event: Any, notes: Notes) -> None:
-    """Warnings for legacy names, notes for Pageview and un-mapped GA4-looking names (tiktok.md §4.2)."""
+    """Notes (not warnings: TikTok accepts them, and the official template itself sends
+    ``CompletePayment``) for legacy names, ``Pageview`` and un-mapped GA4-looking names (docs/tiktok.md,
+    "Event names")."""
     if not isinstance(event, str):
         if truthy(event):
             notes.warn(f"event name is a {js.type_of(event)}, not a string: TikTok rejects it")
         return
     if event in LEGACY_EVENTS:
-        notes.warn(f"legacy TikTok event name {event!r} ({LEGACY_EVENTS[event]}): TikTok still accepts it")
+        notes.note(f"legacy TikTok event name {event!r} ({LEGACY_EVENTS[event]}): TikTok still accepts it")
     elif event == "Pageview":
         notes.note("event 'Pageview' is what the sGTM templates send for page_view; whether TikTok treats it "
                    "as a standard event is not documented")
@@ -215,7 +217,8 @@ def check_types(body: Mapping[str, Any], notes: Notes) -> None:
 
 
 def check_normalised(field: str, text: str, notes: Notes) -> None:
-    """Warn (never fix) when a value about to be hashed does not look normalised for TikTok (§5)."""
+    """Warn (never fix) when a value about to be hashed does not look normalised for TikTok
+    (docs/tiktok.md, "What is hashed")."""
     if text != text.strip():
         notes.warn(f"user {field} has surrounding whitespace before hashing")
     if field == "email" and "@" not in text:

@@ -1,8 +1,8 @@
 """Profile ``tiktok-official``: TikTok's own sGTM template "TikTok Events API (Official)" v0.2.01.
 
 Sends byte for byte what that template sends when run in the sandbox (the differential harness
-``gtm_emulator.harness.tiktok_parity`` holds it to that; tiktok.md "Parity"): the same members in
-the same order, each left out when the template's ``if (x)`` finds it falsy, the same failures
+``gtm_emulator.harness.tiktok_parity`` holds it to that; docs/tiktok.md, "Parity with the published
+templates"): the same members in the same order, each left out when the template's ``if (x)`` finds it falsy, the same failures
 (a non-string PII value or a null item makes the template throw: :class:`TagError`).
 
 What the template does that a reader may not expect (each reproduced on purpose):
@@ -106,7 +106,8 @@ def ttclid_from_url(event_data: Mapping[str, Any]) -> Any:
 
 def resolve_ttclid(event_data: Mapping[str, Any], params: Mapping[str, Any],
                    cookies: Mapping[str, Any] | None) -> Any:
-    """URL -> same-host referrer -> cookie -> tag ``ttclid`` -> event data ``ttclid`` (§6.4)."""
+    """URL -> same-host referrer -> cookie -> tag ``ttclid`` -> event data ``ttclid``
+    (docs/tiktok.md, "ttclid and cookies")."""
     return js.or_chain(ttclid_from_url(event_data), first_cookie(cookies, "ttclid"), prop(params, "ttclid"),
                        prop(event_data, "ttclid"))
 

@@ -1,4 +1,4 @@
-"""Profile ``tiktok-spec``: what TikTok's own Events API documentation asks for (tiktok.md §2, §4, §5).
+"""Profile ``tiktok-spec``: what TikTok's own Events API documentation asks for (docs/tiktok.md, "Profiles").
 
 Not a reproduction of a template: it sends what a careful integration following TikTok's rules would.
 Its choices (each a named constant here):
@@ -199,7 +199,7 @@ def build(event_data: Mapping[str, Any], params: Mapping[str, Any], cookies: Map
         total = sum((float(c["price"]) * float(c["quantity"]) for c in contents if "price" in c and "quantity" in c),
                     0.0)
         value = js.normalize_number(round(total, VALUE_DECIMALS))
-    if truthy(value) and math.isfinite(value):
+    if truthy(value) and isinstance(value, (int, float)) and math.isfinite(value):
         properties["value"] = value
     search = or_chain(get(p, "query"), get(ev, "search_term"), get(ev, "query"))
     if truthy(search):

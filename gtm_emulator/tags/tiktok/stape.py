@@ -1,4 +1,4 @@
-"""Profile ``stape``: stape's community sGTM template "TikTok Events API" v2.0.1 (tiktok.md §6).
+"""Profile ``stape``: stape's community sGTM template "TikTok Events API" v2.0.1 (docs/tiktok.md, "Profiles").
 
 Sends byte for byte what that template (``stape_2_0_1``) sends when run in the sandbox (the
 differential harness ``gtm_emulator.harness.tiktok_parity`` holds it to that): the same members in

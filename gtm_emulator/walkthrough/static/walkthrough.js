@@ -16,6 +16,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  for (const button of document.querySelectorAll("[data-toggle-secret]")) {
+    button.addEventListener("click", () => {
+      const input = document.getElementById(button.dataset.toggleSecret);
+      if (!input) return;
+      const show = input.type === "password";
+      input.type = show ? "text" : "password";
+      button.textContent = show ? button.dataset.hide : button.dataset.show;
+      button.setAttribute("aria-pressed", show ? "true" : "false");
+    });
+  }
+
   setUpConditions();
   setUpEnabledWhen();
   setUpTest();
@@ -45,7 +56,7 @@ function setUpConditions() {
   add.addEventListener("click", () => {
     const rows = box.querySelectorAll(".condition");
     const copy = rows[rows.length - 1].cloneNode(true);
-    copy.querySelectorAll(".error").forEach((el) => el.remove());
+    copy.querySelectorAll(".error, .hint").forEach((el) => el.remove());
     copy.querySelector("input").value = "";
     const selects = copy.querySelectorAll("select");
     selects[0].selectedIndex = 0;

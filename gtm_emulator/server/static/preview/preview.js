@@ -20,11 +20,13 @@
     sel: null,             // {id, event: index|null}
     tab: "tags",
     paused: false,
-    search: ""
+    search: "",
+    container: null        // GET /container: ID, version, tags' settings, variables, built-ins
   };
 
   var STATUS_WORDS = {
-    success: "Succeeded", failure: "Failed", not_fired: "Not fired", paused: "Paused", blocked: "Blocked"
+    success: "Succeeded", failure: "Failed", not_fired: "Not fired", paused: "Paused", blocked: "Blocked",
+    not_emulated: "Not emulated"
   };
   var OPERATORS = {
     equals: ["equals", "does not equal"],
@@ -134,7 +136,8 @@
     li.appendChild(reqBtn);
     var list = h("ol", {"class": "event-list", "aria-label": "Events of request " + s.id});
     if (!s.events.length) {
-      list.appendChild(h("li", {"class": "ev-none"}, s.reason ? "No events: " + s.reason : "No events"));
+      list.appendChild(h("li", {"class": "ev-none"}, s.client ? (s.reason ? "No events: " + s.reason : "No events")
+        : "No events. " + unclaimedText(s.reason)));
     }
     s.events.forEach(function (ev) {
       var marks = [];
@@ -278,8 +281,9 @@
   }
 
   function noEvent(panel, rec) {
-    append(panel, h("p", {"class": "callout info"}, "This request created no events" +
-      (rec && rec.reason ? ": " + rec.reason : ".") + " See the Request tab for what came in and what went back."));
+    var why = rec && !rec.client ? " " + unclaimedText(rec.reason) : (rec && rec.reason ? ": " + rec.reason : ".");
+    append(panel, h("p", {"class": "callout info"}, "This request created no events." + (why === "." ? "" : why) +
+      " See the Request tab for what came in and what went back."));
   }
 
   function queryTable(query) {
@@ -328,7 +332,11 @@
         "). Google's Preview would show this tag as Succeeded; nothing was recorded by the vendor."));
     }
     if (o.error) parts.push(h("p", {"class": "callout bad"}, "The request got no answer: " + o.error));
-    (o.warnings || []).forEach(function (w) { if (!verdict.rejected) parts.push(h("p", {"class": "callout warn"}, w)); });
+    // The vendor's remarks: warnings when it refused the data or did not answer; when it accepted the
+    // data they are notes (nothing failed), so the intended path shows no warning.
+    (o.warnings || []).forEach(function (w) {
+      if (!verdict.rejected) parts.push(h("p", {"class": "callout " + (o.vendor_ok === true ? "info" : "warn")}, w));
+    });
     parts.push(h("h4", null, "Request headers"), kvTable(o.headers, null, "Header"));
     parts.push(h("h4", null, "Payload sent"), h("pre", {"class": "payload"}, pretty(o.body)));
     if (o.body_truncated) parts.push(h("p", {"class": "note"}, "The body was cut to the store's size limit."));
@@ -360,7 +368,7 @@
     var req = rec.request;
     append(panel, h("h3", null, "Client"),
       h("p", null, rec.client ? ["Claimed by the client ", h("strong", null, rec.client), "."]
-        : "No client claimed this request" + (rec.reason ? ": " + rec.reason : ".")));
+        : unclaimedText(rec.reason)));
     append(panel, h("h3", null, "Incoming request"),
       h("p", {"class": "mono"}, req.method + " " + rec.url),
       h("p", {"class": "note"}, "From " + (req.remote_addr || "?") + " at " + new Date(rec.time * 1000).toLocaleString()),
@@ -380,6 +388,12 @@
       h("h4", null, "Cookies set"), cookieTable(resp.set_cookies),
       h("h4", null, "Body"), h("pre", null, pretty(resp.body || "")));
     (rec.warnings || []).forEach(function (w) { append(panel, h("p", {"class": "callout warn"}, w)); });
+  }
+
+  /** "No client claimed this request", then the clients' reasons, without saying it twice. */
+  function unclaimedText(reason) {
+    var rest = String(reason || "").replace(/^no client claimed (this|the) request[:.]?\s*/i, "").trim();
+    return "No client claimed this request" + (rest ? (rest.charAt(0) === "(" ? " " + rest : ": " + rest) : ".");
   }
 
   function conditionRow(c) {
@@ -430,6 +444,34 @@
     return tag.error || "No firing trigger matched.";
   }
 
+  /** The tag's settings as the container sets them, with the value of each for this event. */
+  function tagProperties(tag, ev) {
+    var conf = ((state.container && state.container.tags) || []).filter(function (t) { return t.name === tag.name; })[0];
+    if (!conf) return null;
+    var values = (ev && ev.variables) || {};
+    var names = Object.keys(conf.parameters || {});
+    if (!names.length) return h("p", {"class": "note"}, "No settings: every field keeps its default.");
+    function resolved(value) {
+      if (typeof value !== "string" || value.indexOf("{{") < 0) return null;
+      var whole = /^\{\{\s*([^}]+?)\s*\}\}$/.exec(value);
+      if (whole) return Object.prototype.hasOwnProperty.call(values, whole[1]) ? values[whole[1]] : undefined;
+      return value.replace(/\{\{\s*([^}]+?)\s*\}\}/g, function (_m, name) {
+        return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : "";
+      });
+    }
+    var rows = names.map(function (name) {
+      var value = conf.parameters[name];
+      var now = resolved(value);
+      return h("tr", {"data-property": name}, h("td", {"class": "k"}, name),
+        h("td", {"class": "v mono"}, typeof value === "string" ? value : JSON.stringify(value)),
+        h("td", {"class": "v mono"}, now === null ? h("span", {"class": "note"}, "same") :
+          (now === undefined ? h("span", {"class": "note"}, "undefined") :
+            (typeof now === "string" ? now : JSON.stringify(now)))));
+    });
+    return h("table", {"class": "properties"}, h("thead", null, h("tr", null, h("th", {scope: "col"}, "Property"),
+      h("th", {scope: "col"}, "Configured"), h("th", {scope: "col"}, "Value for this event"))), h("tbody", null, rows));
+  }
+
   function tagCard(tag, ev) {
     var statusWord = STATUS_WORDS[tag.status] || tag.status;
     var summary = h("summary", null,
@@ -438,19 +480,38 @@
       tag.vendor_rejected ? h("span", {"class": "badge rejected", "data-verdict": "rejected"}, "✗ Rejected by vendor") : null,
       tag.fired ? null : h("span", {"class": "why"}, whyNot(tag)));
     var parts = [];
+    var sent = ((ev && ev.outgoing) || []).filter(function (o) { return o.tag === tag.name; });
     if (tag.error) parts.push(h("p", {"class": "callout bad"}, "Error: " + tag.error));
+    var said = null;  // the vendor's refusal, said once in the banner
     if (tag.vendor_rejected) {
-      parts.push(h("p", {"class": "callout bad", role: "note"}, "GTM counts this tag as Succeeded, but the vendor " +
-        "refused its data" + ((tag.warnings || []).length ? ": " + tag.warnings.join("; ") : ".")));
-    } else {
-      (tag.warnings || []).forEach(function (w) { parts.push(h("p", {"class": "callout warn"}, w)); });
+      var refused = sent.filter(function (o) { return o.vendor_ok === false; })[0];
+      said = refused ? vendorMessage(refused) : "";
+      parts.push(h("p", {"class": "callout bad rejection", role: "note"}, "GTM counts this tag as Succeeded, but " +
+        "the vendor refused its data" + (said ? " (" + said + ")." : ".")));
     }
-    (tag.notes || []).forEach(function (n) { parts.push(h("p", {"class": "note"}, n)); });
+    (tag.warnings || []).forEach(function (w) {
+      if (said && said.indexOf("code ") === 0 && w.indexOf(said.split(":")[0]) >= 0) return;  // the banner says it
+      parts.push(h("p", {"class": "callout warn"}, w));
+    });
+    (tag.notes || []).forEach(function (n) { parts.push(h("p", {"class": "callout info"}, n)); });
+    var props = tagProperties(tag, ev);
+    if (props) parts.push(h("h4", null, "Properties"), props);
+    if (tag.would_read) {
+      parts.push(h("h4", null, "What it would have read (the emulator cannot do this tag's work)"));
+      parts.push(h("pre", {"class": "json"}, JSON.stringify(tag.would_read, null, 2)));
+    }
+    (tag.transformations || []).forEach(function (tf) {
+      var bits = [];
+      if ((tf.changes.removed || []).length) bits.push("removed " + tf.changes.removed.join(", "));
+      var set = tf.changes.set || {};
+      Object.keys(set).forEach(function (k) { bits.push("set " + k + " = " + show(set[k])); });
+      parts.push(h("p", {"class": "note", "data-transformation": tf.name},
+        "Transformation “" + tf.name + "” (" + tf.kind + "): " + (bits.join("; ") || "no change")));
+    });
     parts.push(h("h4", null, tag.fired ? "Why it fired" : "Why it did not fire"));
     if (!(tag.triggers || []).length) parts.push(h("p", {"class": "note"}, tag.status === "paused"
       ? "The tag is paused, so its triggers were not checked." : "No trigger was evaluated."));
     (tag.triggers || []).forEach(function (t) { parts.push(triggerBlock(t)); });
-    var sent = ((ev && ev.outgoing) || []).filter(function (o) { return o.tag === tag.name; });
     if (sent.length) {
       parts.push(h("h4", null, "Outgoing HTTP requests of this tag"));
       sent.forEach(function (o) { parts.push(outgoingCard(o, false)); });
@@ -470,9 +531,11 @@
     var ok = fired.filter(function (t) { return t.status === "success"; }).length;
     var failed = fired.filter(function (t) { return t.status === "failure"; }).length;
     var rejected = fired.filter(function (t) { return t.vendor_rejected; }).length;
+    var notEmulated = fired.filter(function (t) { return t.status === "not_emulated"; }).length;
     var fh = h("section", {"class": "tags-fired", "aria-labelledby": "h-fired"},
       h("h3", {id: "h-fired"}, "Tags Fired", h("span", {"class": "counts"},
-        "Succeeded: " + ok + " · Failed: " + failed + (rejected ? " · Rejected by vendor: " + rejected : ""))));
+        "Succeeded: " + ok + " · Failed: " + failed + (rejected ? " · Rejected by vendor: " + rejected : "") +
+        (notEmulated ? " · Not emulated: " + notEmulated : ""))));
     if (!fired.length) append(fh, h("p", {"class": "note"}, "No tag fired for this event."));
     fired.forEach(function (t) { append(fh, tagCard(t, ev)); });
     var nh = h("section", {"class": "tags-not-fired", "aria-labelledby": "h-not-fired"},
@@ -486,9 +549,29 @@
     var panel = $("panel-variables");
     clear(panel);
     if (!ev) { noEvent(panel, null); return; }
-    append(panel, h("h3", null, "Variables"),
-      h("p", {"class": "note"}, "The value of each variable for this event. Secrets are shown as ****."),
-      kvTable(ev.variables, null, "Variable", "Value"));
+    var values = ev.variables || {};
+    var c = state.container || {variables: [], builtins: []};
+    var rows = [];
+    var listed = {};
+    function row(name, type, builtin) {
+      listed[name] = true;
+      var has = Object.prototype.hasOwnProperty.call(values, name);
+      rows.push(h("tr", {"data-variable": name, "data-type": type},
+        h("td", {"class": "k"}, name),
+        h("td", {"class": "type"}, builtin ? "Built-in" : type),
+        h("td", {"class": "v mono"}, has ? (typeof values[name] === "string" ? values[name] : JSON.stringify(values[name]))
+          : h("span", {"class": "note"}, "undefined"))));
+    }
+    (c.variables || []).forEach(function (v) { row(v.name, v.type, false); });
+    (c.builtins || []).forEach(function (name) { row(name, "Built-in", true); });
+    Object.keys(values).forEach(function (name) { if (!listed[name]) row(name, "", false); });
+    append(panel, h("h3", null, "Variables", h("span", {"class": "counts"},
+        plural((c.variables || []).length, "user-defined variable") + " · " +
+        plural((c.builtins || []).length, "built-in variable"))),
+      h("p", {"class": "note"}, "Every variable of the container and the enabled built-in variables, with the " +
+        "value each had for this event (undefined: no value). Secrets are shown as ****."),
+      h("table", {"class": "variables"}, h("thead", null, h("tr", null, h("th", {scope: "col"}, "Variable"),
+        h("th", {scope: "col"}, "Type"), h("th", {scope: "col"}, "Value"))), h("tbody", null, rows)));
   }
 
   function renderEventTab(ev) {
@@ -519,6 +602,28 @@
 
   // ------------------------------------------------------------------ totals and polling
 
+  function renderContainer(c) {
+    state.container = c;
+    var meta = $("container-meta");
+    if (meta) {
+      clear(meta);
+      append(meta, h("span", {"data-meta": "id"}, "ID " + c.id), h("span", {"data-meta": "version"}, "Version " + c.version),
+        c.environment ? h("span", {"data-meta": "environment"}, "Environment " + c.environment) : null,
+        h("span", {"data-meta": "mode"}, c.preview_mode ? "Preview mode" : "Published mode"),
+        h("span", {"data-meta": "counts"}, plural(c.clients.length, "client") + ", " + plural(c.tags.length, "tag") +
+          ", " + plural(c.triggers.length, "trigger") + ", " + plural(c.variables.length, "variable")));
+    }
+    var name = $("container-name");
+    if (name) name.textContent = c.name;
+  }
+  function loadContainer() {
+    return api("/container").then(function (c) {
+      var changed = JSON.stringify(c) !== JSON.stringify(state.container);
+      renderContainer(c);
+      if (changed && state.sel && state.details.get(state.sel.id)) renderDetail(state.details.get(state.sel.id));
+    }).catch(function () { /* shown without it */ });
+  }
+
   function renderTotals(sum) {
     document.querySelectorAll("[data-total]").forEach(function (dd) {
       var v = sum[dd.getAttribute("data-total")] || 0;
@@ -541,6 +646,7 @@
         resetList();  // the log was cleared (here or by another client)
         state.lastId = 0;
       }
+      if (res[0].requests.length) loadContainer();  // the container may have been swapped (an edit)
       addRequests(res[0].requests);
       renderTotals(sum);
       setLive("Live", "");
@@ -575,7 +681,7 @@
       state.search = this.value.trim().toLowerCase();
       state.byId.forEach(function (entry) { applySearch(entry.li); });
     });
-    Promise.all([api("/requests?limit=" + MAX_SHOWN), api("/summary")]).then(function (res) {
+    Promise.all([api("/requests?limit=" + MAX_SHOWN), api("/summary"), loadContainer()]).then(function (res) {
       addRequests(res[0].requests);
       renderTotals(res[1]);
     }).catch(function () { setLive("Server not reachable, retrying", "offline"); }).then(schedule);
