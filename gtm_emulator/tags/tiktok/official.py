@@ -1,9 +1,10 @@
 """Profile ``tiktok-official``: TikTok's own sGTM template "TikTok Events API (Official)" v0.2.01.
 
-Sends byte for byte what that template sends when run in the sandbox (the differential harness
-``gtm_emulator.harness.tiktok_parity`` holds it to that; docs/tiktok.md, "Parity with the published
-templates"): the same members in the same order, each left out when the template's ``if (x)`` finds it falsy, the same failures
-(a non-string PII value or a null item makes the template throw: :class:`TagError`).
+Sends byte for byte what that template sends when run in the sandbox: the same members in the same
+order, each left out when the template's ``if (x)`` finds it falsy, the same failures (a non-string
+PII value or a null item makes the template throw: :class:`TagError`). The differential harness
+``gtm_emulator.harness.tiktok_parity`` holds it to that
+(docs/tiktok.md, "Parity with the published templates").
 
 What the template does that a reader may not expect (each reproduced on purpose):
 
