@@ -21,7 +21,8 @@ except ImportError:  # run as a script from the benchmarks directory
 
 _PAGE = ("v=2&tid=G-8XK3Q2PLM1&gtm=45je45g0v9176543210z8&_p=1716212345678&gcs=G111&gcd=13l3l3l3l1&npa=0"
          "&dma=0&cid=1848265125.1716212340&ul=de-de&sr=1920x1080&uaa=x86&uab=64"
-         "&uafvl=Chromium;124.0.6367.207|Google%20Chrome;124.0.6367.207|Not-A.Brand;99.0.0.0&uamb=0&uam=&uap=Windows"
+         "&uafvl=Chromium%3B124.0.6367.207%7CGoogle%2520Chrome%3B124.0.6367.207%7CNot-A.Brand%3B99.0.0.0&uamb=0&uam="
+         "&uap=Windows&sst.etld=google.de&sst.tft=1716212345678&sst.lpc=253076363&sst.navt=n&sst.ude=1"
          "&uapv=15.0.0&uaw=0&are=1&frm=0&pscdl=noapi&_s={s}&sid=1716212340&sct=3&seg=1"
          "&dl=https%3A%2F%2Fshop.example%2Fde%2Fdamen%2Fkleider%3Futm_source%3Dnewsletter"
          "&dr=https%3A%2F%2Fwww.example.org%2F&dt=Kleider%20f%C3%BCr%20Damen%20%7C%20Shop&tfd=1532")

@@ -1,26 +1,34 @@
 """Fixtures shared by every test. Constants and builders are in helpers.py.
 
-Two rules hold for the whole run: Hypothesis keeps no example database (it would write
-``.hypothesis/`` into the working directory), and the run fails if the working tree gained a file:
-a test writes only inside its temporary folder.
+Two rules hold for the whole run: Hypothesis keeps no example database and its caches go to a
+temporary folder (by default both are ``.hypothesis/`` in the working directory), and the run fails
+if the working tree gained a file (collection included): a test writes only inside its temporary
+folder.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("gtm-emulator-tests", database=None)
 settings.load_profile("gtm-emulator-tests")
+# Hypothesis also caches (constants, Unicode data) under .hypothesis/ in the working directory.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="gtm-emulator-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, True)
 
 
 def _untracked_files() -> set[str] | None:
@@ -49,13 +57,25 @@ def _artifacts_in_tree() -> str | None:
         return None
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _working_tree_stays_clean() -> Iterator[None]:
-    before = _untracked_files()
-    yield
+_BEFORE_RUN: set[str] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Note the untracked files before anything runs (collection included)."""
+    global _BEFORE_RUN
+    _BEFORE_RUN = _untracked_files()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the working tree gained a file: a test writes only inside its tmp_path."""
     after = _untracked_files()
-    if before is not None and after is not None and after - before:
-        pytest.fail("the test run wrote into the working tree: " + ", ".join(sorted(after - before)))
+    if _BEFORE_RUN is None or after is None or not after - _BEFORE_RUN:
+        return
+    message = "the test run wrote into the working tree: " + ", ".join(sorted(after - _BEFORE_RUN))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

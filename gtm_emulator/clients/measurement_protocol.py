@@ -104,8 +104,8 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
                    "user_location", "device"}),
     "events[]": frozenset({"name", "params", "timestamp_micros"}),
     "user_properties.*": frozenset({"value"}),
-    "consent": frozenset({"ad_user_data", "ad_personalization"}),
-    "user_data": frozenset({"sha256_email_address", "sha256_phone_number", "address"}),
+    "consent": frozenset(CONSENT_FIELDS),
+    "user_data": frozenset({*USER_DATA_HASHED_LISTS, "address"}),
     "user_data.address": ADDRESS_FIELDS,
     "user_data.address[]": ADDRESS_FIELDS,
     "user_location": frozenset({"city", "region_id", "country_id", "subcontinent_id", "continent_id"}),
@@ -357,10 +357,7 @@ def _check_measurement_fields(payload: dict[str, Any], result: Validation, now: 
             result.add("consent", f"Measurement consent must be an object, not {type_of(consent)}.", VALUE_INVALID)
         else:
             for key, value in consent.items():
-                if key not in CONSENT_FIELDS:
-                    result.add(f"consent.{key}", f"Consent field [{key}] is unknown; known fields: "
-                                                 f"{', '.join(CONSENT_FIELDS)}.", VALUE_INVALID)
-                elif value not in CONSENT_VALUES:
+                if value not in CONSENT_VALUES:  # unknown keys were refused by the strict parse
                     result.add(f"consent.{key}", f"Consent value [{_show(value)}] for {key} is invalid; it must be "
                                                  "GRANTED or DENIED.", VALUE_INVALID)
     npa = payload.get("non_personalized_ads")
@@ -466,17 +463,11 @@ def _check_user_data(user_data: Any, result: Validation) -> None:
                     result.add(where, f"User data address must be an object, not {type_of(address)}.",
                                VALUE_INVALID)
                     continue
-                for field, text in address.items():
-                    if field not in ADDRESS_FIELDS:
-                        result.add(f"{where}.{field}", f"User data address field [{field}] is unknown; known fields: "
-                                                       f"{', '.join(sorted(ADDRESS_FIELDS))}.", VALUE_INVALID)
-                    elif field.startswith("sha256_"):
+                for field, text in address.items():  # only ADDRESS_FIELDS pass the strict parse
+                    if field.startswith("sha256_"):
                         _check_hashes(text, f"{where}.{field}", result)
                     elif not isinstance(text, str):
                         result.add(f"{where}.{field}", f"User data address {field} must be a string.", VALUE_INVALID)
-        else:
-            result.add(path, f"User data field [{key}] is unknown; known fields: sha256_email_address, "
-                             "sha256_phone_number, address.", VALUE_INVALID)
 
 
 def _check_events(payload: dict[str, Any], result: Validation) -> None:

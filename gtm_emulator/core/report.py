@@ -25,9 +25,11 @@ SECRET_QUERY_PARAMS = frozenset({
 
 def url_secrets(url: str) -> list[str]:
     """The values of the secret query parameters (``SECRET_QUERY_PARAMS``) of ``url``, raw and decoded."""
+    if "?" not in url:
+        return []
     from urllib.parse import unquote_plus
 
-    query = url.split("?", 1)[1].split("#", 1)[0] if "?" in url else ""
+    query = url.split("?", 1)[1].split("#", 1)[0]
     out = []
     for part in query.split("&"):
         name, _, value = part.partition("=")

@@ -108,22 +108,24 @@ def gtm_container(request: pytest.FixtureRequest) -> Any:
     pytest.fail(f"gtm_container: {display} is not a valid container:\n{problems}", pytrace=False)
 
 
+def _mock_vendor(container: Any, name: str) -> Any:
+    """The container's mock vendor ``name``; the test fails when the container runs without mocks."""
+    mock = getattr(container, name)
+    if mock is None:
+        pytest.fail(f"{name}: the container does not run with the mock vendor", pytrace=False)
+    return mock
+
+
 @pytest.fixture
 def tiktok_mock(gtm_container: Any) -> Any:
     """The mock TikTok Events API of ``gtm_container`` (``.events``, ``.requests``, ``.reset()``)."""
-    mock = gtm_container.tiktok_mock
-    if mock is None:
-        pytest.fail("tiktok_mock: the container does not run with the mock vendor", pytrace=False)
-    return mock
+    return _mock_vendor(gtm_container, "tiktok_mock")
 
 
 @pytest.fixture
 def ga4_mock(gtm_container: Any) -> Any:
     """The mock GA4 collection endpoint of ``gtm_container`` (``.hits``, ``.rejected``, ``.reset()``)."""
-    mock = gtm_container.ga4_mock
-    if mock is None:
-        pytest.fail("ga4_mock: the container does not run with the mock vendor", pytrace=False)
-    return mock
+    return _mock_vendor(gtm_container, "ga4_mock")
 
 
 @pytest.fixture

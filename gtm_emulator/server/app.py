@@ -234,8 +234,17 @@ def current_container(app: Flask) -> Container:
 
 
 def set_container(app: Flask, container: Container) -> None:
-    """Serve ``container`` from the next request on (after the user changed the configuration)."""
+    """Serve ``container`` from the next request on (after the user changed the configuration).
+    The time of the swap is kept (``container_since``): Preview says when a request ran on an
+    earlier configuration than the one it describes."""
     app.extensions["gtm_emulator"]["container"] = container
+    app.extensions["gtm_emulator"]["container_since"] = time.time()
+
+
+def container_since(app: Flask) -> float | None:
+    """When the container now served was swapped in with ``set_container`` (None: served from the start)."""
+    since: float | None = app.extensions["gtm_emulator"].get("container_since")
+    return since
 
 
 def add_report_hook(app: Flask, hook: ReportHook) -> None:

@@ -44,7 +44,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core.report import MASK, json_safe, mask_secrets
 from ..core.variables import BUILTINS
 from ..errors import RequestError
-from .app import add_report_hook, current_container
+from .app import add_report_hook, container_since, current_container
 from .store import RequestFilter, SQLiteStore, parse_since
 
 PREFIX = "/_emulator"
@@ -360,7 +360,8 @@ def preview_blueprint(store: SQLiteStore, token: str | None = None) -> Blueprint
     @bp.route("/api/container", methods=["GET"])
     def container_view() -> Response:
         _check_params({})
-        return json_response(describe_container(current_container(_app())))
+        app = _app()
+        return json_response({**describe_container(current_container(app)), "since": container_since(app)})
 
     @bp.route("/api/summary", methods=["GET"])
     def summary() -> Response:

@@ -54,6 +54,7 @@ def test_container_version_tag_properties_and_every_variable(live_server: Any, p
     expect(props.locator("tr[data-property='access_token'] td").nth(2)).to_have_text("****")
     expect(props.locator("tr[data-property='event'] td").nth(2)).to_have_text("purchase")
     expect(props.locator("tr[data-property='profile'] td").nth(1)).to_have_text("tiktok-official")
+    expect(card.locator("[data-note='changed']")).to_have_count(0)  # ran on the container it describes
 
     page.get_by_role("tab", name="Variables").click()
     table = page.locator("#panel-variables table.variables")
@@ -93,6 +94,8 @@ def test_rejection_banner_is_not_joined_with_other_warnings(live_server: Any, pa
     assert "40001" not in warnings.inner_text()
     notes = card.locator(".card-body > .callout.info")
     expect(notes.first).to_contain_text("legacy TikTok event name 'CompletePayment'")
+    # the container was swapped back after this request: its properties are today's, and Preview says so
+    expect(card.locator("[data-note='changed']")).to_have_count(1)
     page.screenshot(path=str(artifacts / "rejection-banner.png"), full_page=True)
 
 

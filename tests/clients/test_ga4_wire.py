@@ -138,6 +138,7 @@ def test_gcd_dma_and_consent_as_recorded_in_january_2024() -> None:
     ("13r3r3r3r5l1", [True, True, True, True], True),        # denied by default, granted by update
     ("13t3t3t3t5l1", [True, True, True, True], False),       # granted by default
     ("13q3v3m3n5l1", [False, True, False, True], True),      # mixed updates
+    ("13l3l3R3l5l1", [True, True, True, True], True),        # an upper-case letter reads as its lower case
 ])
 def test_consent_letters_of_gcd(gcd: str, granted: list[bool], update: bool) -> None:
     consent = ga4.consent_from_gcd(gcd)

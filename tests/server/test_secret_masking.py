@@ -84,7 +84,8 @@ def test_a_secret_in_an_outgoing_url_is_masked_everywhere(tmp_path: Path, caplog
         "tags": [{"name": "Vendor", "type": "template", "template": str(tmp_path / "vendor.tpl"),
                   "parameters": {"token": token}, "firing_triggers": ["All Events"]}]}, transport=transport)
     store = SQLiteStore(str(tmp_path / "store.sqlite3"))
-    app = create_app(container, store=store)
+    recorded = tmp_path / "requests.ndjson"
+    app = create_app(container, store=store, on_report=[Recorder(str(recorded)).hook])
     client = app.test_client()
     with caplog.at_level(logging.DEBUG):
         client.get(HITS[0][1])
@@ -97,7 +98,7 @@ def test_a_secret_in_an_outgoing_url_is_masked_everywhere(tmp_path: Path, caplog
     (out,) = report.outgoing
     assert out.url == "https://api.vendor.example/v1/events?access_token=****&event=purchase"
     haystacks = {"log lines": caplog.text, "pages": "\n".join(pages), "report": json.dumps(report.to_dict()),
-                 "explanation": report.explain()}
+                 "explanation": report.explain(), "recorded requests": recorded.read_text()}
     for path in tmp_path.glob("store.sqlite3*"):
         haystacks[f"store file {path.name}"] = path.read_bytes().decode("latin-1")
     assert [name for name, text in haystacks.items() if token in text] == []

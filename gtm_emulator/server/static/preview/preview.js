@@ -472,7 +472,7 @@
       h("th", {scope: "col"}, "Configured"), h("th", {scope: "col"}, "Value for this event"))), h("tbody", null, rows));
   }
 
-  function tagCard(tag, ev) {
+  function tagCard(tag, ev, rec) {
     var statusWord = STATUS_WORDS[tag.status] || tag.status;
     var summary = h("summary", null,
       h("span", {"class": "badge st-" + tag.status}, statusWord), h("span", {"class": "tag-name"}, tag.name),
@@ -495,7 +495,15 @@
     });
     (tag.notes || []).forEach(function (n) { parts.push(h("p", {"class": "callout info"}, n)); });
     var props = tagProperties(tag, ev);
-    if (props) parts.push(h("h4", null, "Properties"), props);
+    if (props) {
+      parts.push(h("h4", null, "Properties"));
+      var since = state.container && state.container.since;
+      if (since && rec && rec.time < since) {
+        parts.push(h("p", {"class": "callout info", "data-note": "changed"}, "The container was changed after this " +
+          "request: these are the tag's settings now, which may differ from the ones it ran with."));
+      }
+      parts.push(props);
+    }
     if (tag.would_read) {
       parts.push(h("h4", null, "What it would have read (the emulator cannot do this tag's work)"));
       parts.push(h("pre", {"class": "json"}, JSON.stringify(tag.would_read, null, 2)));
@@ -537,11 +545,11 @@
         "Succeeded: " + ok + " · Failed: " + failed + (rejected ? " · Rejected by vendor: " + rejected : "") +
         (notEmulated ? " · Not emulated: " + notEmulated : ""))));
     if (!fired.length) append(fh, h("p", {"class": "note"}, "No tag fired for this event."));
-    fired.forEach(function (t) { append(fh, tagCard(t, ev)); });
+    fired.forEach(function (t) { append(fh, tagCard(t, ev, rec)); });
     var nh = h("section", {"class": "tags-not-fired", "aria-labelledby": "h-not-fired"},
       h("h3", {id: "h-not-fired"}, "Tags Not Fired", h("span", {"class": "counts"}, String(notFired.length))));
     if (!notFired.length) append(nh, h("p", {"class": "note"}, "Every tag fired."));
-    notFired.forEach(function (t) { append(nh, tagCard(t, ev)); });
+    notFired.forEach(function (t) { append(nh, tagCard(t, ev, rec)); });
     append(panel, fh, nh);
   }
 
