@@ -21,16 +21,20 @@ from .ports import port_problem
 
 
 def load(container: str | None, vendor: str = "mock", gtm_export: str | None = None,
-         path_prefix: str | None = None, **kw: Any) -> Any:
+         path_prefix: str | None = None, keep_templates: bool = False, **kw: Any) -> Any:
     from ..loading.config import load_container, load_gtm_export
 
     if container and gtm_export:
         fail("give either --container or --gtm-export, not both")
+    if keep_templates and not gtm_export:
+        fail("--keep-templates goes with --gtm-export (a container file already says what each tag runs)")
     try:
         if gtm_export:
-            loaded = load_gtm_export(gtm_export, vendor=vendor, **kw)
+            loaded = load_gtm_export(gtm_export, vendor=vendor, keep_templates=keep_templates, **kw)
             for warning in loaded.load_warnings:
                 click.echo(f"warning: {warning}", err=True)
+            for note in loaded.load_notes:
+                click.echo(f"note: {note}", err=True)
         else:
             loaded = load_container(container, vendor=vendor, **kw)
         if path_prefix is not None:
@@ -71,6 +75,13 @@ GTM_EXPORT_OPTION = click.option(
     "--gtm-export", "gtm_export", type=click.Path(dir_okay=False), default=None,
     help="Run a GTM server-container export (exportFormatVersion 2) directly, instead of --container.",
 )
+
+KEEP_TEMPLATES_OPTION = click.option(
+    "--keep-templates", "keep_templates", is_flag=True,
+    help="Run the published TikTok templates of an export (TikTok's, stape's) as templates in the sandbox, "
+         "instead of the native TikTok tag that sends the same bytes faster.",
+)
+
 
 def _check_path_prefix(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"(/[^/?#]+)*/?", value):
@@ -117,10 +128,11 @@ CONTAINER_OPTION = click.option(
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Append every request the container handles to this NDJSON file (for `gtm-emulator replay`).")
 @GTM_EXPORT_OPTION
+@KEEP_TEMPLATES_OPTION
 @PATH_PREFIX_OPTION
 def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: str | None, workers: int | None,
           threads: int, quiet: bool, store_path: str, retention: int, retention_size: str | None, token: str | None,
-          record: str | None, gtm_export: str | None, path_prefix: str | None) -> None:
+          record: str | None, gtm_export: str | None, keep_templates: bool, path_prefix: str | None) -> None:
     """Run the container as an HTTP server (gunicorn), with the Preview UI at /_emulator/."""
     from ..loading.config import make_transport
     from ..server.app import ReportHook, create_app
@@ -145,7 +157,8 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     except ValueError as exc:
         fail(f"--retention-size {retention_size}: {exc}")
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
-    loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix)
+    loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix,
+                  keep_templates=keep_templates)
     why_one = ""
     if chosen is None:
         # The in-process mock TikTok API keeps what it received per worker process: with several
@@ -291,11 +304,13 @@ def _parse_cookie(value: str) -> tuple[str, str]:
               help="mock: TikTok requests go to the built-in mock TikTok API (other hosts fail, as offline); "
                    "record: nothing is sent, every call is answered as accepted; live: really sent.")
 @GTM_EXPORT_OPTION
+@KEEP_TEMPLATES_OPTION
 @PATH_PREFIX_OPTION
 @click.argument("url")
 def simulate(container: str | None, method: str | None, data_file: str | None, data: str | None,
              headers: tuple[str, ...], cookies: tuple[str, ...], remote_addr: str, now: float | None,
-             explain: bool, vendor: str, gtm_export: str | None, path_prefix: str | None, url: str) -> None:
+             explain: bool, vendor: str, gtm_export: str | None, keep_templates: bool, path_prefix: str | None,
+             url: str) -> None:
     """Run one request through the container in-process and print the report as JSON."""
     body = b""
     if data_file is not None:
@@ -305,7 +320,8 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
             fail(f"--data-file {data_file}: {exc.strerror or exc}")
     elif data is not None:
         body = data.encode("utf-8")
-    loaded = load(container, vendor=vendor, gtm_export=gtm_export, path_prefix=path_prefix)
+    loaded = load(container, vendor=vendor, gtm_export=gtm_export, path_prefix=path_prefix,
+                  keep_templates=keep_templates)
     report = loaded.simulate(
         method or ("POST" if body else "GET"), url,
         headers=dict(_parse_header(h) for h in headers), body=body,
@@ -322,17 +338,65 @@ def simulate(container: str | None, method: str | None, data_file: str | None, d
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the container JSON (default: next to the export, <name>.container.json); "
                    "custom templates go to a templates/ folder beside it.")
+@KEEP_TEMPLATES_OPTION
 @PATH_PREFIX_OPTION
-def import_(export: str, output: str | None, path_prefix: str | None) -> None:
-    """Convert a GTM server-container export into the project's container JSON."""
+def import_(export: str, output: str | None, keep_templates: bool, path_prefix: str | None) -> None:
+    """Convert a GTM server-container export into the project's container JSON.
+
+    The published TikTok templates (TikTok's, stape's) become the native TikTok tag, which sends the
+    same bytes; --keep-templates keeps them as templates run in the sandbox. The output says which."""
     from ..loading.gtm_export import write_conversion
 
     out = Path(output) if output else Path(export).with_suffix(".container.json")
-    native, warnings = write_conversion(export, out, settings={"path_prefix": path_prefix} if path_prefix else None)
+    notes: list[str] = []
+    native, warnings = write_conversion(export, out, settings={"path_prefix": path_prefix} if path_prefix else None,
+                                        keep_templates=keep_templates, notes=notes)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{out}: {len(native.get('tags', []))} tags, {len(native.get('triggers', []))} triggers, "
                f"{len(native.get('variables', []))} variables, {len(native.get('clients', []))} clients")
+    for note in notes:
+        click.echo(f"  {note}")
+
+
+@cli.command("tiktok-parity")
+@click.option("--templates", "folder", default=None, metavar="DIR",
+              help="Folder with the published TikTok templates (.tpl); default: $GTM_EMULATOR_PUBLISHED_TEMPLATES.")
+@click.option("--examples", default=5000, show_default=True, type=click.IntRange(1),
+              help="Generated (hit, setting) cases per profile.")
+@click.option("--profile", "profiles", multiple=True, type=click.Choice(["tiktok-official", "stape"]),
+              help="Only this profile (repeatable; default: every template found).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Hypothesis seed (same seed, same cases).")
+@click.option("--show", default=5, show_default=True, type=click.IntRange(0), help="Differing cases shown per profile.")
+def tiktok_parity(folder: str | None, examples: int, profiles: tuple[str, ...], seed: int, show: int) -> None:
+    """Run the published TikTok templates in the sandbox beside the native tag on generated cases and
+    report every difference by field (exit 1 when there is one)."""
+    try:
+        from ..harness import tiktok_parity as harness
+    except ImportError as exc:  # Hypothesis comes with the test extra
+        fail(f"the parity harness needs Hypothesis (pip install 'gtm-emulator[test]'): {exc}")
+    folder = folder or harness.configured_folder()
+    if not folder:
+        fail(f"give --templates DIR or set {harness.ENV_VAR} to a folder with the published templates")
+    try:
+        found = harness.find_templates(folder)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    wanted = list(profiles) or sorted(found)
+    if not wanted:
+        fail(f"{folder}: no published TikTok template found (looked for gtmVersion "
+             f"{', '.join(harness.PUBLISHED)} in *.tpl files)")
+    total = examples * len(wanted)
+    with click.progressbar(length=total, label="cases", file=sys.stderr) as bar:
+        def step(_profile: str, _count: int) -> None:
+            bar.update(1)
+
+        try:
+            results = harness.run(folder, examples=examples, profiles=wanted, seed=seed, keep=show, progress=step)
+        except FileNotFoundError as exc:
+            fail(str(exc))
+    click.echo(harness.format_report(results, verbose=show > 0))
+    sys.exit(1 if any(r.differing for r in results) else 0)
 
 
 @cli.command("template-test")

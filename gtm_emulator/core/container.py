@@ -167,6 +167,7 @@ class Container:
         self.vendors = vendors or {}
         self.transformations = ordered(transformations or [])
         self.load_warnings = list(load_warnings or [])  # things that load but may not do what you expect
+        self.load_notes: list[str] = []  # what an export import chose (e.g. native TikTok tag or its template)
         self.resources: list[Any] = []  # kept alive with the container (e.g. a converted export's folder)
         # Tags in firing order: priority high to low, ties in config order.
         self._firing_order = sorted(range(len(tags)), key=lambda i: -tags[i].priority)

@@ -291,7 +291,7 @@ def stringify_exact(value: object, out: list[str]) -> bool:
     elif isinstance(value, dict):
         out.append("{")
         first = True
-        for key, item in value.items():
+        for key, item in js_key_order(value).items():
             if item is UNDEFINED or callable(item):
                 continue
             if not first:
@@ -310,6 +310,29 @@ class _NeedsSlowPath(Exception):
     """A value whose JSON text Python's encoder would write differently from JS."""
 
 
+_INDEX = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+_MAX_INDEX = 2**32 - 2
+
+
+def _is_index(key: Any) -> bool:
+    """Whether ``key`` is an array index, which a JS object lists before its other keys."""
+    return type(key) is str and key[:1] in _DIGITS and _INDEX.match(key) is not None and int(key) <= _MAX_INDEX
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def js_key_order(value: dict[Any, Any]) -> dict[Any, Any]:
+    """``value`` with its keys in JS property order: array indices ascending, then the other keys
+    in insertion order (what ``JSON.stringify`` and ``for … in`` see)."""
+    indices = sorted((k for k in value if _is_index(k)), key=int)
+    if not indices:
+        return value
+    out = {k: value[k] for k in indices}
+    out.update((k, v) for k, v in value.items() if k not in out)
+    return out
+
+
 def _plain(value: Any) -> Any:
     """``value`` as plain JSON data whose ``json.dumps`` text equals JS ``JSON.stringify``'s, or
     :class:`_NeedsSlowPath` (exponent-form or non-finite numbers, non-string keys, other types)."""
@@ -318,13 +341,16 @@ def _plain(value: Any) -> Any:
         return value
     if kind is dict:
         out = {}
+        indexed = False
         for key, item in value.items():
             if item is UNDEFINED:
                 continue
             if type(key) is not str:
                 raise _NeedsSlowPath
+            if "0" <= key < ":":  # starts with a digit (no slice allocated)
+                indexed = True
             out[key] = item if type(item) is str else _plain(item)
-        return out
+        return js_key_order(out) if indexed else out
     if kind is list or kind is tuple:
         return [item if type(item) is str else None if item is UNDEFINED else _plain(item) for item in value]
     if kind is int:

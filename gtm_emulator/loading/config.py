@@ -93,11 +93,13 @@ def load_container(
 
 def load_gtm_export(
     path: str | os.PathLike[str], *, vendor: str = "mock", transport: Transport | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, keep_templates: bool = False,
 ) -> Container:
     """Run a GTM server-container export directly: converted in memory, its custom templates
     written to a temporary folder that lives as long as the container. The conversion's warnings
-    are in ``container.load_warnings``."""
+    are in ``container.load_warnings``, its notes (which TikTok tags run natively, which as their
+    template) in ``container.load_notes``; ``keep_templates`` runs the TikTok gallery templates
+    themselves instead of the native tag."""
     import shutil
     import tempfile
     import weakref
@@ -105,7 +107,9 @@ def load_gtm_export(
     from .gtm_export import convert, load_export
 
     files: dict[str, str] = {}
-    native, warnings = convert(load_export(path), str(path), template_files=files)
+    notes: list[str] = []
+    native, warnings = convert(load_export(path), str(path), template_files=files, keep_templates=keep_templates,
+                               notes=notes)
     folder = tempfile.mkdtemp(prefix="gtm-emulator-export-")
     try:
         for rel, text in files.items():
@@ -119,6 +123,7 @@ def load_gtm_export(
     weakref.finalize(container, shutil.rmtree, folder, True)  # removed with the container
     container.source = str(path)
     container.load_warnings = list(warnings) + container.load_warnings
+    container.load_notes = notes
     return container
 
 

@@ -10,8 +10,12 @@ Custom templates: the native format refers to templates by path, so each ``custo
 tag, variable or client uses becomes a ``.tpl`` file under ``templates/`` next to the converted
 container (``templates/<slug>.tpl``, the path relative to the container file). Pass a dict as
 ``template_files`` to receive ``{relative path: .tpl text}``; :func:`write_conversion` writes the
-container and those files. The TikTok gallery templates are not run as code: they become the native
-``tiktok_events_api`` tag with the matching profile (``TIKTOK_GALLERY``), their field names kept.
+container and those files. The TikTok gallery templates are not run as code by default: they become
+the native ``tiktok_events_api`` tag with the matching profile (``TIKTOK_GALLERY``), their field
+names kept, which sends byte for byte what the published template sends
+(docs/tiktok.md, "Parity with the published templates").
+``keep_templates=True`` runs such a template itself in the sandbox instead. Either way the
+conversion's ``notes`` say, per tag, which of the two runs.
 
 Choices on uncertain points (docs/templates.md, "Importing a container export"):
 
@@ -66,6 +70,8 @@ TIKTOK_GALLERY = {
     ("tiktok", "gtm-template-eapi"): "tiktok-official",
     ("stape-io", "tiktok-tag"): "stape",
 }
+# the gtmVersion each native profile reproduces (a template writing another one may behave differently)
+TIKTOK_VERSIONS = {"tiktok-official": "s2s_0_2_01", "stape": "stape_2_0_1"}
 TEMPLATE_DIR = "templates"
 _FIRING_OPTIONS = {"ONCE_PER_EVENT": "once_per_event", "UNLIMITED": "unlimited", "ONCE_PER_LOAD": "once_per_event"}
 _REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
@@ -102,11 +108,13 @@ def slug(text: str) -> str:
 
 
 class _Converter:
-    def __init__(self, export: dict[str, Any], source: str):
+    def __init__(self, export: dict[str, Any], source: str, keep_templates: bool = False):
         self.export = export
         self.source = source
+        self.keep_templates = keep_templates
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
+        self.notes: list[str] = []
         self.files: dict[str, str] = {}
         self.cv: dict[str, Any] = {}
         self.templates: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -577,6 +585,18 @@ class _Converter:
         return out
 
     # ------------------------------------------------------------------ tags
+    def _native_note(self, name: str, tpl: dict[str, Any], profile: str) -> str:
+        ref = tpl.get("galleryReference") or {}
+        origin = f"{ref.get('owner')}/{ref.get('repository')}"
+        note = (f"tag {name!r}: the published template {tpl.get('name')!r} ({origin}) runs natively as "
+                f"tiktok_events_api, profile {profile!r} (--keep-templates runs the template itself)")
+        version = TIKTOK_VERSIONS[profile]
+        text = str(tpl.get("templateData") or "")
+        if f"'{version}'" not in text and f'"{version}"' not in text:
+            note += (f"; note: the export's template text does not carry gtmVersion {version!r}, the version the "
+                     f"profile reproduces byte for byte")
+        return note
+
     def _tags(self, trigger_names: dict[str, str]) -> list[dict[str, Any]]:
         out = []
         tag_names = {str(t.get("name")) for t in self.cv.get("tag") or [] if isinstance(t, dict)}
@@ -601,10 +621,14 @@ class _Converter:
                 ref = tpl.get("galleryReference") or {}
                 profile = TIKTOK_GALLERY.get((str(ref.get("owner", "")), str(ref.get("repository", ""))))
                 native["export_type"] = ttype
-                if profile is not None:
+                if profile is not None and not self.keep_templates:
                     native["type"] = "tiktok_events_api"
                     native["parameters"] = {"profile": profile, **params}
+                    self.notes.append(self._native_note(name, tpl, profile))
                 else:
+                    if profile is not None:
+                        self.notes.append(f"tag {name!r}: the published template {tpl.get('name')!r} runs as the "
+                                          f"template itself in the sandbox (--keep-templates)")
                     tpl_path = self._template_path(index, tpl, "TAG", f"{path}.type")
                     if tpl_path is None:
                         continue
@@ -678,16 +702,20 @@ def firestore_settings(p: dict[str, Any]) -> dict[str, Any]:
     return native
 
 
-def convert(export: dict[str, Any], source: str, *, template_files: dict[str, str] | None = None
-            ) -> tuple[dict[str, Any], list[str]]:
+def convert(export: dict[str, Any], source: str, *, template_files: dict[str, str] | None = None,
+            keep_templates: bool = False, notes: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
     """Export -> (native container dict, warnings). Raises ConfigError listing every problem.
 
     ``template_files``, when given, receives ``{path relative to the container: .tpl text}`` for the
-    custom templates the container refers to."""
-    converter = _Converter(export, source)
+    custom templates the container refers to. ``keep_templates`` runs the TikTok gallery templates as
+    templates instead of the native tag; ``notes``, when given, receives one line per such tag saying
+    which runs."""
+    converter = _Converter(export, source, keep_templates)
     native = converter.run()
     if template_files is not None:
         template_files.update(converter.files)
+    if notes is not None:
+        notes.extend(converter.notes)
     return native, converter.warnings
 
 
@@ -703,13 +731,15 @@ def load_export(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def write_conversion(export_path: str | Path, out_path: str | Path, *, settings: dict[str, Any] | None = None
+def write_conversion(export_path: str | Path, out_path: str | Path, *, settings: dict[str, Any] | None = None,
+                     keep_templates: bool = False, notes: list[str] | None = None
                      ) -> tuple[dict[str, Any], list[str]]:
     """Convert an export file and write the container JSON plus its ``templates/*.tpl`` next to it.
     ``settings`` are added to the container's settings (an export does not carry, e.g., the
-    server container URL's ``path_prefix``)."""
+    server container URL's ``path_prefix``); ``keep_templates`` and ``notes`` as in :func:`convert`."""
     files: dict[str, str] = {}
-    native, warnings = convert(load_export(export_path), str(export_path), template_files=files)
+    native, warnings = convert(load_export(export_path), str(export_path), template_files=files,
+                               keep_templates=keep_templates, notes=notes)
     if settings:
         native["settings"] = {**native.get("settings", {}), **settings}
     out = Path(out_path)

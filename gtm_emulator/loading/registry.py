@@ -160,10 +160,13 @@ def template_tag(loader: Loader, data: dict[str, Any], index: int, declaration: 
     template = loader.load_tpl(data.get("template"), ("tags", index, "template"), expect="TAG")
     if template is None:
         return None
-    from ..tags.template_tag import TemplateTag
+    from ..tags.template_tag import TemplateTag, referenced_defaults
 
     params = dict(data.get("parameters") or {})  # missing fields take their defaultValue at run time
     loader.check_fields(template, params, ("tags", index, "parameters"), "parameter")
+    # a default that refers to variables ({{Event Name}}) is resolved per event, as GTM resolves field text
+    for name, default in referenced_defaults(template).items():
+        params.setdefault(name, default)
     return loader.finish_tag(data, index, "template", TemplateTag(template), params, frozenset())
 
 

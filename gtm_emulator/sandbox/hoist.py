@@ -19,6 +19,8 @@ Choices on uncertain points (``HOIST_TOP_LEVEL`` switches the rewrite off):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 HOIST_TOP_LEVEL = True
 
 _OPEN = "([{"
@@ -30,6 +32,11 @@ def hoist_top_level(code: str) -> str:
     """``code`` with its top-level ``let`` / ``const`` keywords replaced by ``var`` of the same length."""
     if not HOIST_TOP_LEVEL:
         return code
+    return _hoisted(code)
+
+
+@lru_cache(maxsize=64)  # the same template's code is compiled again for every run
+def _hoisted(code: str) -> str:
     out = list(code)
     depth = 0
     i = 0

@@ -2,6 +2,8 @@
 // that receives the host-call function and installs __sandbox, require and the test APIs.
 (function (host) {
   'use strict';
+  var hasOwn = Object.prototype.hasOwnProperty;
+  var OWN_MEMBERS_ONLY = true;  // see the end of this function
   var U = '\u0000u', N = '\u0000n', F = '\u0000f', C = '\u0000c';
   var S = {tasks: [], micro: [], rejected: [], calls: {}, mocks: {}, mockObjects: {}, errors: [],
            done: null, late: [], listeners: {}, eventCallbacks: [], testMode: false, main: null};
@@ -272,7 +274,7 @@
   };
   api.hasMessageListener = function (type) {
     call('__permission', ['use_message', 'hasMessageListener']);
-    return Object.prototype.hasOwnProperty.call(S.listeners, String(type)) || call('__listenedElsewhere', [String(type)]);
+    return hasOwn.call(S.listeners, String(type)) || call('__listenedElsewhere', [String(type)]);
   };
   api.sendMessage = function (type, message) {
     call('__permission', ['use_message', 'sendMessage']);
@@ -342,9 +344,9 @@
   S.record = record;
   function requireApi(name) {
     name = String(name);
-    if (Object.prototype.hasOwnProperty.call(S.mockObjects, name)) return S.mockObjects[name];
-    var known = Object.prototype.hasOwnProperty.call(api, name);
-    var mocked = Object.prototype.hasOwnProperty.call(S.mocks, name);
+    if (hasOwn.call(S.mockObjects, name)) return S.mockObjects[name];
+    var known = hasOwn.call(api, name);
+    var mocked = hasOwn.call(S.mocks, name);
     if (!known && !mocked) throw new Error('require: unknown API "' + name + '"');
     if (objectApis[name] && !mocked) return api[name];
     if (objectApis[name]) {
@@ -355,7 +357,7 @@
     return function () {
       var args = Array.prototype.slice.call(arguments);
       record(name, args);
-      if (Object.prototype.hasOwnProperty.call(S.mocks, name)) {
+      if (hasOwn.call(S.mocks, name)) {
         if (S.testMode) call('__mocked', [name]);
         var impl = S.mocks[name];
         return typeof impl === 'function' ? impl.apply(null, args) : impl;
@@ -410,7 +412,7 @@
     var ka = Object.keys(a), kb = Object.keys(b);
     if (ka.length !== kb.length) return false;
     for (var i = 0; i < ka.length; i++) {
-      if (!Object.prototype.hasOwnProperty.call(b, ka[i]) || !deepEqual(a[ka[i]], b[ka[i]])) return false;
+      if (!hasOwn.call(b, ka[i]) || !deepEqual(a[ka[i]], b[ka[i]])) return false;
     }
     return true;
   }
@@ -527,4 +529,21 @@
     }
     return enc({ok: true, errors: S.errors});
   };
+
+  // GTM's sandboxed objects have no inherited members: obj['constructor'], obj.toString or
+  // obj['__proto__'] read only what the object itself holds (undefined otherwise), and writing
+  // obj['__proto__'] makes an ordinary member. So Object.prototype loses its named members
+  // (OWN_MEMBERS_ONLY); converting an object to text keeps working through Symbol.toPrimitive.
+  if (OWN_MEMBERS_ONLY) {
+    var OP = Object.prototype, fnText = Function.prototype.toString, errText = Error.prototype.toString,
+        join = Array.prototype.join;
+    Object.defineProperty(OP, Symbol.toPrimitive, {configurable: true, writable: true, value: function () {
+      if (Array.isArray(this)) return join.call(this, ',');
+      if (typeof this === 'function') return fnText.call(this);
+      if (this instanceof Error) return errText.call(this);
+      return '[object Object]';
+    }});
+    var named = Object.getOwnPropertyNames(OP);
+    for (var m = 0; m < named.length; m++) delete OP[named[m]];
+  }
 })

@@ -68,6 +68,20 @@ JUDGES: dict[str, Callable[[], Callable[[HttpResponse], tuple[bool, list[str]]]]
 }
 
 
+def referenced_defaults(template: CustomTemplate) -> dict[str, str]:
+    """The fields whose ``defaultValue`` refers to variables (``{{Event Name}}``).
+
+    In GTM a default is the text the field starts with when the tag is created, and a field's text
+    is resolved like any other: ``{{Event Name}}`` becomes the event's name at run time. A tag whose
+    field is left unset therefore gets the *resolved* default; the container compiles these defaults
+    as the tag's parameters (:mod:`gtm_emulator.loading.registry`) so that they are resolved per event.
+    """
+    from ..core.variables import Template as ValueTemplate
+
+    return {name: default for name, default in template.field_defaults().items()
+            if isinstance(default, str) and ValueTemplate(default).refs}
+
+
 class TemplateTag:
     """A tag whose behaviour is a ``.tpl`` tag template (``type: template``)."""
 

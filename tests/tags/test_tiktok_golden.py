@@ -269,10 +269,10 @@ def test_user_data_blank() -> None:
     ev = base(event_name="purchase", user_data={"email_address": "", "phone_number": "   "}, user_id="")
     assert set(event_of(build(ev, OFFICIAL))["user"]) == {"ip", "user_agent"}  # blank and whitespace dropped
     assert set(event_of(build(ev, SPEC))["user"]) == {"ip", "user_agent"}
-    # email_address is the last source of stape's chain, so its "" is what `a || b || c || d` yields
+    # stape writes a user field only when its source is truthy (`if (a) … else if (b) …`)
     stape_ev = base(event_name="purchase", user_data={"email": "", "email_address": "", "phone": "   "})
     stape = event_of(build(stape_ev, STAPE))["user"]
-    assert stape["email"] == ""  # falsy values are kept as they are
+    assert "email" not in stape
     assert stape["phone"] == sha("")  # whitespace is truthy: trimmed, then the empty text hashed
     assert "external_id" not in stape
 

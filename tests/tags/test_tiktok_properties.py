@@ -142,9 +142,11 @@ def test_template_exception_upper_case_digest_passes_unchanged(value: str, profi
 
 
 @SETTINGS
-@given(value=st.sampled_from(["", 0, None, False]))
+@given(value=st.sampled_from([0, False]))
 def test_template_exception_stape_keeps_falsy_values(value: Any) -> None:
-    built = build({"user_data": {"email_address": value}}, {"profile": "stape"}, {})
+    # a falsy value from the user-data table reaches hashData, which gives falsy values back unchanged
+    rows = [{"name": "email", "value": value}]
+    built = build({"user_data": {"email_address": "x@example.com"}}, {"profile": "stape", "userDataList": rows}, {})
     assert built is not None and built["body"]["data"][0]["user"]["email"] == value
 
 

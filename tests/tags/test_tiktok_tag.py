@@ -44,8 +44,12 @@ def test_unknown_profile_is_a_config_error() -> None:
         build_request({}, {"profile": "nope"})
 
 
-def test_missing_token_gives_empty_header() -> None:
-    assert build_request({}, {"pixel_code": PIXEL}, now=NOW)["headers"]["Access-Token"] == ""
+def test_missing_token_leaves_the_header_out_for_template_profiles() -> None:
+    # the templates pass data.access_token (undefined) to sendHttpRequest, which leaves the header out
+    for params in ({"pixel_code": PIXEL}, {"profile": "stape", "pixelId": PIXEL}):
+        assert build_request({}, params, now=NOW)["headers"] == {"Content-Type": "application/json"}
+    assert build_request({}, {"profile": "stape", "accessToken": ""}, now=NOW)["headers"]["Access-Token"] == ""
+    assert build_request({}, {"profile": "tiktok-spec"}, now=NOW)["headers"]["Access-Token"] == ""
 
 
 def test_event_time_rules() -> None:
@@ -118,7 +122,9 @@ def test_official_custom_contents_modes() -> None:
 def test_official_custom_properties_cannot_override_gtm_version() -> None:
     rows = [{"key": "gtm_version", "value": "x"}, {"key": "order_id", "value": "O1"}, {"key": "", "value": "no"}]
     props = body_of({}, {"custom_properties": rows, "value": "12", "description": "d"})["data"][0]["properties"]
-    assert props["gtm_version"] == "s2s_0_2_01" and props["order_id"] == "O1" and "" not in props
+    assert props["gtm_version"] == "s2s_0_2_01" and props["order_id"] == "O1" and props[""] == "no"
+    # a row named gtm_version keeps its place among the rows and is then overwritten
+    assert list(props) == ["value", "description", "gtm_version", "order_id", "", "event_trigger_source"]
     assert props["value"] == 12 and props["description"] == "d"
 
 
@@ -204,9 +210,16 @@ def test_stape_overrides_and_lists() -> None:
     assert data["properties"]["order_id"] == "O9" and data["properties"]["gtm_version"] == "stape_2_0_1"
 
 
-def test_stape_event_source_other_than_web_is_config_error() -> None:
-    with pytest.raises(ConfigError, match="eventSource"):
-        build_request({}, {"profile": "stape", "eventSource": "app"}, now=NOW)
+def test_stape_event_sources() -> None:
+    ev = {"page_location": "https://shop.example/", "app_name": "Shop", "campaign_id": "C1", "idfv": "V",
+          "locale": "nl-NL", "user_agent": "UA"}
+    app = build_request(ev, {"profile": "stape", "eventSource": "app", "appId": "A1"}, now=NOW)["body"]
+    event = app["data"][0]
+    assert app["event_source"] == "app" and "page" not in event
+    assert event["app"] == {"app_id": "A1", "app_name": "Shop"} and event["ad"] == {"campaign_id": "C1"}
+    assert event["user"] == {"idfv": "V", "locale": "nl-NL"} and event["limited_data_use"] is False
+    offline = build_request(ev, {"profile": "stape", "eventSource": "offline"}, now=NOW)["body"]["data"][0]
+    assert set(offline) == {"event", "event_time", "user", "properties"} and offline["user"] == {}
 
 
 # ---------------------------------------------------------------------- tiktok-spec specifics
@@ -370,11 +383,16 @@ def test_run_stape_reads_cookies_referer_and_logs_event_name(mock: TikTokMock) -
     assert json.loads(ctx.console[0])["EventName"] == "AddToCart"
 
 
-@pytest.mark.parametrize(("log_type", "debug", "lines"), [("no", True, 0), ("debug", False, 0), ("debug", True, 2),
-                                                          ("always", False, 2), (None, True, 2)])
-def test_logging_modes(mock: TikTokMock, log_type: str | None, debug: bool, lines: int) -> None:
+# TikTok's template may log only in debug environments (its logging permission), so "always" outside
+# preview shows nothing for it; stape's permission allows every environment.
+@pytest.mark.parametrize(("log_type", "debug", "lines", "profile"), [
+    ("no", True, 0, "tiktok-official"), ("debug", False, 0, "tiktok-official"), ("debug", True, 2, "tiktok-official"),
+    ("always", False, 0, "tiktok-official"), (None, True, 2, "tiktok-official"), ("always", False, 2, "stape"),
+    ("debug", False, 0, "stape")])
+def test_logging_modes(mock: TikTokMock, log_type: str | None, debug: bool, lines: int, profile: str) -> None:
     ctx = make_ctx(mock, {}, debug=debug)
-    params: dict[str, Any] = {"pixel_code": PIXEL, "access_token": "t"}
+    params: dict[str, Any] = {"pixel_code": PIXEL, "access_token": "t"} if profile == "tiktok-official" else \
+        {"profile": "stape", "pixelId": PIXEL, "accessToken": "t"}
     if log_type:
         params["logType"] = log_type
     TikTokTag().run(params, ctx)

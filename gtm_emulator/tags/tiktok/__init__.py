@@ -12,7 +12,9 @@ Profiles (tag parameter ``profile``; docs/tiktok.md, "Profiles"):
 
 Choices where the spec leaves room:
 
-- A missing access token is sent as an empty ``Access-Token`` header (TikTok answers 40104).
+- A missing access token: the template profiles send no ``Access-Token`` header (their
+  ``sendHttpRequest`` leaves out a header whose value is undefined); ``tiktok-spec`` sends it empty.
+  TikTok answers 40104 either way.
 - Tag status follows the templates: HTTP 200–399 is success even when TikTok's envelope carries an
   error code (the outgoing entry then has ``vendor_ok: false`` and the tag ``vendor_rejected``); no
   HTTP answer (network failure or timeout) is a failure (``NO_ANSWER_IS_FAILURE``); stape's
@@ -36,7 +38,7 @@ from ...vendors.tiktok_mock import WARNINGS_HEADER
 from ...vendors.transport import HttpResponse
 from ..base import TagContext
 from . import official, spec, stape
-from .common import ENDPOINT, HOST, Notes, check_event_name, check_types
+from .common import ENDPOINT, HOST, Notes, TemplateThrow, check_event_name, check_types
 
 __all__ = ["DEFAULT_PROFILE", "ENDPOINT", "HOST", "PROFILES", "TikTokTag", "build_request", "judge"]
 
@@ -132,11 +134,15 @@ def _build_request(
     for event in body["data"]:
         check_event_name(event.get("event", UNDEFINED), report)
     check_types(body, report)
+    headers_out = {"Content-Type": "application/json"}
+    if profile == "tiktok-spec":
+        headers_out["Access-Token"] = js.to_string(token) if truthy(token) else ""
+    elif token is not UNDEFINED:  # the templates' sendHttpRequest leaves out a header whose value is undefined
+        headers_out["Access-Token"] = js.to_string(token)
     return {
         "method": "POST",
         "url": ENDPOINT,
-        "headers": {"Content-Type": "application/json",
-                    "Access-Token": js.to_string(token) if truthy(token) else ""},
+        "headers": headers_out,
         "body": body,
         "set_cookies": built["set_cookies"],
     }, checked
@@ -168,14 +174,21 @@ def judge(response: HttpResponse) -> tuple[bool, list[str]]:
     return False, [f"TikTok rejected the event: code {code}: {message}", *extra]
 
 
-def _should_log(params: Mapping[str, Any], ctx: TagContext) -> bool:
-    mode = params.get("logType") or "debug"
-    if mode == "always":
-        return True
-    if mode == "debug":
-        info = ctx.info
-        return bool(info is not None and (getattr(info, "debug_mode", False) or getattr(info, "preview_mode", False)))
-    return False
+# Where each template's logToConsole lines are shown (its ``logging`` permission): TikTok's template
+# declares debug environments only, stape's all environments.
+LOG_ENVIRONMENTS = {"tiktok-official": "debug", "stape": "all", "tiktok-spec": "all"}
+
+
+def _should_log(params: Mapping[str, Any], ctx: TagContext, profile: str) -> bool:
+    """The templates' ``determinateIsLoggingEnabled`` and their logging permission."""
+    info = ctx.info
+    debug = bool(info is not None and (getattr(info, "debug_mode", False) or getattr(info, "preview_mode", False)))
+    if LOG_ENVIRONMENTS.get(profile) == "debug" and not debug:
+        return False
+    mode = params.get("logType", UNDEFINED)
+    if not truthy(mode) or mode == "debug":
+        return debug
+    return bool(mode == "always")
 
 
 def _set_cookies(ctx: TagContext, entries: list[dict[str, Any]]) -> None:
@@ -202,13 +215,14 @@ class TikTokTag:
                                               rng=ctx.rng)
         except TagError as exc:
             _set_cookies(ctx, getattr(exc, "set_cookies", []))
+            if isinstance(exc, TemplateThrow):  # as the sandbox reports a template that throws
+                ctx.console.append(f"ERROR: the template threw: {exc.js_error}")
             raise
         if built.get("skip"):
             return
-        _set_cookies(ctx, built["set_cookies"])
         body = js.stringify(body_json)
         assert isinstance(body, str)
-        log = _should_log(params, ctx)
+        log = _should_log(params, ctx, profile)
         event_name = UNDEFINED if profile == "tiktok-official" else built["body"]["data"][0].get("event", UNDEFINED)
         trace_id = headers["trace-id"] if headers["trace-id"] is not None else UNDEFINED
         if log:
@@ -217,12 +231,17 @@ class TikTokTag:
                                  "RequestMethod": built["method"], "RequestUrl": built["url"]})
             assert isinstance(head, str)
             ctx.log(head[:-1] + ',"RequestBody":' + body + "}")
+        if profile == "stape" and params.get("bigQueryLogType") == "always":
+            ctx.notes.append("stape: BigQuery logging is on; the emulator does not write to BigQuery")
+        _set_cookies(ctx, built["set_cookies"])
         response = ctx.send_http(built["method"], built["url"], built["headers"], body, judge=judge,
                                  shown_body=built["body"])
-        if response is not None and log:
+        if log:  # the template's callback logs the answer; no answer is status 0, no headers, ""
+            status, answer_headers, text = (0, {}, "") if response is None else (
+                response.status, {k.lower(): v for k, v in response.headers.items()}, response.text())
             ctx.log(js.stringify({"Name": "TikTok", "Type": "Response", "TraceId": trace_id,
-                                  "EventName": event_name, "ResponseStatusCode": response.status,
-                                  "ResponseHeaders": dict(response.headers), "ResponseBody": response.text()}))
+                                  "EventName": event_name, "ResponseStatusCode": status,
+                                  "ResponseHeaders": answer_headers, "ResponseBody": text}))
         if profile == "stape" and truthy(params.get("useOptimisticScenario")):
             ctx.notes.append("stape optimistic scenario: success reported before TikTok's answer")
             return

@@ -16,6 +16,7 @@ from ...core import js
 from ...core.js import UNDEFINED, truthy
 from ...core.request import decode_component_lenient
 from ...core.url import parse_url
+from ...errors import TagError
 
 ENDPOINT = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 HOST = "business-api.tiktok.com"
@@ -63,6 +64,58 @@ def get(data: Any, key: str) -> Any:
     return UNDEFINED
 
 
+class TemplateThrow(TagError):
+    """Where the published template's code throws: ``js_error`` is the error as the sandbox words it
+    (``TypeError: value is not iterable``), which the tag also writes to the console as the sandbox does."""
+
+    def __init__(self, js_error: str, detail: str = ""):
+        self.js_error = js_error
+        super().__init__(f"the template threw: {js_error}" + (f" ({detail})" if detail else ""))
+
+
+NOT_A_FUNCTION = "TypeError: not a function"
+NOT_ITERABLE = "TypeError: value is not iterable"
+
+
+def prop(value: Any, key: str, what: str = "a value") -> Any:
+    """``value[key]`` as the template's sandbox reads it: own members only (no inherited
+    ``constructor`` / ``toString``), a string's or array's ``length`` and indices; reading from null or
+    undefined throws (:class:`TagError`, as the template would fail)."""
+    kind = type(value)
+    if kind is dict:
+        return value.get(key, UNDEFINED)
+    if value is None or value is UNDEFINED:
+        raise TemplateThrow(f"TypeError: cannot read property '{key}' of {js.to_string(value)}", what)
+    if kind is str or kind is list:
+        if key == "length":
+            return len(value)
+        if key.isdigit() and (key == "0" or key[0] != "0") and int(key) < len(value):
+            return value[int(key)]
+        return UNDEFINED
+    if isinstance(value, Mapping):
+        return value.get(key, UNDEFINED)
+    return UNDEFINED
+
+
+def iterate(value: Any, what: str) -> list[Any]:
+    """``for (const x of value)``: an array's elements or a string's characters; anything else throws."""
+    if type(value) is list:
+        return value
+    if type(value) is str:
+        return list(value)
+    raise TemplateThrow(NOT_ITERABLE, f"{what} is a {js.type_of(value)}")
+
+
+def positive(value: Any) -> bool:
+    """JS ``value > 0``."""
+    return value is not UNDEFINED and js.to_number(value) > 0
+
+
+def trim(text: str) -> str:
+    """JS ``String.prototype.trim``."""
+    return text.strip(js.WHITESPACE)
+
+
 def first_cookie(cookies: Mapping[str, Any] | None, name: str) -> Any:
     """``getCookieValues(name)[0]``: the first value, or UNDEFINED."""
     if not cookies or name not in cookies:
@@ -86,9 +139,13 @@ def json_parse(text: Any) -> Any:
     if text is UNDEFINED:
         return UNDEFINED
     try:
-        return json.loads(js.to_string(text))
+        return json.loads(js.to_string(text), parse_constant=_no_constant)
     except ValueError:
         return UNDEFINED
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN / Infinity; JSON.parse does not
 
 
 def url_param(url: Any, name: str) -> Any:

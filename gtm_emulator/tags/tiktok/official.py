@@ -1,17 +1,22 @@
 """Profile ``tiktok-official``: TikTok's own sGTM template "TikTok Events API (Official)" v0.2.01.
 
-Reproduces what that template sends (docs/tiktok.md, "Profiles"), including its quirks: no E.164 for phones,
-``external_id`` case kept, a hard failure for non-string PII, ``CompletePayment`` for ``purchase``,
-an unrounded value sum, ``device`` from GA4 client hints and a ``ttclid`` cookie with SameSite=None.
+Sends byte for byte what that template sends when run in the sandbox: the same members in the same
+order, each left out when the template's ``if (x)`` finds it falsy, the same failures (a non-string
+PII value or a null item makes the template throw: :class:`TagError`). The differential harness
+``gtm_emulator.harness.tiktok_parity`` holds it to that
+(docs/tiktok.md, "Parity with the published templates").
 
-Uncertain readings (each a named constant or a small function, easy to change):
+What the template does that a reader may not expect (each reproduced on purpose):
 
-- ``items`` that is truthy but not an array, or an ``items`` element that is null, make the template
-  throw (it reads properties of it) -> TagError. Other primitive elements count as items without keys.
-- ``custom_properties`` rows without a truthy ``key`` are skipped (the template would write the key
-  ``"undefined"``); ``gtm_version`` and ``event_trigger_source`` are written after the rows.
-- The Σ price × quantity fallback for ``value`` uses contents whose ``price`` and ``quantity`` are
-  both truthy, multiplied with JS ``*`` (so strings from custom JSON contents are coerced).
+- ttclid: the page URL's ``ttclid`` wins; when it cannot be decoded, the lookup ends there (the
+  referrer is not read) and the cookie, the tag's ``ttclid`` field and event data follow.
+- No E.164 for phones, ``external_id`` case kept, ``CompletePayment`` for ``purchase``, an
+  unrounded value sum, ``device`` from GA4 client hints, a ``ttclid`` cookie with SameSite=None.
+- ``custom_properties`` rows are written as they are: an empty key gives ``"": value``, a missing
+  key ``"undefined"``; a row named like a built-in member (``gtm_version``) keeps its place and is
+  then overwritten.
+- ``object_property_source`` other than ``ga`` (the field's default) reads the custom contents
+  settings; ``items`` that is a string yields one content per character (the template iterates it).
 """
 
 from __future__ import annotations
@@ -21,26 +26,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...core import js
-from ...core.event_data import get_path
-from ...core.js import UNDEFINED, or_chain, truthy
+from ...core.js import UNDEFINED, truthy
 from ...core.url import parse_url
 from ...errors import TagError
 from .common import (
     HEX64,
+    NOT_A_FUNCTION,
     TTCLID_MAX_AGE,
     Notes,
+    TemplateThrow,
     check_normalised,
     cookie,
     decode_uri_component,
     first_cookie,
-    get,
+    iterate,
     json_parse,
+    positive,
+    prop,
     sha256_hex,
+    trim,
 )
 
 GTM_VERSION = "s2s_0_2_01"
 PARTNER_NAME = "GoogleTagManagerServer"
 TTCLID_SAME_SITE = "None"
+# the template's field defaults (a field left unset reads as its default)
+DEFAULTS = {"object_property_source": "ga", "logType": "debug"}
 
 EVENT_MAP = {
     "page_view": "Pageview", "view_item": "ViewContent", "add_to_cart": "AddToCart",
@@ -49,7 +60,6 @@ EVENT_MAP = {
     "sign_up": "CompleteRegistration",
 }
 IGNORED_PARAMS = ("url", "referrer", "ip", "user_agent")
-CLIENT_HINT_KEYS = ("architecture", "bitness", "model", "platform", "platform_version")
 
 
 def hash_value(field: str, value: Any, *, lower: bool, notes: Notes) -> Any:
@@ -57,207 +67,252 @@ def hash_value(field: str, value: Any, *, lower: bool, notes: Notes) -> Any:
     if not truthy(value):
         return UNDEFINED
     if not isinstance(value, str):
-        raise TagError(f"user {field}: cannot hash a {js.type_of(value)} value ({js.to_string(value)!r}); the "
-                       f"tiktok-official template calls a string method on it and throws")
+        raise TemplateThrow(NOT_A_FUNCTION, f"user {field}: the template calls a string method on a "
+                                            f"{js.type_of(value)} value ({js.to_string(value)!r})")
     if HEX64.match(value):
         return value
-    text = value.lower().strip() if lower else value.strip()
+    text = trim(value.lower() if lower else value)
     if not text:
         return UNDEFINED
     check_normalised(field, value, notes)
     return sha256_hex(text)
 
 
+def _url_data(url: Any) -> dict[str, Any]:
+    """The template's ``getDataFromUrl``: ``{ttclid?, hostname?}``."""
+    if not truthy(url):
+        return {}
+    parsed = parse_url(url)
+    if parsed is None:
+        return {}
+    out: dict[str, Any] = {}
+    ttclid = parsed["searchParams"].get("ttclid", UNDEFINED)
+    if truthy(ttclid):
+        out["ttclid"] = ttclid
+    out["hostname"] = parsed["hostname"]
+    return out
+
+
+def ttclid_from_url(event_data: Mapping[str, Any]) -> Any:
+    """The page URL's ttclid (decoded once more); else a same-host referrer's; else None. A page URL
+    ttclid that cannot be decoded gives UNDEFINED and the referrer is not read."""
+    location = _url_data(prop(event_data, "page_location"))
+    if "ttclid" in location:
+        return decode_uri_component(location["ttclid"])
+    referrer = _url_data(prop(event_data, "page_referrer"))
+    if "ttclid" in referrer and referrer.get("hostname", UNDEFINED) == location.get("hostname", UNDEFINED):
+        return decode_uri_component(referrer["ttclid"])
+    return None
+
+
 def resolve_ttclid(event_data: Mapping[str, Any], params: Mapping[str, Any],
                    cookies: Mapping[str, Any] | None) -> Any:
     """URL -> same-host referrer -> cookie -> tag ``ttclid`` -> event data ``ttclid``
     (docs/tiktok.md, "ttclid and cookies")."""
-    page = parse_url(get(event_data, "page_location"))
-    from_url = decode_uri_component(page["searchParams"].get("ttclid", UNDEFINED)) if page else UNDEFINED
-    from_referrer: Any = UNDEFINED
-    referrer = parse_url(get(event_data, "page_referrer"))
-    if page and referrer and referrer["hostname"] == page["hostname"]:
-        from_referrer = decode_uri_component(referrer["searchParams"].get("ttclid", UNDEFINED))
-    return or_chain(from_url, from_referrer, first_cookie(cookies, "ttclid"), get(params, "ttclid"),
-                    get(event_data, "ttclid"))
+    return js.or_chain(ttclid_from_url(event_data), first_cookie(cookies, "ttclid"), prop(params, "ttclid"),
+                       prop(event_data, "ttclid"))
 
 
-def _ga_content(item: Any, content_type: Any, notes: Notes) -> dict[str, Any]:
-    if item is None or item is UNDEFINED:
-        raise TagError("items contains a null element; the tiktok-official template reads properties of it "
-                       "and throws")
+def _content(source: Any, content_type: Any, fields: tuple[str, str, str, str]) -> dict[str, Any]:
+    """``makeGAContent`` / ``makeDataContent``: ``fields`` name the id, name, category and brand."""
+    id_key, name_key, category, brand_key = fields
+    price = js.to_number(prop(source, "price", "an item"))
+    quantity = js.to_number(js.or_chain(prop(source, "quantity"), 1))
     content: dict[str, Any] = {"content_type": content_type}
-    if truthy(get(item, "item_id")):
-        content["content_id"] = item["item_id"]
-    if truthy(get(item, "item_name")):
-        content["content_name"] = item["item_name"]
-    _set_price_and_quantity(content, item)
-    content["content_category"] = or_chain(get(item, "item_category"), get(item, "item_category1"),
-                                           get(item, "item_category2"))
-    if truthy(get(item, "item_brand")):
-        content["brand"] = item["item_brand"]
+    for key, value in (("content_id", prop(source, id_key)), ("content_name", prop(source, name_key)),
+                       ("price", price), ("quantity", quantity)):
+        if truthy(value):
+            content[key] = value
+    if category == "item_category":
+        cat = js.or_chain(prop(source, "item_category"), prop(source, "item_category1"),
+                          prop(source, "item_category2"))
+    else:
+        cat = prop(source, category)
+    if truthy(cat):
+        content["content_category"] = cat
+    brand = prop(source, brand_key)
+    if truthy(brand):
+        content["brand"] = brand
     return content
 
 
-def _contents(event_data: Mapping[str, Any], params: Mapping[str, Any], notes: Notes) -> tuple[Any, Any]:
-    """(items the template found, contents to send) (docs/tiktok.md, "Other rules worth knowing")."""
-    items = get(event_data, "items")
-    if not truthy(items):
-        items = json_parse(get(event_data, "tt_contents"))
-    if truthy(items) and not isinstance(items, list):
-        raise TagError(f"items is a {js.type_of(items)}, not an array; the tiktok-official template iterates it "
-                       f"and throws")
-    content_type = or_chain(get(event_data, "tt_content_type"), "product")
-    ga_contents = [_ga_content(item, content_type, notes) for item in items] if isinstance(items, list) else UNDEFINED
+GA_FIELDS = ("item_id", "item_name", "item_category", "item_brand")
+DATA_FIELDS = ("content_id", "content_name", "content_category", "brand")
 
-    source = get(params, "object_property_source")
-    mode = get(params, "single_multi_product")
-    if source != "custom":
-        return items, ga_contents
-    if mode == "multiple":
-        raw = get(params, "contents")
+
+def _items(ev: Mapping[str, Any]) -> Any:
+    items = prop(ev, "items")
+    if truthy(items):
+        return items
+    raw = prop(ev, "tt_contents")
+    if truthy(raw):
         parsed = json_parse(raw)
-        if parsed is UNDEFINED:
-            notes.warn("tag field 'contents' is not valid JSON: the template sends its raw text as contents")
-            return items, raw
-        if isinstance(parsed, list):
-            for element in parsed:
-                if isinstance(element, dict) and "content_type" not in element:
-                    element["content_type"] = content_type
-        return items, parsed
+        if truthy(parsed):
+            return parsed
+    return UNDEFINED
+
+
+def _contents(ev: Mapping[str, Any], p: Mapping[str, Any], items: Any, notes: Notes) -> Any:
+    """The template's ``getContents``."""
+    ga_contents: Any = UNDEFINED
+    if truthy(items):
+        content_type = js.or_chain(prop(ev, "tt_content_type"), "product")
+        ga_contents = [_content(item, content_type, GA_FIELDS) for item in iterate(items, "items")]
+    if prop(p, "object_property_source") == "ga":
+        return ga_contents
+    mode = prop(p, "single_multi_product")
+    if mode == "multiple":
+        raw = prop(p, "contents")
+        parsed = json_parse(raw)
+        if truthy(parsed):
+            for element in iterate(parsed, "the contents field's JSON"):
+                if not truthy(prop(element, "content_type", "a contents element")) and type(element) is dict:
+                    element["content_type"] = js.or_chain(prop(ev, "tt_content_type"), "product")
+            return parsed
+        notes.warn("tag field 'contents' is not valid JSON: the template sends its raw text as contents")
+        return raw
     if mode == "single":
-        single: dict[str, Any] = {"content_type": or_chain(get(event_data, "tt_content_type"),
-                                                           get(params, "content_type"), "product")}
-        for key in ("content_id", "content_name", "content_category", "brand"):
-            if truthy(get(params, key)):
-                single[key] = params[key]
-        _set_price_and_quantity(single, params)
-        return items, [single]
+        content_type = js.or_chain(prop(ev, "tt_content_type"), prop(p, "content_type"), "product")
+        return [_content(p, content_type, DATA_FIELDS)]
     if isinstance(ga_contents, list) and ga_contents:
-        return items, ga_contents
-    return items, UNDEFINED
+        return ga_contents
+    return UNDEFINED
 
 
-def _sum_value(contents: Any) -> Any:
-    if not isinstance(contents, list):
+def _value(ev: Mapping[str, Any], p: Mapping[str, Any], contents: Any) -> Any:
+    """The template's ``getValue``: the tag's or event's value, else Σ price × quantity (JS ``*``)."""
+    value = js.or_chain(js.to_number(prop(p, "value")), js.to_number(prop(ev, "value")))
+    if truthy(value):
+        return value
+    if not truthy(contents) or not positive(prop(contents, "length")):
         return UNDEFINED
-    total = 0.0
-    for content in contents:
-        price, quantity = get(content, "price"), get(content, "quantity")
-        if truthy(price) and truthy(quantity):
-            total += float(js.to_number(price)) * float(js.to_number(quantity))
-    return js.normalize_number(total) if truthy(total) else UNDEFINED
+    total: float = 0
+    for content in iterate(contents, "contents"):
+        price, quantity = prop(content, "price", "a content"), prop(content, "quantity")
+        if price is not UNDEFINED and quantity is not UNDEFINED:
+            total = total + float(js.to_number(price)) * float(js.to_number(quantity))
+    return js.normalize_number(total) if isinstance(total, float) else total
 
 
-def _device(event_data: Mapping[str, Any]) -> dict[str, Any]:
-    hints = get(event_data, "client_hints")
+def _currency(ev: Mapping[str, Any], p: Mapping[str, Any], items: Any) -> Any:
+    chosen = js.or_chain(prop(p, "currency"), prop(ev, "currency"))
+    if truthy(chosen):
+        return chosen
+    if truthy(items):
+        for item in iterate(items, "items"):
+            if truthy(item) and prop(item, "currency") is not UNDEFINED:
+                return prop(item, "currency")
+    return UNDEFINED
+
+
+def _device(ev: Mapping[str, Any]) -> dict[str, Any]:
+    hints = prop(ev, "client_hints")
     device: dict[str, Any] = {}
-    for key in ("architecture", "bitness"):
-        if truthy(get(hints, key)):
-            device[key] = hints[key]
-    if truthy(get(hints, "full_version_list")):
-        device["browser_version_list"] = hints["full_version_list"]
-    mobile = get(hints, "mobile")
+    if not truthy(hints):
+        return device
+    for key, name in (("architecture", "architecture"), ("bitness", "bitness"),
+                      ("full_version_list", "browser_version_list")):
+        if truthy(prop(hints, key)):
+            device[name] = prop(hints, key)
+    mobile = prop(hints, "mobile")
     if mobile is not UNDEFINED and mobile is not None:
         device["mobile"] = mobile
     for key in ("model", "platform", "platform_version"):
-        if truthy(get(hints, key)):
-            device[key] = hints[key]
+        if truthy(prop(hints, key)):
+            device[key] = prop(hints, key)
     return device
 
 
 def build(event_data: Mapping[str, Any], params: Mapping[str, Any], cookies: Mapping[str, Any] | None,
           now: float, notes: Notes) -> dict[str, Any]:
-    """``{body, set_cookies}`` for one event."""
-    ev, p = event_data, params
+    """``{body, set_cookies}`` for one event, in the template's order of work."""
+    ev = event_data
+    p = {**DEFAULTS, **params}
     for key in IGNORED_PARAMS:
-        if truthy(get(p, key)):
+        if truthy(p.get(key)):
             notes.warn(f"tag field {key!r} is set but the tiktok-official template never reads it")
-
-    name = or_chain(get(p, "event"), get(ev, "event_name"))
-    event = EVENT_MAP.get(name, name) if isinstance(name, str) else name
-
     ttclid = resolve_ttclid(ev, p, cookies)
+    ttp = first_cookie(cookies, "_ttp")
     set_cookies = []
     if truthy(ttclid):
         set_cookies.append(cookie("ttclid", ttclid, TTCLID_MAX_AGE, TTCLID_SAME_SITE))
-
     try:
-        return _build_rest(ev, p, cookies, now, notes, event, ttclid, set_cookies)
+        return {"body": _body(ev, p, now, notes, ttclid, ttp), "set_cookies": set_cookies,
+                "event_name_logged": UNDEFINED}
     except TagError as exc:
         # the template has already written the ttclid cookie when it throws
         exc.set_cookies = set_cookies  # type: ignore[attr-defined]
         raise
 
 
-def _build_rest(ev: Mapping[str, Any], p: Mapping[str, Any], cookies: Mapping[str, Any] | None, now: float,
-                notes: Notes, event: Any, ttclid: Any, set_cookies: list[dict[str, Any]]) -> dict[str, Any]:
-    user: dict[str, Any] = {
-        "email": hash_value("email", or_chain(
-            get(p, "email"), get(p, "sha256_email"), get_path(ev, "user_data.email_address"),
-            get_path(ev, "user_data.sha256_email_address"), get(ev, "email")), lower=True, notes=notes),
-        "phone": hash_value("phone", or_chain(
-            get(p, "phone"), get(p, "sha256_phone"), get_path(ev, "user_data.phone_number"),
-            get_path(ev, "user_data.sha256_phone_number")), lower=True, notes=notes),
-        "external_id": hash_value("external_id", or_chain(
-            get(p, "external_id"), get(p, "sha256_external_id"), get(ev, "tt_external_id"), get(ev, "user_id")),
-            lower=False, notes=notes),
-    }
+def _body(ev: Mapping[str, Any], p: Mapping[str, Any], now: float, notes: Notes, ttclid: Any,
+          ttp: Any) -> dict[str, Any]:
+    external_id = js.or_chain(prop(p, "external_id"), prop(p, "sha256_external_id"), prop(ev, "tt_external_id"),
+                              prop(ev, "user_id"))
+    user_data = prop(ev, "user_data")
+    phone = js.or_chain(prop(p, "phone"), prop(p, "sha256_phone"), user_data if not truthy(user_data) else
+                        js.or_chain(prop(user_data, "phone_number"), prop(user_data, "sha256_phone_number")))
+    email = js.or_chain(prop(p, "email"), prop(p, "sha256_email"), user_data if not truthy(user_data) else
+                        js.or_chain(prop(user_data, "email_address"), prop(user_data, "sha256_email_address")),
+                        prop(ev, "email"))
+    ip = js.or_chain(prop(ev, "ip_override"), prop(ev, "ip"))
+    event = js.or_chain(prop(p, "event"), prop(ev, "event_name"))
+
+    body: dict[str, Any] = {"event_source": "web", "partner_name": PARTNER_NAME}
+    data: dict[str, Any] = {"event_time": math.floor(int(now * 1000) / 1000)}
+    if truthy(prop(p, "pixel_code")):
+        body["event_source_id"] = p["pixel_code"]
+    if truthy(event):
+        data["event"] = EVENT_MAP.get(event if type(event) is str else js.to_string(event)) or event
+    event_id = js.or_chain(prop(p, "event_id"), prop(ev, "event_id"))
+    if truthy(event_id):
+        data["event_id"] = event_id
+    if truthy(prop(p, "test_event_code")):
+        body["test_event_code"] = p["test_event_code"]
+
+    page: dict[str, Any] = {}
+    if truthy(prop(ev, "page_location")):
+        page["url"] = ev["page_location"]
+    if truthy(prop(ev, "page_referrer")):
+        page["referrer"] = ev["page_referrer"]
+    data["page"] = page
+
+    user: dict[str, Any] = {}
     if truthy(ttclid):
         user["ttclid"] = ttclid
-    ttp = first_cookie(cookies, "_ttp")
+    for key, value, lower in (("external_id", external_id, False), ("phone", phone, True),
+                              ("email", email, True)):
+        if truthy(value):
+            user[key] = hash_value(key, value, lower=lower, notes=notes)
     if truthy(ttp):
         user["ttp"] = ttp
-    user["ip"] = or_chain(get(ev, "ip_override"), get(ev, "ip"))
-    user["user_agent"] = get(ev, "user_agent")
+    if truthy(ip):
+        user["ip"] = ip
+    if truthy(prop(ev, "user_agent")):
+        user["user_agent"] = ev["user_agent"]
+    data["user"] = user
+    data["device"] = _device(ev)
 
-    items, contents = _contents(ev, p, notes)
-    value = or_chain(js.to_number(get(p, "value")), js.to_number(get(ev, "value")))
-    if not truthy(value):
-        value = _sum_value(contents)
-    currency = or_chain(get(p, "currency"), get(ev, "currency"))
-    if not truthy(currency) and isinstance(items, list):
-        currency = next((get(item, "currency") for item in items if get(item, "currency") is not UNDEFINED),
-                        UNDEFINED)
-    properties: dict[str, Any] = {"contents": contents}
-    if truthy(currency):
-        properties["currency"] = currency
-    if truthy(value):
-        properties["value"] = value
-    properties["query"] = or_chain(get(p, "query"), get(ev, "query"), get(ev, "search_term"))
-    properties["description"] = get(p, "description")
-    rows = get(p, "custom_properties")
-    for row in rows if isinstance(rows, list) else []:
-        if isinstance(row, Mapping) and truthy(row.get("key")):
-            properties[js.to_string(row["key"])] = row.get("value", UNDEFINED)
+    properties: dict[str, Any] = {}
+    items = _items(ev)
+    contents = _contents(ev, p, items, notes)
+    currency = _currency(ev, p, items)
+    value = _value(ev, p, contents)
+    description = prop(p, "description")
+    query = js.or_chain(prop(p, "query"), prop(ev, "query"), prop(ev, "search_term"))
+    for key, item in (("contents", contents), ("currency", currency), ("value", value),
+                      ("description", description), ("query", query)):
+        if truthy(item):
+            properties[key] = item
+    rows = prop(p, "custom_properties")
+    if truthy(rows) and positive(prop(rows, "length")):
+        index = 0
+        while js.to_number(index) < js.to_number(prop(rows, "length")):
+            row = prop(rows, str(index), "a custom_properties row")
+            properties[js.to_string(prop(row, "key", "a custom_properties row"))] = prop(row, "value")
+            index += 1
     properties["gtm_version"] = GTM_VERSION
     properties["event_trigger_source"] = PARTNER_NAME
-
-    pixel = get(p, "pixel_code")
-    test_code = get(p, "test_event_code")
-    body: dict[str, Any] = {
-        "event_source": "web",
-        "event_source_id": pixel if truthy(pixel) else UNDEFINED,
-        "partner_name": PARTNER_NAME,
-        "test_event_code": test_code if truthy(test_code) else UNDEFINED,
-        "data": [{
-            "event": event if truthy(event) else UNDEFINED,
-            "event_time": math.floor(now),
-            "event_id": or_chain(get(p, "event_id"), get(ev, "event_id")),
-            "user": user,
-            "page": {"url": get(ev, "page_location"), "referrer": get(ev, "page_referrer")},
-            "device": _device(ev),
-            "properties": properties,
-        }],
-    }
-    return {"body": body, "set_cookies": set_cookies, "event_name_logged": UNDEFINED}
-
-
-def _set_price_and_quantity(content: dict[str, Any], source: Any) -> None:
-    """``price`` and ``quantity`` (1 when missing) as numbers, each left out when it is falsy."""
-    price = js.to_number(get(source, "price"))
-    if truthy(price):
-        content["price"] = price
-    quantity = js.to_number(or_chain(get(source, "quantity"), 1))
-    if truthy(quantity):
-        content["quantity"] = quantity
+    data["properties"] = properties
+    body["data"] = [data]
+    return body
