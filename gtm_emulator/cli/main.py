@@ -247,14 +247,19 @@ def validate(paths: tuple[str, ...]) -> None:
                    "it accepts any non-empty token for any pixel.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Threads of its one worker process (the mock keeps what it received in memory).")
+@click.option("--token", default=None,
+              help="Token required by the inspection and setup paths (/_events, /_requests, /_reset, "
+                   "/_access_token); default: a random one when --host is not a loopback address.")
 @click.option("--allow-unhashed-pii", is_flag=True,
               help="Accept personal data that is not SHA-256 hashed (with a warning) instead of answering 40062.")
 @click.option("--strict", is_flag=True, help="Also refuse value/price/quantity of the wrong type (40002).")
-def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int, allow_unhashed_pii: bool,
-                strict: bool) -> None:
+def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int, token: str | None,
+                allow_unhashed_pii: bool, strict: bool) -> None:
     """Run the mock TikTok Events API on its own (POST /open_api/v1.3/event/track/).
 
     Like TikTok, it refuses unhashed personal data (40062) unless --allow-unhashed-pii is given."""
+    from ..server.guard import TOKEN_HEADER
+    from ..server.preview import generate_token, is_loopback
     from ..server.wsgi import configure_logging, run_gunicorn
     from ..vendors.tiktok_mock import TikTokMock, create_app
 
@@ -264,15 +269,18 @@ def mock_tiktok(host: str, port: int, pixels: tuple[str, ...], threads: int, all
     configure_logging()
     config: dict[str, list[str]] = {}
     for item in pixels:
-        code, sep, token = item.partition("=")
-        if not sep or not code or not token:
+        code, sep, access_token = item.partition("=")
+        if not sep or not code or not access_token:
             fail(f"--pixel {item!r}: expected PIXEL=TOKEN")
-        config.setdefault(code, []).append(token)
+        config.setdefault(code, []).append(access_token)
+    token = token or (None if is_loopback(host) else generate_token())
     app = create_app(TikTokMock.from_config({"pixels": config, "require_hashed_pii": not allow_unhashed_pii,
-                                             "strict": strict}))
+                                             "strict": strict}), bind_host=host, token=token)
     pii = "unhashed PII accepted with a warning" if allow_unhashed_pii else "unhashed PII refused (40062)"
     click.echo(f"mock TikTok Events API on http://{host}:{port}/open_api/v1.3/event/track/ "
                f"({len(config)} pixel(s); {pii})", err=True)
+    if token:
+        click.echo(f"  inspection and setup paths need the token: {TOKEN_HEADER}: {token}", err=True)
     run_gunicorn(app, host, port, workers=1, threads=threads)
 
 

@@ -88,9 +88,19 @@ def _refuse(status: int, message: str) -> Answer:
         (message + "\n").encode("utf-8")
 
 
+def is_mock_inspection(path: str) -> bool:
+    """A mock vendor's inspection or setup path under ``serve``: ``/_mock/<vendor>/_…``."""
+    return path.startswith("/_mock/") and any(part.startswith("_") for part in path.split("/")[3:])
+
+
 def make_guard(bind_host: str | None = None, token: str | None = None,
-               allowed_hosts: Iterable[str] = ()) -> Callable[[dict[str, Any]], Answer | None]:
-    """The check for one app: ``guard(environ)`` is None to go on, or the refusal to send."""
+               allowed_hosts: Iterable[str] = (), prefixes: tuple[str, ...] = GUARDED_PREFIXES,
+               needs_token: Callable[[str], bool] = is_mock_inspection,
+               ) -> Callable[[dict[str, Any]], Answer | None]:
+    """The check for one app: ``guard(environ)`` is None to go on, or the refusal to send.
+
+    ``prefixes`` are the paths guarded at all; ``needs_token(path)`` tells which of them also need
+    the token when there is one (the Preview checks its own token)."""
     any_host = bind_host is not None and bind_host.strip().lower() in WILDCARD_BINDS
     allowed = {split_host(h) for h in allowed_hosts if h}
     if bind_host and not any_host:
@@ -98,7 +108,7 @@ def make_guard(bind_host: str | None = None, token: str | None = None,
 
     def guard(environ: dict[str, Any]) -> Answer | None:
         path = environ.get("PATH_INFO") or "/"
-        if not path.startswith(GUARDED_PREFIXES):
+        if not path.startswith(prefixes):
             return None
         raw_host = str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
         host = split_host(raw_host)
@@ -120,8 +130,7 @@ def make_guard(bind_host: str | None = None, token: str | None = None,
             if cross:
                 return _refuse(403, f"cross-site {method} from {origin or fetch_site!r} refused: the emulator's "
                                     "own endpoints change state only for requests from the same origin")
-        if token is not None and path.startswith("/_mock/") and any(
-                part.startswith("_") for part in path.split("/")[3:]):
+        if token is not None and needs_token(path):
             if not token_matches(offered_token(environ), token):
                 return _refuse(401, "this emulator is reachable from other machines, so the mock's inspection "
                                     f"and setup endpoints need the token printed at start-up (header "

@@ -768,15 +768,39 @@ def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") 
     return entry
 
 
-def create_app(mock: TikTokMock | None = None) -> Any:
-    """A Flask app serving only the mock (``app.config["TIKTOK_MOCK"]`` is the mock)."""
+def _is_inspection(path: str) -> bool:
+    """The standalone mock's inspection and setup paths: ``/_events``, ``/_requests``, ``/_reset``, …"""
+    return path.startswith("/_")
+
+
+def create_app(mock: TikTokMock | None = None, bind_host: str | None = None, token: str | None = None) -> Any:
+    """A Flask app serving only the mock (``app.config["TIKTOK_MOCK"]`` is the mock).
+
+    Its inspection and setup paths (``/_…``) get the same guard as ``serve``'s own endpoints: a
+    loopback ``Host`` (or ``bind_host``), no cross-site state changes, and ``token`` when one is given
+    (``mock-tiktok`` makes one when it binds beyond loopback). The Events API paths stay open: the
+    ``Access-Token`` header is their check, as at TikTok."""
     from flask import Flask
+
+    from ..server.guard import make_guard
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["TIKTOK_MOCK"] = mock or TikTokMock()
     app.register_blueprint(blueprint(app.config["TIKTOK_MOCK"]))
-    app.wsgi_app = fast_wsgi(app.config["TIKTOK_MOCK"], app.wsgi_app)  # type: ignore[method-assign]
+    guard = make_guard(bind_host, token, prefixes=("/_",), needs_token=_is_inspection)
+    flask_wsgi = app.wsgi_app
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        refused = guard(environ)
+        if refused is None:
+            return flask_wsgi(environ, start_response)
+        status, headers, body = refused
+        start_response(f"{status} {'Forbidden' if status == 403 else 'Unauthorized'}",
+                       [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    app.wsgi_app = fast_wsgi(app.config["TIKTOK_MOCK"], guarded)  # type: ignore[method-assign]
     return app
 
 

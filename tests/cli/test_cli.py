@@ -193,7 +193,7 @@ def test_mock_tiktok_refuses_unhashed_pii_unless_told(monkeypatch: pytest.Monkey
     from gtm_emulator.vendors import tiktok_mock
 
     made: list[tiktok_mock.TikTokMock] = []
-    monkeypatch.setattr(tiktok_mock, "create_app", lambda mock: made.append(mock) or object())
+    monkeypatch.setattr(tiktok_mock, "create_app", lambda mock, **guard: made.append(mock) or object())
     monkeypatch.setattr(wsgi, "run_gunicorn", lambda *args, **kwargs: None)
     monkeypatch.setattr(wsgi, "configure_logging", lambda *args, **kwargs: None)
     result = CliRunner().invoke(cli, ["mock-tiktok", "--port", "0", "--pixel", "C0PIXEL=tok", *flags])

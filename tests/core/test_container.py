@@ -90,7 +90,22 @@ def test_unclaimed_request_is_400_with_each_clients_reason() -> None:
     report = load_container().simulate("GET", "/collect?v=1")
     assert report.client is None and report.events == []
     assert report.response.status == 400
-    assert b"no client claimed the request (GA4: path '/collect' does not end in /g/collect)" in report.response.body
+    assert (b"no client claimed the request (GA4: path '/collect' does not end in /g/collect; "
+            b"Measurement Protocol: path '/collect' does not end in /mp/collect)") in report.response.body
+
+
+def test_default_container_claims_measurement_protocol_but_the_tiktok_tag_waits_for_ga4() -> None:
+    """The trigger says Client Name equals GA4: a purchase sent through the Measurement Protocol is
+    claimed (as a server container with that client claims it) and does not fire the TikTok tag."""
+    container = load_container()
+    body = b'{"client_id": "1.2", "events": [{"name": "purchase", "params": {"currency": "EUR", "value": 10}}]}'
+    report = container.simulate("POST", "/mp/collect?measurement_id=G-TEST&api_secret=s3cr3t-value", body=body,
+                                now=NOW)
+    assert report.client == "Measurement Protocol"
+    assert report.response.status == 204
+    assert [e.event_data["event_name"] for e in report.events] == ["purchase"]
+    assert not report.fired("TikTok - purchase")
+    assert container.tiktok_mock.events == []
 
 
 def test_client_priority_highest_first_then_file_order() -> None:

@@ -33,7 +33,7 @@ def problems_of(source: Any, **kw: Any) -> list[str]:
 
 def test_default_container_loads_and_reproduces_the_seed_setup() -> None:
     container = load_container()
-    assert [c.name for c in container.clients] == ["GA4"]
+    assert [c.name for c in container.clients] == ["GA4", "Measurement Protocol"]
     trigger = container.triggers["GA4 purchase"]
     assert [(c.variable, c.operator, c.value.raw) for c in trigger.conditions] == [
         ("Client Name", "equals", "GA4"), ("Event Name", "equals", "purchase")]

@@ -427,6 +427,37 @@ def test_mock_inspection_endpoints_need_the_token_beyond_loopback(tmp_path: Any)
     store.close()
 
 
+def test_standalone_mock_guards_its_inspection_paths() -> None:
+    """``mock-tiktok`` bound beyond loopback: its own /_events, /_requests, /_reset and /_access_token
+    need the token; a foreign Host and cross-site state changes are refused; the Events API stays open."""
+    from werkzeug.test import Client
+
+    from gtm_emulator.vendors.tiktok_mock import TRACK_PATH, TikTokMock, create_app
+
+    client = Client(create_app(TikTokMock(require_hashed_pii=False), bind_host="0.0.0.0", token="tok-123456"))
+    host = {"Host": "203.0.113.7:8081"}
+    for method, path in [("GET", "/_events"), ("GET", "/_requests"), ("POST", "/_reset"),
+                         ("POST", "/_access_token")]:
+        answer = client.open(path, method=method, headers=host, json={"pixel_code": "C" * 20})
+        assert answer.status_code == 401, path
+    assert client.get("/_events", headers={**host, "X-Emulator-Token": "tok-123456"}).status_code == 200
+    crossed = client.post("/_reset", headers={**host, "X-Emulator-Token": "tok-123456", "Origin": "null"})
+    assert crossed.status_code == 403
+    track = client.post(TRACK_PATH, headers={**host, "Access-Token": "t"},
+                        json={"event_source": "web", "event_source_id": "PIXEL", "data": []})
+    assert track.status_code == 200
+
+
+def test_standalone_mock_on_loopback_refuses_a_rebound_host() -> None:
+    from werkzeug.test import Client
+
+    from gtm_emulator.vendors.tiktok_mock import TikTokMock, create_app
+
+    client = Client(create_app(TikTokMock(), bind_host="127.0.0.1"))
+    assert client.get("/_events", headers={"Host": "127.0.0.1:8081"}).status_code == 200
+    assert client.get("/_events", headers={"Host": "rebind.attacker.example"}).status_code == 403
+
+
 # ---------------------------------------------------------------- deadlines and answer sizes
 
 
