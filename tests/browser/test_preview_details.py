@@ -41,7 +41,7 @@ def test_container_version_tag_properties_and_every_variable(live_server: Any, p
     meta = page.locator("#container-meta")
     expect(meta.locator("[data-meta='id']")).to_have_text("ID GTM-EMULATOR")
     expect(meta.locator("[data-meta='version']")).to_have_text("Version 1")
-    expect(meta.locator("[data-meta='counts']")).to_have_text("1 client, 1 tag, 1 trigger, 2 variables")
+    expect(meta.locator("[data-meta='counts']")).to_have_text("2 clients, 1 tag, 1 trigger, 2 variables")
 
     rid = send(live_server, PURCHASE)
     open_event(page, rid)
