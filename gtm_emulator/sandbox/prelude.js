@@ -289,9 +289,46 @@
     var cb = S.listeners[type];
     if (cb) runJob(function () { cb(type, dec(messageJson)); });
   };
+  // The engine writes some doubles with their exact 17 digits (-2^-24 as -5.9604644775390625e-8);
+  // ECMAScript's Number::toString, and so GTM's JSON.stringify, writes the shortest digits that
+  // read back to the same double (-5.960464477539063e-8). Only a number written with 17 digits can
+  // have a shorter form, so only those are rewritten.
+  function shortestNumber(n) {
+    var s = String(n);
+    var digits = s.replace('-', '').split('e')[0].replace('.', '').replace(/^0+/, '');
+    if (digits.length < 17) return s;
+    var a = Math.abs(n), p = 0, e = a.toExponential(0);
+    while (Number(e) !== a) {  // up to 16 digits; past that the engine's own 17 digits stand
+      if (++p > 15) return s;
+      e = a.toExponential(p);
+    }
+    var parts = e.split('e');
+    var d = parts[0].replace('.', '').replace(/0+$/, '') || '0';
+    var k = d.length, x = Number(parts[1]) + 1;  // the value is 0.d × 10^x
+    var body;
+    if (k <= x && x <= 21) body = d + new Array(x - k + 1).join('0');
+    else if (0 < x && x <= 21) body = d.slice(0, x) + '.' + d.slice(x);
+    else if (-6 < x && x <= 0) body = '0.' + new Array(-x + 1).join('0') + d;
+    else body = d.charAt(0) + (k > 1 ? '.' + d.slice(1) : '') + 'e' + (x - 1 >= 0 ? '+' : '-') + Math.abs(x - 1);
+    return (n < 0 ? '-' : '') + body;
+  }
+  S.shortestNumber = shortestNumber;
+  function stringifyShortest(v) {
+    var marks = [], tag = '\u0000n' + Math.random() + ':';
+    var text = JSON.stringify(v, function (k, x) {
+      if (typeof x === 'number' && isFinite(x)) {
+        var s = shortestNumber(x);
+        if (s !== String(x)) { marks.push(s); return tag + (marks.length - 1); }
+      }
+      return x;
+    });
+    if (!marks.length || text === undefined) return text;
+    for (var i = 0; i < marks.length; i++) text = text.split(JSON.stringify(tag + i)).join(marks[i]);
+    return text;
+  }
   api.JSON = {
     parse: function (text) { try { return JSON.parse(String(text)); } catch (e) { return undefined; } },
-    stringify: function (v) { try { return JSON.stringify(v); } catch (e) { return undefined; } }
+    stringify: function (v) { try { return stringifyShortest(v); } catch (e) { return undefined; } }
   };
   api.Math = {abs: Math.abs, ceil: Math.ceil, floor: Math.floor, round: Math.round, max: Math.max,
               min: Math.min, pow: Math.pow, sqrt: Math.sqrt};

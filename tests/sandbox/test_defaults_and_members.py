@@ -81,3 +81,19 @@ def test_objects_have_no_inherited_members(tmp_path: Path) -> None:
         '{"__proto__":"kept","constructor":"mine"}',
         "[object Object]/1,2,3/51",  # converting objects and arrays to text still works
     ]
+
+
+NUMBERS = """const log = require('logToConsole');
+const JSON = require('JSON');
+const values = [-0.000000059604644775390625, 0.1 + 0.2, 123.456, 1e21, 0.0000005, 3 / 4096, 1 / 3, 42];
+log(JSON.stringify({values: values, nested: [{v: values[0]}]}));
+data.gtmOnSuccess();"""
+
+
+def test_json_stringify_writes_the_shortest_number_text(tmp_path: Path) -> None:
+    """-2^-24 has an exact 17-digit decimal form; ECMAScript's Number::toString (and GTM) write the
+    shortest digits that read back to the same double, as Python's repr does."""
+    console = run_probe(tmp_path, "[]", NUMBERS, {},
+                        "/g/collect?v=2&tid=G-1&cid=1.2&en=x")
+    values = "-5.960464477539063e-8,0.30000000000000004,123.456,1e+21,5e-7,0.000732421875,0.3333333333333333,42"
+    assert console == ['{"values":[' + values + '],"nested":[{"v":-5.960464477539063e-8}]}']
