@@ -137,7 +137,7 @@ def test_set_cookie_from_a_variable_template_reaches_the_response(tmp_path: Path
 # ------------------------------------------------------------------ text before ___INFO___
 
 def test_a_licence_comment_before_the_first_section_is_ignored_with_a_warning() -> None:
-    text = "// Copyright 2024 Example Ltd.\n// Licensed under the Apache License, Version 2.0.\n\n" + \
+    text = "// (c) Example Ltd., a made-up owner\n// SPDX-License-Identifier: MIT\n\n" + \
         tpl("data.gtmOnSuccess();")
     template = load_template(text)
     assert template.type == "TAG"
