@@ -139,6 +139,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     from ..server.preview import generate_token, is_loopback, preview_url
     from ..server.store import SQLiteStore
     from ..server.wsgi import configure_logging, run_gunicorn
+    from ..vendors.transport import LiveTransport
 
     busy = port_problem(host, port)  # before anything else: a busy port is one line and exit 2
     if busy:
@@ -182,6 +183,8 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
         from ..harness.recorder import Recorder
 
         hooks.append(Recorder(record).hook)
+    if isinstance(loaded.transport, LiveTransport):  # a hanging vendor keeps two threads free for the rest
+        loaded.transport.max_in_flight = max(1, threads - 2)
     app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks, bind_host=host)
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)

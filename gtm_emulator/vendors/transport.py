@@ -73,6 +73,13 @@ def read_capped(resp: Any, deadline: float, limit: int, host: str) -> bytes:
     return b"".join(chunks)
 
 
+# Calls to one vendor host that may wait for an answer at once, per process. serve runs 8 threads
+# per worker by default (``--threads``, which sets this to threads - 2): a vendor that hangs then
+# holds at most 6 of them, and a further call to it fails at once instead of taking a thread from
+# unrelated requests until its deadline.
+DEFAULT_MAX_IN_FLIGHT = 6
+
+
 class Watchdog:
     """One thread per process that calls each registered function at its deadline, unless it was
     cancelled first: what cuts a vendor's answer at the deadline. A thread per call would cost more
@@ -207,13 +214,35 @@ class LiveTransport:
     name = "live"
 
     def __init__(self, allowed_hosts: Iterable[str] = (), rewrite: dict[str, str] | None = None,
-                 pool_size: int = 16):
+                 pool_size: int = 16, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT):
         import urllib3
 
         self._urllib3 = urllib3
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
         self.rewrite = dict(rewrite or {})
         self._pool = urllib3.PoolManager(maxsize=pool_size, block=False, retries=False)
+        self.max_in_flight = max_in_flight
+        self._in_flight: dict[str, int] = {}
+        self._in_flight_lock = threading.Lock()
+
+    def _enter(self, host: str) -> None:
+        """Count a call to ``host`` in flight, or refuse it at once when ``max_in_flight`` calls to
+        that host are already waiting: a slow vendor then holds at most that many of the server's
+        threads, and the others stay free for unrelated requests."""
+        with self._in_flight_lock:
+            busy = self._in_flight.get(host, 0)
+            if busy >= self.max_in_flight:
+                raise TransportError("failed", f"{busy} calls to {host} are already waiting for an answer "
+                                               f"(the limit per host is {self.max_in_flight}); not sent")
+            self._in_flight[host] = busy + 1
+
+    def _leave(self, host: str) -> None:
+        with self._in_flight_lock:
+            left = self._in_flight.get(host, 1) - 1
+            if left:
+                self._in_flight[host] = left
+            else:
+                self._in_flight.pop(host, None)
 
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
@@ -231,6 +260,7 @@ class LiveTransport:
         resp = None
         watchdog = None
         complete = False
+        self._enter(host)
         try:
             resp = self._pool.request(method, url, body=body, headers=headers, retries=False, redirect=False,
                                       preload_content=False, timeout=self._urllib3.Timeout(total=timeout))
@@ -247,6 +277,7 @@ class LiveTransport:
                 raise TransportError("timed_out", f"no complete answer from {host} within {timeout:g} s") from exc
             raise TransportError("failed", f"{type(exc).__name__} talking to {host}") from exc
         finally:
+            self._leave(host)
             if watchdog is not None:
                 WATCHDOG.cancel(watchdog)
             if resp is not None:  # a cut or refused answer's connection is not reused

@@ -513,6 +513,36 @@ def _in_thread(fn: Any, limit: float) -> tuple[bool, Any]:
     return (not thread.is_alive()), (out[0] if out else None)
 
 
+def test_a_hanging_vendor_holds_at_most_max_in_flight_calls() -> None:
+    """Calls to a vendor that never answers take at most ``max_in_flight`` threads; the next call to
+    it fails at once (the server's other threads stay free), and calls to other hosts still go."""
+    import time
+
+    vendor = SlowVendor("hang")
+    other = SlowVendor("drip")
+    try:
+        transport = LiveTransport(max_in_flight=2)
+        url = f"http://127.0.0.1:{vendor.port}/"
+        waiting = [threading.Thread(target=lambda: _in_thread(
+            lambda: transport.send("GET", url, {}, b"", 3.0), 5), daemon=True) for _ in range(2)]
+        for thread in waiting:
+            thread.start()
+        time.sleep(0.5)  # both are connected and waiting for an answer
+        started = time.monotonic()
+        done, result = _in_thread(lambda: transport.send("GET", url, {}, b"", 3.0), 5)
+        assert done and time.monotonic() - started < 1.0
+        assert isinstance(result, TransportError) and "already waiting" in str(result)
+        done, result = _in_thread(lambda: transport.send("GET", f"http://localhost:{other.port}/", {}, b"", 0.5), 5)
+        assert done and isinstance(result, TransportError) and "already waiting" not in str(result)
+        for thread in waiting:
+            thread.join(5)
+        done, result = _in_thread(lambda: transport.send("GET", url, {}, b"", 0.3), 5)
+        assert done and "already waiting" not in str(result)  # the slots were given back
+    finally:
+        vendor.close()
+        other.close()
+
+
 def test_dripping_vendor_is_cut_at_the_deadline() -> None:
     vendor = SlowVendor("drip")
     try:
