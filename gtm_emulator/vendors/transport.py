@@ -75,9 +75,11 @@ def read_capped(resp: Any, deadline: float, limit: int, host: str) -> bytes:
 
 # Calls to one vendor host that may wait for an answer at once, per process. serve runs 8 threads
 # per worker by default (``--threads``, which sets this to threads - 2): a vendor that hangs then
-# holds at most 6 of them, and a further call to it fails at once instead of taking a thread from
-# unrelated requests until its deadline.
+# holds at most 6 of them, and a further call to it fails within SLOT_WAIT_S instead of taking a
+# thread from unrelated requests until its deadline.
 DEFAULT_MAX_IN_FLIGHT = 6
+# How long a call waits for one of those to end before it fails (a fast vendor frees one in ms).
+SLOT_WAIT_S = 0.25
 
 
 class Watchdog:
@@ -223,26 +225,32 @@ class LiveTransport:
         self._pool = urllib3.PoolManager(maxsize=pool_size, block=False, retries=False)
         self.max_in_flight = max_in_flight
         self._in_flight: dict[str, int] = {}
-        self._in_flight_lock = threading.Lock()
+        self._slots = threading.Condition()
 
-    def _enter(self, host: str) -> None:
-        """Count a call to ``host`` in flight, or refuse it at once when ``max_in_flight`` calls to
-        that host are already waiting: a slow vendor then holds at most that many of the server's
-        threads, and the others stay free for unrelated requests."""
-        with self._in_flight_lock:
-            busy = self._in_flight.get(host, 0)
-            if busy >= self.max_in_flight:
-                raise TransportError("failed", f"{busy} calls to {host} are already waiting for an answer "
-                                               f"(the limit per host is {self.max_in_flight}); not sent")
-            self._in_flight[host] = busy + 1
+    def _enter(self, host: str, deadline: float) -> None:
+        """Count a call to ``host`` in flight. When ``max_in_flight`` calls to that host are already
+        waiting for an answer, wait at most ``SLOT_WAIT_S`` for one of them to end, then refuse: a
+        vendor that hangs holds at most that many of the server's threads for long, and the others
+        stay free for unrelated requests, while a fast vendor under load only queues briefly."""
+        with self._slots:
+            give_up = min(deadline, time.monotonic() + SLOT_WAIT_S)
+            while self._in_flight.get(host, 0) >= self.max_in_flight:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    raise TransportError("failed", f"{self._in_flight[host]} calls to {host} are already waiting "
+                                                   f"for an answer (the limit per host is {self.max_in_flight}); "
+                                                   "not sent")
+                self._slots.wait(left)
+            self._in_flight[host] = self._in_flight.get(host, 0) + 1
 
     def _leave(self, host: str) -> None:
-        with self._in_flight_lock:
+        with self._slots:
             left = self._in_flight.get(host, 1) - 1
             if left:
                 self._in_flight[host] = left
             else:
                 self._in_flight.pop(host, None)
+            self._slots.notify()
 
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
@@ -260,7 +268,7 @@ class LiveTransport:
         resp = None
         watchdog = None
         complete = False
-        self._enter(host)
+        self._enter(host, deadline)
         try:
             resp = self._pool.request(method, url, body=body, headers=headers, retries=False, redirect=False,
                                       preload_content=False, timeout=self._urllib3.Timeout(total=timeout))

@@ -543,6 +543,39 @@ def test_a_hanging_vendor_holds_at_most_max_in_flight_calls() -> None:
         other.close()
 
 
+def test_a_fast_vendor_over_the_in_flight_limit_queues_briefly_instead_of_failing() -> None:
+    import http.server
+    import time
+
+    class Quick(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(0.05)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quick)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        transport = LiveTransport(max_in_flight=1)
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        results: list[Any] = []
+        calls = [threading.Thread(target=lambda: results.append(_in_thread(
+            lambda: transport.send("GET", url, {}, b"", 3.0), 5)[1])) for _ in range(3)]
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join(10)
+        assert [getattr(r, "status", r) for r in results] == [200, 200, 200]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_dripping_vendor_is_cut_at_the_deadline() -> None:
     vendor = SlowVendor("drip")
     try:
