@@ -31,7 +31,7 @@ from ..core.container import Container
 from ..core.report import Report
 from ..core.request import Request, display_text
 from .body import BodyTooLarge, BodyUnreadable, read_body
-from .guard import make_guard
+from .guard import make_guard, send_refusal
 
 log = logging.getLogger("gtm_emulator")
 
@@ -217,9 +217,7 @@ def create_app(
         if method not in CONTAINER_METHODS or (environ.get("PATH_INFO") or "/").startswith(RESERVED_PREFIXES):
             refused = guard(environ)
             if refused is not None:
-                status, headers, body = refused
-                start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
-                return [body]
+                return send_refusal(refused, start_response)
             return flask_wsgi(environ, start_response)
         try:
             status, headers, body = answer(environ)

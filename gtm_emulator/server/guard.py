@@ -83,6 +83,16 @@ def token_matches(offered: str, token: str) -> bool:
     return hmac.compare_digest(offered.encode("utf-8", "replace"), token.encode("utf-8"))
 
 
+def send_refusal(refused: Answer, start_response: Callable[..., Any]) -> list[bytes]:
+    """Write a guard's refusal as a WSGI answer."""
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    status, headers, body = refused
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
+                   [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _refuse(status: int, message: str) -> Answer:
     return status, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")], \
         (message + "\n").encode("utf-8")

@@ -782,7 +782,7 @@ def create_app(mock: TikTokMock | None = None, bind_host: str | None = None, tok
     ``Access-Token`` header is their check, as at TikTok."""
     from flask import Flask
 
-    from ..server.guard import make_guard
+    from ..server.guard import make_guard, send_refusal
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -793,12 +793,7 @@ def create_app(mock: TikTokMock | None = None, bind_host: str | None = None, tok
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         refused = guard(environ)
-        if refused is None:
-            return flask_wsgi(environ, start_response)
-        status, headers, body = refused
-        start_response(f"{status} {'Forbidden' if status == 403 else 'Unauthorized'}",
-                       [*headers, ("Content-Length", str(len(body)))])
-        return [body]
+        return flask_wsgi(environ, start_response) if refused is None else send_refusal(refused, start_response)
 
     app.wsgi_app = fast_wsgi(app.config["TIKTOK_MOCK"], guarded)  # type: ignore[method-assign]
     return app
