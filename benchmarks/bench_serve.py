@@ -15,6 +15,12 @@ ids reused from a small pool) and a realistic one: unique client ids, transactio
 on every hit, a fifth of the hits batched POSTs of 2-5 events, and the headers and cookies a browser
 sends (User-Agent, Accept-Language, Referer, Origin, the _ga/FPID/_ttp/_fbp cookies).
 
+The default ``serve`` with the mock vendor (the bundled container, its TikTok tag answered by the
+mock TikTok API) is measured at 1 worker, where the mock vendors run inside the worker, against the
+cores' count of workers, where they run in one process of their own that every worker calls: with
+``--store none`` and with the Preview store, simple and realistic hits (``--only mock-workers`` runs
+only this comparison, about a minute).
+
 Load comes from ``wrk`` (Debian package ``wrk``) on loopback, bounded in time; without ``wrk`` a
 small threaded Python client is used instead (and says so: it saturates sooner, so its ratios are
 closer to 1 than the truth). The hit mix is 80 % page_view (no tag fires) and 20 % purchase with
@@ -35,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -233,8 +239,52 @@ def measure(port: int, seconds: float, script: str | None) -> tuple[float, float
     return run_wrk(port, seconds, script) if script else run_python_load(port, seconds)
 
 
-def run(quick: bool = False) -> list[Row]:
+def run_mock_workers(tmp: str, seconds: float, repeats: int, script: str | None,
+                     realistic: str | None) -> list[Row]:
+    """The default ``serve`` with the mock vendor: the cores' count of workers sharing one mock
+    process, against one worker with the mock vendors inside it; medians of interleaved runs."""
+    py = sys.executable
+    serve = [py, "-m", "gtm_emulator", "serve", "--quiet", "--threads", str(THREADS)]
+    subjects = {f"{store}-{workers}": workers for store in ("none", "stored") for workers in (1, WORKERS)}
+    ports = {name: free_port() for name in subjects}
+    loads = {"simple": script, **({"realistic": realistic} if realistic else {})}
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    with ExitStack() as stack:
+        for name, workers in subjects.items():
+            store = "none" if name.startswith("none") else os.path.join(tmp, f"{name}.sqlite3")
+            stack.enter_context(process([*serve, "--workers", str(workers), "--port", str(ports[name]),
+                                         "--store", store], ports[name]))
+        for name in subjects:  # warm-up
+            measure(ports[name], 1.0, script)
+        for _ in range(repeats):  # interleaved, so that machine load affects all alike
+            for load, lua in loads.items():
+                for name in subjects:
+                    if lua is None and load != "simple":
+                        continue
+                    results.setdefault((name, load), []).append(measure(ports[name], seconds, lua))
+
+    def med(name: str, load: str, index: int = 0) -> float:
+        return statistics.median(r[index] for r in results[(name, load)])
+
+    note = f"{WORKERS} workers x {THREADS} threads against 1 x {THREADS}, {seconds:g} s x {repeats}, interleaved"
+    rows = []
+    for load in loads:
+        for store, label in (("none", "no store"), ("stored", "Preview")):
+            many, one = f"{store}-{WORKERS}", f"{store}-1"
+            rows.append(Row(f"mock vendor {WORKERS}/1 workers, {load}, {label}", "r/s", med(many, load),
+                            med(one, load), None, note=note if not rows else ""))
+        rows.append(Row(f"mock vendor {WORKERS}/1 workers, {load}, p99", "ms",
+                        med(f"none-{WORKERS}", load, 2), med("none-1", load, 2), None, higher_is_better=False))
+    return rows
+
+
+def run(quick: bool = False, only: str | None = None) -> list[Row]:
     seconds = 1.0 if quick else 5.0
+    if only == "mock-workers":
+        with tempfile.TemporaryDirectory() as tmp:
+            script = lua_script(tmp) if shutil.which("wrk") else None
+            realistic = realistic_script(tmp) if script else None
+            return run_mock_workers(tmp, seconds if quick else 3.0, 1 if quick else 3, script, realistic)
     repeats = 1 if quick else 3
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -268,6 +318,7 @@ def run(quick: bool = False) -> list[Row]:
                 if realistic:
                     for name in real_names:
                         real[name].append(run_wrk(ports[name], seconds, realistic))
+        mock_rows = run_mock_workers(tmp, seconds if quick else 3.0, repeats, script, realistic)
 
     def med(name: str, index: int, table: dict[str, list[tuple[float, float, float]]] = results) -> float:
         return statistics.median(r[index] for r in table[name])
@@ -301,8 +352,9 @@ def run(quick: bool = False) -> list[Row]:
             Row("realistic p99, Preview store", "ms", med("stored", 2, real), med("bare", 2, real), None,
                 higher_is_better=False),
         ]
-    return rows
+    return rows + mock_rows
 
 
 if __name__ == "__main__":
-    print(format_table(run(quick="--quick" in sys.argv)))
+    chosen = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    print(format_table(run(quick="--quick" in sys.argv, only=chosen)))

@@ -112,8 +112,9 @@ CONTAINER_OPTION = click.option(
               help="With --vendor live: send TikTok requests to this base URL instead of "
                    "https://business-api.tiktok.com (e.g. a mock started with `gtm-emulator mock-tiktok`).")
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
-              help="Worker processes (each keeps its own mock vendor state). Default: one per core "
-                   "(1 with --store :memory:).")
+              help="Worker processes. Default: one per core (1 with --store :memory:). With the mock vendor "
+                   "and more than one worker, the mock TikTok and GA4 endpoints run in one process of their "
+                   "own that every worker shares; --workers 1 keeps them in the worker.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
 @click.option("--quiet", is_flag=True, help="No log line per request.")
 @click.option("--store", "store_path", default="gtm-emulator.sqlite3", show_default=True,
@@ -160,17 +161,25 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix,
                   keep_templates=keep_templates)
-    why_one = ""
+    why = ""
     if chosen is None:
-        # The in-process mock TikTok API keeps what it received per worker process: with several
-        # workers /_mock/tiktok/_events would list one worker's share. So it keeps one worker.
-        if store_path == ":memory:":
-            why_one = "--store :memory:"
-        elif loaded.tiktok_mock is not None:
-            why_one = "the in-process mock TikTok API keeps its state in one process; --vendor record or live, " \
-                      "or --workers N, for more"
-        workers = 1 if why_one else cores
+        why = "; 1 because --store :memory:" if store_path == ":memory:" else ""
+        workers = 1 if why else cores
     assert workers is not None
+    shared = None
+    if loaded.tiktok_mock is not None:
+        if workers > 1:
+            # The mock vendors' state (generated tokens, injected answers, what they received) must
+            # be one for every worker: they move to one process of their own, started before the fork.
+            from ..vendors.shared import MockProcessError, share_mock_vendors
+
+            try:
+                shared = share_mock_vendors(loaded)
+            except (MockProcessError, OSError) as exc:
+                fail(f"could not start the mock vendors' process: {exc}")
+            why += f"; the mock vendors in one process shared by the workers (pid {shared.pid})"
+        else:
+            why += "; the mock vendors in the worker"
     token = token or (None if is_loopback(host) else generate_token())
     store = None
     if store_path != "none":
@@ -188,8 +197,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     app = create_app(loaded, log_requests=not quiet, store=store, token=token, on_report=hooks, bind_host=host)
     where = gtm_export or container or "the bundled default container"
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
-    click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}"
-               f"{'; 1 because ' + why_one if why_one else ''})", err=True)
+    click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}{why})", err=True)
     if store is not None:
         click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
     else:
@@ -201,8 +209,12 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     if loaded.tiktok_mock is not None:
         click.echo(f"  mock TikTok Events API: http://{host}:{port}/_mock/tiktok/_events lists what it received",
                    err=True)
-    run_gunicorn(app, host, port, workers=workers, threads=threads,
-                 on_worker_exit=store.close if store is not None else None)
+    try:
+        run_gunicorn(app, host, port, workers=workers, threads=threads,
+                     on_worker_exit=store.close if store is not None else None)
+    finally:
+        if shared is not None:  # after the workers: their last calls are answered
+            shared.stop()
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,

@@ -60,7 +60,10 @@ class GA4Mock:
 def blueprint(mock: GA4Mock, name: str = "ga4_mock") -> Any:
     from flask import Blueprint, Response, jsonify, request
 
+    from .tiktok_mock import answer_unavailable
+
     bp = Blueprint(name, __name__)
+    answer_unavailable(bp)
 
     @bp.route(COLLECT_PATH, methods=["GET", "POST"])
     def collect() -> Response:

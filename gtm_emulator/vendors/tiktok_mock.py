@@ -688,12 +688,40 @@ def _is_hashed(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[A-Fa-f0-9]{64}", value) is not None
 
 
+MAX_INJECTED = 1000  # answers queued by one POST /_inject
+MAX_INJECTED_DELAY_S = 60.0
+_INJECT_FIELDS = {"status": int, "code": int, "message": str, "body": str, "delay": (int, float),
+                  "malformed": bool, "times": int}
+
+
+def injection(data: Any) -> dict[str, Any]:
+    """The arguments of :meth:`TikTokMock.inject` from a ``POST /_inject`` body, or ValueError naming
+    what is wrong (``{"status": 502}``, ``{"code": 40100, "times": 3}``, ``{"delay": 2.5}``, …)."""
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object, e.g. {\"code\": 40100, \"times\": 2}")
+    for key, value in data.items():
+        kind = _INJECT_FIELDS.get(key)
+        if kind is None:
+            raise ValueError(f"unknown field {key!r}; expected: {', '.join(_INJECT_FIELDS)}")
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ValueError(f"{key}: {value!r} is not a valid value")
+    if not 100 <= data.get("status", 200) <= 599:
+        raise ValueError(f"status: {data['status']} is not an HTTP status")
+    if not 0 <= data.get("delay", 0) <= MAX_INJECTED_DELAY_S:
+        raise ValueError(f"delay: between 0 and {MAX_INJECTED_DELAY_S:g} seconds")
+    if not 1 <= data.get("times", 1) <= MAX_INJECTED:
+        raise ValueError(f"times: between 1 and {MAX_INJECTED}")
+    return dict(data)
+
+
 def blueprint(mock: TikTokMock, name: str = "tiktok_mock") -> Any:
     """A Flask blueprint serving the Events API paths, plus inspection and setup routes:
-    ``GET /_events``, ``GET /_requests``, ``POST /_reset``, ``POST /_access_token`` (``{"pixel_code"}``)."""
+    ``GET /_events``, ``GET /_requests``, ``POST /_reset``, ``POST /_access_token`` (``{"pixel_code"}``)
+    and ``POST /_inject`` (a fault for the next calls: :func:`injection`)."""
     from flask import Blueprint, Response, jsonify, request
 
     bp = Blueprint(name, __name__)
+    answer_unavailable(bp)
 
     def forward(path: str) -> Response:
         query = request.query_string.decode("latin-1")
@@ -726,7 +754,28 @@ def blueprint(mock: TikTokMock, name: str = "tiktok_mock") -> Any:
             return jsonify({"error": "pixel_code must be 20 upper-case letters or digits"}), 400
         return jsonify({"pixel_code": pixel, "access_token": mock.generate_access_token(pixel)})
 
+    @bp.post("/_inject")
+    def inject() -> Any:
+        try:
+            answer = injection(request.get_json(silent=True))
+        except ValueError as exc:
+            return jsonify({"error": str(exc)}), 400
+        mock.inject(**answer)
+        return jsonify({"ok": True, "queued": answer.get("times", 1)})
+
     return bp
+
+
+def answer_unavailable(bp: Any) -> None:
+    """A mock that lives in another process and does not answer (``serve``'s shared mock process has
+    stopped): its endpoints answer 503 with the reason, not a traceback."""
+    from flask import Response
+
+    from ..errors import TransportError
+
+    @bp.errorhandler(TransportError)
+    def unavailable(exc: TransportError) -> Response:
+        return Response(f"{exc}\n", status=503, mimetype="text/plain")
 
 
 def fast_wsgi(mock: TikTokMock, fallback: Callable[..., Any], prefix: str = "") -> Callable[..., Any]:

@@ -156,9 +156,13 @@ class MockTransport:
 
     def __init__(self, handlers: dict[str, Handler] | None = None):
         self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.timed: set[str] = set()  # hosts whose handler takes the call's timeout (a fifth argument)
 
-    def mount(self, host: str, handler: Handler) -> None:
+    def mount(self, host: str, handler: Callable[..., HttpResponse], timed: bool = False) -> None:
+        """Answer calls to ``host`` with ``handler(method, path, headers, body)``, or with
+        ``handler(method, path, headers, body, timeout)`` when ``timed`` (a mock in another process)."""
         self.handlers[host.lower()] = handler
+        (self.timed.add if timed else self.timed.discard)(host.lower())
 
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
@@ -172,7 +176,10 @@ class MockTransport:
             )
         path = parts.path + ("?" + parts.query if parts.query else "")
         deadline = time.monotonic() + timeout
-        response = handler(method, path, dict(headers), body)
+        if parts.host in self.timed:
+            response = handler(method, path, dict(headers), body, timeout)  # type: ignore[call-arg]
+        else:
+            response = handler(method, path, dict(headers), body)
         if time.monotonic() > deadline:
             raise TransportError("timed_out", f"no answer from {parts.host} within {timeout:g} s")
         return response
