@@ -27,6 +27,7 @@ the first length, then a body of the second (the vendor request's or answer's by
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -68,7 +69,7 @@ def frame(head: Mapping[str, Any], body: bytes = b"") -> bytes:
     return _LENGTHS.pack(len(data), len(body)) + data + body
 
 
-def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes]:
+def read_frame(stream: BinaryIO | io.BufferedIOBase) -> tuple[dict[str, Any], bytes]:
     """One frame from a buffered stream; EOFError at the end of the stream."""
     prefix = stream.read(_LENGTHS.size)
     if len(prefix) < _LENGTHS.size:
@@ -297,7 +298,7 @@ class _RemoteVendor:
         return json.loads(self.link.call({"op": op})[1])
 
 
-class RemoteRecord(dict):  # type: ignore[type-arg]
+class RemoteRecord(dict[str, Any]):
     """An accepted event as the mock process listed it (``to_dict()``, as :class:`AcceptedEvent`)."""
 
     def to_dict(self) -> dict[str, Any]:

@@ -690,8 +690,8 @@ def _is_hashed(value: Any) -> bool:
 
 MAX_INJECTED = 1000  # answers queued by one POST /_inject
 MAX_INJECTED_DELAY_S = 60.0
-_INJECT_FIELDS = {"status": int, "code": int, "message": str, "body": str, "delay": (int, float),
-                  "malformed": bool, "times": int}
+_INJECT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "status": int, "code": int, "message": str, "body": str, "delay": (int, float), "malformed": bool, "times": int}
 
 
 def injection(data: Any) -> dict[str, Any]:

@@ -177,7 +177,12 @@ class MockTransport:
         path = parts.path + ("?" + parts.query if parts.query else "")
         deadline = time.monotonic() + timeout
         if parts.host in self.timed:
-            response = handler(method, path, dict(headers), body, timeout)  # type: ignore[call-arg]
+            try:
+                response = handler(method, path, dict(headers), body, timeout)  # type: ignore[call-arg]
+            except TransportError as exc:
+                if exc.reason == "timed_out":  # worded as for a mock in this process
+                    raise TransportError("timed_out", f"no answer from {parts.host} within {timeout:g} s") from None
+                raise
         else:
             response = handler(method, path, dict(headers), body)
         if time.monotonic() > deadline:

@@ -419,7 +419,8 @@ def test_mock_inspection_endpoints_need_the_token_beyond_loopback(tmp_path: Any)
     client, store = _served(tmp_path, bind_host="0.0.0.0", token="tok-123456")
     host = {"Host": "203.0.113.7:8080"}
     for method, path in [("GET", "/_mock/tiktok/_events"), ("GET", "/_mock/tiktok/_requests"),
-                         ("POST", "/_mock/tiktok/_reset"), ("POST", "/_mock/tiktok/_access_token")]:
+                         ("POST", "/_mock/tiktok/_reset"), ("POST", "/_mock/tiktok/_access_token"),
+                         ("POST", "/_mock/tiktok/_inject")]:
         answer = client.open(path, method=method, headers=host, json={"pixel_code": "C" * 20})
         assert answer.status_code == 401, path
     ok = client.get("/_mock/tiktok/_events", headers={**host, "X-Emulator-Token": "tok-123456"})

@@ -25,6 +25,7 @@ from helpers import NOW, PURCHASE, ROOT
 
 from gtm_emulator import load_container
 from gtm_emulator.errors import TransportError
+from gtm_emulator.server.app import create_app
 from gtm_emulator.vendors.shared import Link, share_mock_vendors
 
 PIXEL = "CSHAREDMOCK0PIXEL001"
@@ -274,6 +275,23 @@ def test_a_run_answers_the_same_through_the_mock_process_at_the_runs_clock(tmp_p
     assert not Path(process.socket_path).parent.exists()
 
 
+def test_a_call_answered_after_the_tags_timeout_fails_as_in_one_process() -> None:
+    alone, shared = load_container(), load_container()
+    process = share_mock_vendors(shared)
+    try:
+        errors = []
+        for container in (alone, shared):
+            container.settings.http_timeout_seconds = 0.3
+            container.tiktok_mock.inject(delay=0.8)
+            report = container.simulate("GET", PURCHASE, now=NOW)
+            errors.append([(t.status, [o.error for o in report.outgoing]) for t in report.iter_tags()])
+        expected = "timed_out: no answer from business-api.tiktok.com within 0.3 s"
+        assert errors[0] == errors[1] == [("failure", [expected])]
+        assert next(shared.simulate("GET", PURCHASE, now=NOW + 1).iter_tags()).status == "success"  # serves on
+    finally:
+        process.stop()
+
+
 def test_the_socket_is_private_and_needs_the_runs_token() -> None:
     container = load_container()
     process = share_mock_vendors(container)
@@ -287,3 +305,28 @@ def test_the_socket_is_private_and_needs_the_runs_token() -> None:
         assert container.tiktok_mock.events == []  # the right token is answered
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ([], "must be a JSON object"),
+    ({"code": "40100"}, "code: '40100' is not a valid value"),
+    ({"status": 999}, "status: 999 is not an HTTP status"),
+    ({"delay": 3600}, "delay: between 0 and 60 seconds"),
+    ({"times": 0}, "times: between 1 and 1000"),
+    ({"malformed": 1}, "malformed: 1 is not a valid value"),
+    ({"answer": 1}, "unknown field 'answer'"),
+])
+def test_inject_over_http_refuses_what_it_cannot_queue(body: object, reason: str) -> None:
+    client = create_app(load_container(), log_requests=False).test_client()
+    answer = client.post("/_mock/tiktok/_inject", json=body)
+    assert answer.status_code == 400 and reason in answer.get_json()["error"]
+
+
+def test_inject_over_http_queues_the_answers_of_the_next_calls() -> None:
+    container = load_container()
+    client = create_app(container, log_requests=False).test_client()
+    assert client.post("/_mock/tiktok/_inject", json={"status": 502, "times": 1}).status_code == 200
+    assert client.post("/_mock/tiktok/_inject", json={"code": 40100}).status_code == 200
+    for n in range(3):
+        assert client.get(PURCHASE + f"&ep.event_id=E{n}").status_code == 204
+    assert [(r["status"], r["code"]) for r in container.tiktok_mock.requests] == [(502, None), (200, 40100), (200, 0)]
