@@ -10,7 +10,8 @@ rate a run to a million hits takes longer than a benchmark should, so the run go
 fits the growth per hit over the samples after WARM_HITS, and projects both points from the fit
 (the row's note lists every sample and says what was measured). WARM_HITS is past the point where
 every bounded buffer of every worker is full: the mock's history (10,000 requests and events) and
-its de-duplication memory (20,000 event ids) fill at about 135,000 realistic hits on two workers;
+its de-duplication memory (20,000 event ids) fill at about 135,000 realistic hits when each of two workers
+holds its own mock (sooner now that the workers share one mock process);
 before that the memory grows, as it should, up to those caps. ``--quick`` is a smoke test.
 """
 
@@ -36,7 +37,8 @@ SEGMENT_SECONDS = 10
 
 
 def workers_rss_mb(master: int) -> float:
-    """Resident memory of the master's child processes (the gunicorn workers), in MiB."""
+    """Resident memory of the master's child processes (the gunicorn workers and, with several, the process
+    of the mock vendors they share), in MiB."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -158,6 +158,11 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
         retention_bytes = parse_size(retention_size) if retention_size else None
     except ValueError as exc:
         fail(f"--retention-size {retention_size}: {exc}")
+    early = None
+    if vendor == "mock" and store_path != ":memory:" and (workers or cores) > 1:
+        from ..vendors.shared import spawn_mock_process
+
+        early = spawn_mock_process()  # the mock vendors' process starts while the container loads
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix,
                   keep_templates=keep_templates)
@@ -174,12 +179,14 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
             from ..vendors.shared import MockProcessError, share_mock_vendors
 
             try:
-                shared = share_mock_vendors(loaded)
+                shared = share_mock_vendors(loaded, early)
             except (MockProcessError, OSError) as exc:
                 fail(f"could not start the mock vendors' process: {exc}")
             why += f"; the mock vendors in one process shared by the workers (pid {shared.pid})"
         else:
             why += "; the mock vendors in the worker"
+    if early is not None and shared is None:
+        early.stop()
     token = token or (None if is_loopback(host) else generate_token())
     store = None
     if store_path != "none":

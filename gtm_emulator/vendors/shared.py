@@ -181,6 +181,9 @@ def main() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    from ..clients import ga4  # noqa: F401  (imported while serve loads the container: the mocks need them)
+    from ..loading import vendors  # noqa: F401
+
     config = json.loads(sys.stdin.buffer.readline() or b"null")
     if not isinstance(config, dict):
         return  # serve went away before sending the configuration
@@ -375,6 +378,33 @@ class MockProcess:
         self.links.append(link)
         return link
 
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """Send the TikTok mock's ``config`` and the token, and wait until the process listens."""
+        import select
+
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps({"token": self.token, "tiktok": dict(config)}).encode("utf-8") + b"\n")
+            line = b""
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not line.endswith(b"\n"):
+                ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    raise MockProcessError(f"it did not start within {START_TIMEOUT_S:g} s")
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise MockProcessError("it stopped while starting (see the error above)")
+                line += chunk
+            started = json.loads(line)
+            if not isinstance(started, dict) or "socket" not in started:
+                raise MockProcessError(f"unexpected start-up line {line!r}")
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        self.socket_path = str(started["socket"])
+
     def watch(self) -> None:
         """Log, in serve's log, when the process stops before serve does."""
         def run() -> None:
@@ -408,38 +438,24 @@ class MockProcess:
                     pipe.close()
                 except OSError:
                     pass
-        shutil.rmtree(os.path.dirname(self.socket_path), ignore_errors=True)
+        if self.socket_path:
+            shutil.rmtree(os.path.dirname(self.socket_path), ignore_errors=True)
+
+
+def spawn_mock_process() -> MockProcess:
+    """Start the mock process; it imports what it needs meanwhile, then waits for :meth:`MockProcess.configure`
+    (``serve`` spawns it before loading the container, so that both start-ups overlap)."""
+    # unbuffered pipes: no buffer lock for a forked worker to inherit (and wait for as it exits)
+    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator.vendors.shared"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, bufsize=0)
+    return MockProcess(proc, "", secrets.token_hex(20))
 
 
 def start_mock_process(config: Mapping[str, Any]) -> MockProcess:
     """Start the mock process with the TikTok mock's ``config`` and wait until it listens."""
-    import select
-
-    token = secrets.token_hex(20)
-    # unbuffered pipes: no buffer lock for a forked worker to inherit (and wait for as it exits)
-    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator.vendors.shared"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, bufsize=0)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        proc.stdin.write(json.dumps({"token": token, "tiktok": dict(config)}).encode("utf-8") + b"\n")
-        line = b""
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not line.endswith(b"\n"):
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise MockProcessError(f"it did not start within {START_TIMEOUT_S:g} s")
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise MockProcessError("it stopped while starting (see the error above)")
-            line += chunk
-        started = json.loads(line)
-        if not isinstance(started, dict) or "socket" not in started:
-            raise MockProcessError(f"unexpected start-up line {line!r}")
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    return MockProcess(proc, str(started["socket"]), token)
+    process = spawn_mock_process()
+    process.configure(config)
+    return process
 
 
 def share_mock_vendors(container: Any, process: MockProcess | None = None) -> MockProcess:
@@ -449,9 +465,11 @@ def share_mock_vendors(container: Any, process: MockProcess | None = None) -> Mo
     transport = container.transport
     if not isinstance(transport, MockTransport) or "tiktok" not in container.vendors:
         raise MockProcessError("the container does not run with the mock vendors")
-    watch = process is None
+    watch = process is None or not process.socket_path
     if process is None:
-        process = start_mock_process(tiktok_config(container.vendors["tiktok"]))
+        process = spawn_mock_process()
+    if not process.socket_path:
+        process.configure(tiktok_config(container.vendors["tiktok"]))
     link = process.link()
     remote: dict[str, _RemoteVendor] = {"tiktok": RemoteTikTokMock(link), "ga4": RemoteGA4Mock(link)}
     for name, handler in list(transport.handlers.items()):
