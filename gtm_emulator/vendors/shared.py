@@ -53,7 +53,7 @@ from .transport import DEFAULT_TIMEOUT_S, HttpResponse, MockTransport
 log = logging.getLogger("gtm_emulator")
 
 _LENGTHS = struct.Struct(">II")
-MAX_FRAME_BYTES = 64 * 1024 * 1024  # a frame announcing more is refused (both sides)
+MAX_FRAME_BYTES = 1024 * 1024 * 1024  # a frame announcing more is refused (both sides)
 START_TIMEOUT_S = 30.0  # the mock process must be listening within this
 INSPECT_TIMEOUT_S = 10.0  # the /_mock/ inspection and setup endpoints' calls
 CONNECT_TIMEOUT_S = 2.0
