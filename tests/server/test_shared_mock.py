@@ -330,3 +330,24 @@ def test_inject_over_http_queues_the_answers_of_the_next_calls() -> None:
     for n in range(3):
         assert client.get(PURCHASE + f"&ep.event_id=E{n}").status_code == 204
     assert [(r["status"], r["code"]) for r in container.tiktok_mock.requests] == [(502, None), (200, 40100), (200, 0)]
+
+
+def test_the_ga4_mock_and_unmocked_hosts_answer_as_in_one_process() -> None:
+    alone, shared = load_container(), load_container()
+    process = share_mock_vendors(shared)
+    try:
+        answers = []
+        for container in (alone, shared):
+            send = container.transport.send
+            ok = send("GET", "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2&en=page_view", {}, b"")
+            bad = send("GET", "https://www.google-analytics.com/g/collect?v=2&cid=1.2&en=x", {}, b"")  # no tid
+            with pytest.raises(TransportError) as offline:
+                send("GET", "https://example.com/collect", {}, b"")
+            mock = container.ga4_mock
+            answers.append((ok.status, bad.status, bad.body, str(offline.value), list(mock.hits), list(mock.rejected)))
+            mock.reset()
+            assert mock.hits == mock.rejected == []
+        assert answers[0] == answers[1]
+        assert answers[1][:2] == (204, 400) and len(answers[1][4]) == len(answers[1][5]) == 1
+    finally:
+        process.stop()
