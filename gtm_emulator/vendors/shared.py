@@ -212,7 +212,7 @@ class Link:
         self.pid = pid
         self._local = threading.local()
         self._reported = False
-        self._opened: list[tuple[int, socket.socket]] = []  # to close them all (close())
+        self._opened: list[tuple[int, socket.socket, BinaryIO]] = []  # to close them all (close())
         self._lock = threading.Lock()
 
     def _gone(self, exc: BaseException) -> str:
@@ -223,6 +223,7 @@ class Link:
 
     def _connect(self) -> tuple[socket.socket, BinaryIO]:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        reader = None
         try:
             sock.settimeout(CONNECT_TIMEOUT_S)
             sock.connect(self.path)
@@ -232,19 +233,19 @@ class Link:
             if not answer.get("ok"):
                 raise EOFError
         except BaseException:
-            sock.close()
+            _close(sock, reader)
             raise
         with self._lock:
-            self._opened.append((os.getpid(), sock))
+            self._opened.append((os.getpid(), sock, reader))
         return sock, reader
 
     def close(self) -> None:
         """Close every connection this process opened."""
         with self._lock:
             opened, self._opened = self._opened, []
-        for pid, sock in opened:
+        for pid, sock, reader in opened:
             if pid == os.getpid():
-                sock.close()
+                _close(sock, reader)
 
     def call(self, head: Mapping[str, Any], body: bytes = b"", timeout: float = INSPECT_TIMEOUT_S,
              ) -> tuple[dict[str, Any], bytes]:
@@ -277,9 +278,15 @@ class Link:
         held = getattr(self._local, "conn", None)
         self._local.conn = None
         if held is not None and held[0] == os.getpid():
-            held[1].close()
+            _close(held[1], held[2])
             with self._lock:
-                self._opened = [(pid, sock) for pid, sock in self._opened if sock is not held[1]]
+                self._opened = [entry for entry in self._opened if entry[1] is not held[1]]
+
+
+def _close(sock: socket.socket, reader: BinaryIO | None) -> None:
+    if reader is not None:
+        reader.close()
+    sock.close()
 
 
 @dataclass
