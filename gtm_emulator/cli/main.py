@@ -182,9 +182,9 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
                 shared = share_mock_vendors(loaded, early)
             except (MockProcessError, OSError) as exc:
                 fail(f"could not start the mock vendors' process: {exc}")
-            why += f"; the mock vendors in one process shared by the workers (pid {shared.pid})"
+            why += f"; the mock vendors run in one process that the workers share, pid {shared.pid}"
         else:
-            why += "; the mock vendors in the worker"
+            why += "; the mock vendors run in the worker"
     if early is not None and shared is None:
         early.stop()
     token = token or (None if is_loopback(host) else generate_token())

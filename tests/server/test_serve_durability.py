@@ -147,7 +147,7 @@ def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> No
     # the mock vendor too: with several workers, the mock vendors run in one process they share
     text = start_up_lines(tmp_path)
     if cores > 1:
-        assert f"  workers: {cores} x 8 threads ({cores} cores; the mock vendors in one process shared by the " \
-               "workers (pid " in text
-    assert f"  workers: 1 x 8 threads ({cores} core{'s' if cores != 1 else ''}; the mock vendors in the worker)" \
-        in start_up_lines(tmp_path, "--workers", "1")
+        assert f"  workers: {cores} x 8 threads ({cores} cores; the mock vendors run in one process that the " \
+               "workers share, pid " in text
+    assert f"  workers: 1 x 8 threads ({cores} core{'s' if cores != 1 else ''}; the mock vendors run in the " \
+           "worker)" in start_up_lines(tmp_path, "--workers", "1")
