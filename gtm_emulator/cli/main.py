@@ -163,6 +163,8 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
         from ..vendors.shared import spawn_mock_process
 
         early = spawn_mock_process()  # the mock vendors' process starts while the container loads
+        # stopped when serve ends, after its workers, whichever way (an error below, or gunicorn's exit)
+        click.get_current_context().call_on_close(early.stop)
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix,
                   keep_templates=keep_templates)
@@ -182,11 +184,13 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
                 shared = share_mock_vendors(loaded, early)
             except (MockProcessError, OSError) as exc:
                 fail(f"could not start the mock vendors' process: {exc}")
+            if shared is not early:
+                click.get_current_context().call_on_close(shared.stop)
             why += f"; the mock vendors run in one process that the workers share, pid {shared.pid}"
         else:
             why += "; the mock vendors run in the worker"
     if early is not None and shared is None:
-        early.stop()
+        early.stop()  # --workers 1 after all
     token = token or (None if is_loopback(host) else generate_token())
     store = None
     if store_path != "none":
@@ -216,12 +220,8 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     if loaded.tiktok_mock is not None:
         click.echo(f"  mock TikTok Events API: http://{host}:{port}/_mock/tiktok/_events lists what it received",
                    err=True)
-    try:
-        run_gunicorn(app, host, port, workers=workers, threads=threads,
-                     on_worker_exit=store.close if store is not None else None)
-    finally:
-        if shared is not None:  # after the workers: their last calls are answered
-            shared.stop()
+    run_gunicorn(app, host, port, workers=workers, threads=threads,
+                 on_worker_exit=store.close if store is not None else None)
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,

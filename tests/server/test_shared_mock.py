@@ -57,26 +57,32 @@ def container_file(tmp_path: Path) -> Path:
     return path
 
 
-def children(pid: int) -> list[int]:
+def stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, …; [] when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def processes(field: int, value: int) -> list[int]:
+    """The live processes whose stat ``field`` (1: parent, 2: process group) is ``value``."""
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                text = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(text.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
+        fields = stat_fields(entry) if entry.isdigit() else []
+        if fields and fields[0] != "Z" and int(fields[field]) == value:
+            found.append(int(entry))
     return found
+
+
+def children(pid: int) -> list[int]:
+    return processes(1, pid)
 
 
 def running(pid: int) -> bool:
     """Whether ``pid`` is a live process (a zombie left for an init that does not reap is not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def command_line(pid: int) -> str:
@@ -157,6 +163,24 @@ def served(tmp_path: Path) -> Iterator[Served]:
             os.killpg(proc.pid, signal.SIGKILL)  # whatever a failed test left behind
         except ProcessLookupError:
             pass
+
+
+def group_members(pgid: int) -> list[int]:
+    return processes(2, pgid)
+
+
+def test_a_serve_that_fails_to_start_leaves_no_mock_process(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "bad", "tags": [{"name": "T"}]}')
+    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(free_port()), "--workers",
+                             "2", "--container", str(bad)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and b"bad.json" in err
+    deadline = time.monotonic() + 10
+    while group_members(proc.pid):  # the mock process it spawned while loading is gone too
+        assert time.monotonic() < deadline, group_members(proc.pid)
+        time.sleep(0.05)
 
 
 def summary(served: Served) -> dict[str, int]:
