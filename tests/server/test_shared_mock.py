@@ -276,7 +276,7 @@ def test_the_mock_process_stops_when_serve_is_killed(served: Served) -> None:
 # ------------------------------------------------------------------ without gunicorn
 
 
-def test_a_run_answers_the_same_through_the_mock_process_at_the_runs_clock(tmp_path: Path) -> None:
+def test_a_run_answers_the_same_through_the_mock_process_at_the_runs_clock() -> None:
     """The mock process answers each call at the calling run's ``now``: the same request id, time
     stamps and warnings as the mock inside the worker."""
     alone, shared = load_container(), load_container()
