@@ -14,6 +14,10 @@ request, not even ``/healthz``, is answered). This worker changes two things:
   request, checked before every read (and each read waits at most ``BODY_TIMEOUT_S``), so a client
   sending a byte at a time holds a thread at most twice that; then the connection is closed.
 
+* **Ctrl-C (SIGINT) and SIGQUIT stop the worker at once**, also when they arrive while the main
+  thread holds the thread pool's lock (handing a request to a thread): gunicorn's own handler shuts
+  the pool down from the signal handler, which waits for that lock, held by the thread it
+  interrupted, until the arbiter kills the worker (its unwritten Preview records with it).
 * ``GET /healthz`` is answered by the event loop itself (the same ``ok`` the app answers), so a
   health check passes while every thread waits on a slow vendor (at most the tag deadlines).
 
@@ -30,6 +34,7 @@ from functools import partial
 from typing import Any
 
 from gunicorn.http.errors import NoMoreData
+from gunicorn.workers.base import Worker
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 HEAD_TIMEOUT_S = 10.0
@@ -154,6 +159,18 @@ class HardenedThreadWorker(ThreadWorker):
         for conn in [c for c, deadline in self.reading_heads.items() if deadline <= now]:
             log.info("closing a connection whose request head was not complete within %g s", HEAD_TIMEOUT_S)
             self._drop_head_reader(conn)
+
+    def handle_quit(self, sig: Any, frame: Any) -> None:
+        lock = getattr(self.tpool, "_shutdown_lock", None)
+        if lock is not None and not lock.acquire(blocking=False):
+            # this thread holds it (the signal interrupted ThreadPoolExecutor.submit): exit without
+            # shutting the pool down here; leaving submit releases the lock, and the interpreter's
+            # exit stops the pool's threads
+            Worker.handle_quit(self, sig, frame)
+            return
+        if lock is not None:
+            lock.release()
+        super().handle_quit(sig, frame)
 
     def handle(self, conn: Any) -> Any:
         head = getattr(conn, "head", b"")
