@@ -979,44 +979,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _Flushed:
+    """A marker in the writer's queue: set once everything queued before it is committed."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
 class _Writer:
-    """The background writer of one process: a queue of reports and a thread committing them in batches."""
+    """The background writer of one process: a queue of reports and a thread committing them in batches.
+
+    A request only appends to the queue (``deque.append`` needs no lock); a flush appends a marker
+    and waits for it, so it waits for exactly what was queued before it, even under a steady load."""
 
     def __init__(self, store: SQLiteStore):
         self.store = store
         self.pid = os.getpid()
-        self.queue: deque[_Queued] = deque()
+        self.queue: deque[_Queued | _Flushed] = deque()
         self.cond = threading.Condition()
-        self.submitted = 0
-        self.committed = 0
         self.stopping = False
         self.thread = threading.Thread(target=self._run, name="preview-store-writer", daemon=True)
         self.thread.start()
         atexit.register(self.flush, 10.0)
 
     def submit(self, item: _Queued) -> None:
-        with self.cond:
-            while len(self.queue) >= self.store.max_queue and self.thread.is_alive():
-                self.cond.wait(0.1)  # the writer is behind: wait for room rather than drop a hit
-            self.queue.append(item)
-            self.submitted += 1
-            self.store._count_pending(1)
-            if len(self.queue) >= self.store.max_batch:
+        queue = self.queue
+        if len(queue) >= self.store.max_queue and self.thread.is_alive():
+            with self.cond:  # the writer is behind: wait for room rather than drop a hit
+                while len(queue) >= self.store.max_queue and self.thread.is_alive():
+                    self.cond.wait(0.1)
+        self.store._count_pending(1)  # before the answer: a read in another process waits for it
+        queue.append(item)
+        if len(queue) == self.store.max_batch:  # a full batch: no need to wait for the interval
+            with self.cond:
                 self.cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.thread.is_alive():
+            self._drain_here()
+            return True
+        marker = _Flushed()
+        self.queue.append(marker)
         with self.cond:
-            target = self.submitted
             self.cond.notify_all()
-            while self.committed < target:
-                if not self.thread.is_alive():
-                    self._drain_here()
-                    break
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self.cond.wait(0.05 if left is None else min(0.05, left))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not marker.done.wait(0.05):
+            if not self.thread.is_alive():
+                self._drain_here()
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
         return True
 
     def stop(self) -> None:
@@ -1026,38 +1040,49 @@ class _Writer:
             self.cond.notify_all()
         self.thread.join(timeout=10)
 
-    def _take(self) -> list[_Queued]:
+    def _take(self) -> tuple[list[_Queued], list[_Flushed]]:
+        """Up to a batch of reports, and the markers met on the way (a marker ends the batch)."""
         batch: list[_Queued] = []
-        while self.queue and len(batch) < self.store.max_batch:
-            batch.append(self.queue.popleft())
-        return batch
+        markers: list[_Flushed] = []
+        queue = self.queue
+        while queue and len(batch) < self.store.max_batch:
+            item = queue.popleft()
+            if isinstance(item, _Flushed):
+                markers.append(item)
+                break
+            batch.append(item)
+        return batch, markers
+
+    def _commit(self, batch: list[_Queued], markers: list[_Flushed]) -> None:
+        try:
+            if batch:
+                self.store._commit_reports(batch)
+        except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
+            import logging
+
+            logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
+        finally:
+            if batch:
+                self.store._count_pending(-len(batch))
+            for marker in markers:
+                marker.done.set()
 
     def _drain_here(self) -> None:
         """Commit what is queued on the calling thread (the writer thread is gone)."""
         while self.queue:
-            batch = self._take()
-            self.store._commit_reports(batch)
-            self.committed += len(batch)
-            self.store._count_pending(-len(batch))
+            self._commit(*self._take())
 
     def _run(self) -> None:
         while True:
-            with self.cond:
-                if not self.queue and not self.stopping:
-                    self.cond.wait(self.store.flush_interval)
-                if not self.queue:
-                    if self.stopping:
+            if not self.queue:
+                with self.cond:
+                    if self.stopping and not self.queue:
                         return
-                    continue
-                batch = self._take()
-                self.cond.notify_all()  # room in the queue
-            try:
-                self.store._commit_reports(batch)
-            except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
-                import logging
-
-                logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
+                    self.cond.notify_all()  # room in the queue (a request may be waiting for it)
+                    self.cond.wait(self.store.flush_interval)
+                continue
+            self._commit(*self._take())
+            if len(self.queue) < self.store.max_queue // 2:
+                continue
             with self.cond:
-                self.committed += len(batch)
-                self.store._count_pending(-len(batch))
-                self.cond.notify_all()
+                self.cond.notify_all()  # room in the queue
