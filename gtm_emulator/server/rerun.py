@@ -89,13 +89,20 @@ def request_from_record(data: Any) -> Request:
 
 
 def fingerprint(container: Container) -> str:
-    """What identifies the behaviour of a container: its configuration, its settings and the code
-    of its templates (a hash; the same files give the same fingerprint in every process)."""
+    """What identifies the behaviour of a container: its configuration (with the triggers and tags
+    it resolved to), its settings and the code of its templates (a hash; the same files give the
+    same fingerprint in every process)."""
     cached: str | None = container.__dict__.get("_fingerprint")
     if cached is not None:
         return cached
     digest = hashlib.sha256()
-    digest.update(json.dumps(container.config, sort_keys=True, default=repr).encode("utf-8", "surrogatepass"))
+    resolved = {  # what the configuration resolved to (files it refers to included)
+        "config": container.config,
+        "triggers": {name: trigger.to_config() for name, trigger in container.triggers.items()},
+        "tags": [[t.name, t.type, {k: v.raw for k, v in t.params.items()}, t.firing_triggers, t.blocking_triggers,
+                  t.priority, t.paused, t.firing_option] for t in container.tags],
+    }
+    digest.update(json.dumps(resolved, sort_keys=True, default=repr).encode("utf-8", "surrogatepass"))
     digest.update(repr(container.settings).encode("utf-8", "surrogatepass"))
     for part in (*container.clients, *(t.impl for t in container.tags), *container.variables.values()):
         template = getattr(part, "template", None)
