@@ -1000,6 +1000,7 @@ class _Writer:
         self.queue: deque[_Queued | _Flushed] = deque()
         self.cond = threading.Condition()
         self.stopping = False
+        self.flush_wanted = False
         self.thread = threading.Thread(target=self._run, name="preview-store-writer", daemon=True)
         self.thread.start()
         atexit.register(self.flush, 10.0)
@@ -1022,6 +1023,7 @@ class _Writer:
             return True
         marker = _Flushed()
         self.queue.append(marker)
+        self.flush_wanted = True  # after the append: the writer that sees the flag finds the marker
         with self.cond:
             self.cond.notify_all()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -1073,16 +1075,19 @@ class _Writer:
             self._commit(*self._take())
 
     def _run(self) -> None:
+        """Commit what is queued once per flush interval (sooner for a full batch or a flush): one
+        batch per interval keeps the writer's turns on the GIL few, since each SQLite call hands the
+        GIL over and takes it back, and each turn costs the request threads a switch."""
         while True:
-            if not self.queue:
-                with self.cond:
-                    if self.stopping and not self.queue:
-                        return
-                    self.cond.notify_all()  # room in the queue (a request may be waiting for it)
-                    self.cond.wait(self.store.flush_interval)
-                continue
-            self._commit(*self._take())
-            if len(self.queue) < self.store.max_queue // 2:
-                continue
             with self.cond:
-                self.cond.notify_all()  # room in the queue
+                self.cond.notify_all()  # room in the queue (a request may be waiting for it)
+                if self.stopping and not self.queue:
+                    return
+                if len(self.queue) < self.store.max_batch and not self.flush_wanted:
+                    self.cond.wait(self.store.flush_interval)
+                self.flush_wanted = False
+            left = len(self.queue)  # what is queued now (a marker appended before the flag was set included)
+            while left > 0 and self.queue:
+                batch, markers = self._take()
+                left -= len(batch) + len(markers)
+                self._commit(batch, markers)
