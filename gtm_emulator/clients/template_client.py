@@ -64,7 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.clock import run_now
+from ..core.clock import run_now, run_storage, run_transport
 from ..core.js import UNDEFINED
 from ..core.report import EventReport, mask_secrets, url_secrets
 from ..core.request import Request, Response, SetCookie, cookie_from_options
@@ -227,7 +227,7 @@ class TemplateClient(Client):
         assert self.transport is not None
         shown = mask_secrets(url, url_secrets(url))  # the warning never shows an access_token
         try:
-            response = self.transport.send(method, url, headers, body, timeout)
+            response = run_transport(self.transport).send(method, url, headers, body, timeout)
         except Exception as exc:
             if state.env is not None:
                 state.env.warnings.append(mask_secrets(f"client sendHttpRequest {method} {shown}: {exc}",
@@ -259,7 +259,7 @@ class TemplateClient(Client):
             rng=random.Random(f"{now!r}|{request.method}|{request.url}|{self.name}"),
             send=(lambda *call: self._send(state, *call)) if self.transport is not None else None,
             set_cookie=state.set_cookie,
-            response=state.draft, storage=self._storage_for(request, preview),
+            response=state.draft, storage=run_storage(self._storage_for(request, preview)),
             is_client=True, client=state,
         )
         state.env = env

@@ -31,6 +31,7 @@ from ..clients.base import Client, ClientRun
 from ..errors import NotEmulated, RequestError, TagError
 from ..tags.base import AfterTags, TagContext, TagType, run_after_tags
 from ..vendors.transport import DEFAULT_TIMEOUT_S, MockTransport, Transport
+from .clock import run_transport
 from .clock import state as clock_state
 from .event_data import copy_event_data
 from .report import EventReport, Masker, Report, TagResult, TriggerTrace
@@ -212,23 +213,32 @@ class Container:
         return self.handle(request, now=now)
 
     def handle(self, request: Request, *, now: float | None = None, seed: Any = None,
-               explain: bool = True) -> Report:
+               explain: bool = True, replay: Transport | None = None) -> Report:
         """The report of one request. ``now`` (epoch seconds) fixes the clock; randomness is seeded
         from ``now`` and the request, so the same input gives the same report.
 
-        ``explain=False`` is for bulk runs that only count outcomes (replay): triggers are decided
-        by their compiled matchers without a per-condition trace, and the variable view holds only
-        the variables that were used. What fires, what is sent and every status are the same."""
+        ``explain=False`` is for bulk runs that only count outcomes (replay, serve): triggers are
+        decided by their compiled matchers without a per-condition trace, and the variable view
+        holds only the variables that were used. What fires, what is sent and every status are the
+        same.
+
+        ``replay`` makes the run a re-run (Preview explaining a stored request): every outgoing call
+        goes to that transport instead of the container's, and templates get a copy of their
+        ``templateDataStorage``, so the run changes nothing the container keeps."""
         now = time.time() if now is None else float(now)
         local = clock_state()
         previous, previous_deadline = getattr(local, "now", None), getattr(local, "deadline", None)
+        previous_transport = getattr(local, "transport", None)
         local.now = now  # what clock.running_at does, without a generator per request
         # every tag of the request shares this budget (Settings.request_timeout_seconds)
         local.deadline = time.monotonic() + self.settings.request_timeout_seconds
+        local.transport = replay
         try:
-            return self._handle(request, now, seed, explain)
+            report = self._handle(request, now, seed, explain)
+            report.now = now
+            return report
         finally:
-            local.now, local.deadline = previous, previous_deadline
+            local.now, local.deadline, local.transport = previous, previous_deadline, previous_transport
 
     def _handle(self, request: Request, now: float, seed: Any, explain: bool = True) -> Report:
         rng: Any = LazyRandom(seed if seed is not None else lambda: request_seed(now, request))
@@ -346,6 +356,7 @@ class Container:
                     out.headers = masker.mask(out.headers)
                     out.body = masker.mask(out.body)
                     out.response = masker.mask(out.response)
+                    out.response_text = masker.mask(out.response_text)
                     out.error = masker.mask(out.error)
                 out.warnings = masker.strings(out.warnings)
             for tag in event.tags:
@@ -522,7 +533,7 @@ class _EventRunner:
             else copy_event_data(ctx.event_data),
             request=self.request,
             response=self.response,
-            transport=self.container.transport,
+            transport=run_transport(self.container.transport),
             now=self.now,
             rng=self.rng,
             info=self.container.info,

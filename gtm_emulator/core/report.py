@@ -170,17 +170,13 @@ class Outgoing:
     duration_ms: float | None = None
     # The raw texts that were sent and received, for a cheap "could this hold a secret?" check.
     raw_text: str = field(default="", repr=False, compare=False)
+    # The answer's body as received, when ``response`` shows it parsed (JSON): a re-run answers
+    # with these bytes (server/rerun.py). Not part of ``to_dict()``.
+    response_text: str | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "tag": self.tag,
-            "method": self.method,
-            "url": self.url,
-            "headers": dict(self.headers),
-            "body": json_safe(self.body),
-            "response": json_safe(self.response),
-            "vendor_ok": self.vendor_ok,
-        }
+    def _fields(self, body: Any, response: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"tag": self.tag, "method": self.method, "url": self.url, "headers": dict(self.headers),
+                               "body": body, "response": response, "vendor_ok": self.vendor_ok}
         if self.error:
             out["error"] = self.error
         if self.warnings:
@@ -188,6 +184,26 @@ class Outgoing:
         if self.duration_ms is not None:
             out["duration_ms"] = round(self.duration_ms, 3)
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._fields(json_safe(self.body), json_safe(self.response))
+
+    def to_json(self) -> str:
+        """``to_dict()`` as JSON text. Bodies that are plain JSON data (what tags send) are written as
+        they are, without the copy ``json_safe`` makes; anything else goes through it."""
+        try:
+            fields = self._fields(self.body, self.response)
+            if self.response_text is not None:
+                fields[RESPONSE_TEXT] = self.response_text
+            return json.dumps(fields, ensure_ascii=False, allow_nan=False, check_circular=False)
+        except (TypeError, ValueError, RecursionError):  # undefined members, NaN, bytes: as json_safe shows them
+            fields = self.to_dict()
+            if self.response_text is not None:
+                fields[RESPONSE_TEXT] = self.response_text
+            return json.dumps(fields, ensure_ascii=False)
+
+
+RESPONSE_TEXT = "response_text"  # the key of Outgoing.response_text in to_json()'s text
 
 
 def describe_changes(changes: dict[str, Any]) -> str:
@@ -299,6 +315,7 @@ class Report:
     events: list[EventReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
+    now: float | None = None  # the run's clock (epoch seconds); not part of the report's JSON
 
     def to_dict(self) -> dict[str, Any]:
         request = self.request.to_dict()

@@ -115,6 +115,8 @@ class Recorder:
         """A report hook (``create_app(on_report=[...])``): records the request of the report."""
         self.record(report.request)
 
+    hook.wants_explanation = False  # type: ignore[attr-defined]  # it reads the request only (app.plain_report_hook)
+
     def close(self) -> None:
         with self._lock:
             if self._fd is not None and self._pid == os.getpid():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from ..core.clock import run_storage, run_transport
 from ..core.js import UNDEFINED
 from ..core.request import cookie_setter
 from ..core.variables import Template as VarTemplate
@@ -93,7 +94,8 @@ class TemplateVariable(Variable):
 
     def compute(self, ctx: Any) -> Any:
         params = {key: value.evaluate(ctx) for key, value in self.params.items()}
-        return run_variable_template(self.template, params, ctx, transport=self.transport, storage=self._storage)
+        return run_variable_template(self.template, params, ctx, transport=run_transport(self.transport),
+                                     storage=run_storage(self._storage))
 
     def _own_references(self) -> tuple[str, ...]:
         return tuple(ref for value in self.params.values() for ref in value.refs)

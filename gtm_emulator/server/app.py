@@ -129,14 +129,16 @@ def create_app(
     and with a ``token`` the mock's inspection endpoints need it too (see :mod:`.guard`).
 
     ``explain`` asks for reports that explain every decision (each condition traced, every variable
-    resolved); by default it is on when a store or a report hook may show them, and off otherwise
-    (``serve --store none``), where only the log line reads the report. What fires, what is sent and
-    every answer are the same either way."""
+    resolved); by default it is on when a report hook may show them (hooks that only read what
+    happened, like the recorder's, say so with :func:`plain_report_hook`), and off otherwise. The
+    Preview store does not need it: it explains a request when it is read (:mod:`.rerun`). What
+    fires, what is sent and every answer are the same either way."""
     app = Flask("gtm_emulator", static_folder=None)  # /static/... belongs to the container, like every path
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or container.settings.max_body_bytes
     # The container is looked up per request, so it can be swapped (``set_container``) after an edit.
-    state: dict[str, Any] = {"container": container, "hooks": list(on_report or []),
-                             "explain": explain if explain is not None else bool(store is not None or on_report)}
+    hooks_given = list(on_report or [])
+    state: dict[str, Any] = {"container": container, "hooks": hooks_given, "explain_asked": explain,
+                             "explain": explain if explain is not None else any(map(wants_explanation, hooks_given))}
     app.extensions["gtm_emulator"] = state
     hooks: list[ReportHook] = state["hooks"]
 
@@ -262,7 +264,23 @@ def container_since(app: Flask) -> float | None:
     return since
 
 
+def plain_report_hook(hook: Callable[..., None]) -> Callable[..., None]:
+    """Mark a report hook that reads only what happened (statuses, outgoing calls, the request), so
+    that reports need not explain every decision for it."""
+    hook.wants_explanation = False  # type: ignore[attr-defined]
+    return hook
+
+
+def wants_explanation(hook: ReportHook) -> bool:
+    """Whether reports given to ``hook`` must explain every decision (unless it is marked with
+    :func:`plain_report_hook`, a hook may show them)."""
+    return bool(getattr(hook, "wants_explanation", True))
+
+
 def add_report_hook(app: Flask, hook: ReportHook) -> None:
-    """Give ``hook`` every report from now on (reports then explain every decision)."""
-    app.extensions["gtm_emulator"]["hooks"].append(hook)
-    app.extensions["gtm_emulator"]["explain"] = True
+    """Give ``hook`` every report from now on (reports then explain every decision, unless the hook
+    is marked with :func:`plain_report_hook`)."""
+    state = app.extensions["gtm_emulator"]
+    state["hooks"].append(hook)
+    if wants_explanation(hook) and state["explain_asked"] is None:
+        state["explain"] = True

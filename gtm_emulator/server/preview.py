@@ -41,11 +41,12 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, Response, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..core.report import MASK, json_safe, mask_secrets
+from ..core.report import MASK, Report, json_safe, mask_secrets
 from ..core.variables import BUILTINS
 from ..errors import RequestError
-from .app import add_report_hook, container_since, current_container
+from .app import add_report_hook, container_since, current_container, plain_report_hook
 from .guard import TOKEN_COOKIE, TOKEN_HEADER, TOKEN_PARAM, is_loopback, offered_token, token_matches
+from .rerun import Containers, explain_stored
 
 __all__ = ["TOKEN_COOKIE", "TOKEN_HEADER", "TOKEN_PARAM", "generate_token", "install_preview", "is_loopback",
            "preview_url"]
@@ -377,5 +378,14 @@ def install_preview(app: Flask, store: SQLiteStore, token: str | None = None) ->
                         code=308)
 
     app.add_url_rule(PREFIX, "gtm_emulator_preview_bare", bare_prefix, methods=["GET"])
-    add_report_hook(app, store.hook)
+    state = app.extensions["gtm_emulator"]
+    containers = Containers(lambda: current_container(app))
+
+    def keep(report: Report, elapsed_ms: float) -> None:
+        """Stores the report: as it is when it already explains itself, else as an outcome that
+        is explained when it is read (server/rerun.py)."""
+        store.hook(report, elapsed_ms, None if state["explain"] else containers.key(current_container(app)))
+
+    store.explainer = lambda stored: explain_stored(stored, containers.find(str(stored["rerun"].get("container"))))
+    add_report_hook(app, plain_report_hook(keep))
     app.extensions[EXTENSION_KEY] = {"store": store, "token": token}

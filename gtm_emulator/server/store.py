@@ -1,11 +1,15 @@
 """The preview store: everything the container did, kept in SQLite so it survives a restart.
 
-One row per incoming request holds the whole report (``Report.to_dict()``: secrets are already
-masked there) as JSON, next to summary columns used for filtering: HTTP status, claiming client,
-event count and tag counts (fired, succeeded, failed, rejected by the vendor). Two small tables
-index what a filter needs without parsing JSON: ``events`` (one row per event, with its name) and
-``tags`` (one row per tag result). ``outgoing`` keeps one row per outgoing HTTP request with the
-vendor's answer, so the outgoing list is a plain query.
+One row per incoming request holds the report as JSON (secrets are already masked there), next to
+summary columns used for filtering: HTTP status, claiming client, event count and tag counts
+(fired, succeeded, failed, rejected by the vendor), each event's name with its tags' states
+(``summary``), and ``facets``: the event names and tag states as delimited words, which the event
+and tag filters search (``instr``) instead of joining index tables, so a stored hit costs one row.
+``outgoing`` keeps one row per outgoing HTTP request with the vendor's answer, so the outgoing
+list is a plain query. The report column holds either a whole report (``Report.to_dict()``), or,
+for the Preview of ``serve``, only what a re-run needs: such a request is explained when it is read
+(:mod:`.rerun`). A store file of the first schema (with ``events`` and ``tags`` tables) is
+migrated when it is opened.
 
 Several processes may write the same file (gunicorn workers): the database runs in WAL mode,
 every connection waits up to ``busy_timeout_ms`` for a lock, and each write is one short
@@ -56,12 +60,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple, get_args
+from typing import Any, NamedTuple, TypeAlias, get_args
 
-from ..core.report import Report
+from ..core.report import RESPONSE_TEXT, Report, json_safe
 from ..core.request import display_text
 from ..core.statuses import TagStatus
 from ..errors import RequestError
+from .rerun import RERUN_KEY, request_record
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
 DEFAULT_RETENTION = 10_000
@@ -76,7 +81,7 @@ JOURNAL_SIZE_LIMIT = 16 * 2**20  # bytes the WAL is truncated to after a checkpo
 MAX_PROCESSES = 128  # processes that can share one background store (gunicorn workers)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,26 +102,11 @@ CREATE TABLE IF NOT EXISTS requests (
     n_outgoing INTEGER NOT NULL,
     body_truncated INTEGER NOT NULL,
     summary TEXT NOT NULL,
-    report TEXT NOT NULL
+    report TEXT NOT NULL,
+    facets TEXT NOT NULL DEFAULT '',
+    input BLOB
 );
 CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
-CREATE TABLE IF NOT EXISTS events (
-    request_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    PRIMARY KEY (request_id, idx)
-);
-CREATE INDEX IF NOT EXISTS events_name ON events(name, request_id);
-CREATE TABLE IF NOT EXISTS tags (
-    request_id INTEGER NOT NULL,
-    event_idx INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    fired INTEGER NOT NULL,
-    vendor_rejected INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tags_request ON tags(request_id);
-CREATE INDEX IF NOT EXISTS tags_name ON tags(name, request_id);
 CREATE TABLE IF NOT EXISTS outgoing (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id INTEGER NOT NULL,
@@ -134,6 +124,60 @@ CREATE INDEX IF NOT EXISTS outgoing_request ON outgoing(request_id);
 """
 
 TAG_STATUSES: tuple[str, ...] = get_args(TagStatus)
+_REQUEST_COLUMNS = ("id", "time", "elapsed_ms", "method", "url", "status", "client", "remote_addr", "n_events",
+                    "n_fired", "n_succeeded", "n_failed", "n_rejected", "n_outgoing", "body_truncated", "summary",
+                    "report", "facets", "input")
+_OUTGOING_COLUMNS = ("request_id", "event_idx", "idx", "time", "tag", "method", "url", "status", "vendor_ok", "entry")
+# A summary: [reason, [[event name, [[tag, status, fired, rejected], ...]], ...]] (the first schema's
+# was an object; both are read).
+EventView = tuple[str, list[tuple[Any, Any, bool, bool]]]
+
+
+def _escape(word: str) -> str:
+    """A name inside ``facets``: its delimiters (and the escape character) replaced, reversibly."""
+    return word.replace("\x1c", "\x1c0").replace("\x1e", "\x1c1").replace("\x1f", "\x1c2")
+
+
+def _facet(*parts: str) -> str:
+    """The delimited word a filter searches ``facets`` for."""
+    return "\x1f" + "\x1e".join(_escape(p) for p in parts) + "\x1f"
+
+
+def _facets(views: list[EventView]) -> str:
+    """The words of a request: ``e`` event name; per tag result ``s`` tag and status, ``S`` status
+    (any tag), ``t`` tag when it fired, ``r`` tag when the vendor rejected its data."""
+    words = {"e\x1e" + _escape(name) for name, _ in views}
+    for _, tags in views:
+        for tag, status, fired, rejected in tags:
+            name = _escape(str(tag))
+            words.add(f"s\x1e{name}\x1e{status}")
+            words.add(f"S\x1e{status}")
+            if fired:
+                words.add("t\x1e" + name)
+            if rejected:
+                words.add("r\x1e" + name)
+    return "\x1f" + "\x1f".join(sorted(words)) + "\x1f"
+
+
+def _summary_events(summary: Any) -> list[dict[str, Any]]:
+    """The listing's ``events`` from a stored summary (either schema)."""
+    if isinstance(summary, dict):
+        return list(summary["events"])
+    return [{"index": i, "event_name": name,
+             "tags_fired": [t[0] for t in tags if t[2]],
+             "tags_failed": [t[0] for t in tags if t[1] == "failure"],
+             "tags_rejected": [t[0] for t in tags if t[3]],
+             "tags_not_fired": [t[0] for t in tags if not t[2]]}
+            for i, (name, tags) in enumerate(summary[1])]
+
+
+def _summary_reason(summary: Any) -> Any:
+    return summary.get("reason") if isinstance(summary, dict) else summary[0]
+
+
+def _insert_rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        conn.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
 
 
 @dataclass(frozen=True)
@@ -194,18 +238,25 @@ def _capped_json(report: dict[str, Any]) -> str:
 
 
 def _event_name(event: dict[str, Any]) -> str:
-    name = event.get("event_data", {}).get("event_name")
+    return _event_name_of(event.get("event_data", {}).get("event_name"))
+
+
+def _event_name_of(name: Any) -> str:
     if name is None:
         return ""
-    return name if isinstance(name, str) else json.dumps(name)
+    return name if isinstance(name, str) else json.dumps(json_safe(name))
 
 
 class _Prepared(NamedTuple):
-    row: tuple[Any, ...]
-    event_rows: list[tuple[int, str | None]]
-    tags: list[tuple[int, dict[str, Any]]]
-    outgoing: list[tuple[int, int, dict[str, Any]]]
-    now: float
+    """The rows of one report, ready to insert (ids added then): plain values only."""
+
+    row: tuple[Any, ...]  # the requests row (without its id)
+    outgoing_rows: list[tuple[Any, ...]]  # (event_idx, idx, time, tag, method, url, status, vendor_ok, entry)
+
+
+# What the writer queue holds: the rows of a report (built on the request's thread), or a report
+# (with its elapsed ms and when it was received) whose rows the writer builds.
+_Queued: TypeAlias = _Prepared | tuple[Report, float, float]
 
 
 class _Pending:
@@ -247,6 +298,9 @@ class SQLiteStore:
         self.max_batch = max_batch
         self.max_queue = max_queue
         self._writer: _Writer | None = None
+        # Turns a stored outcome (``recorded_outcome``) into an explained report when it is read;
+        # set by the Preview (install_preview). None: reports are stored whole.
+        self.explainer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._writer_lock = threading.Lock()
         # Queued-but-not-committed counts of every process sharing this store (pid, count pairs), in
         # memory shared with the processes forked from this one, so a read can wait for all of them.
@@ -305,10 +359,40 @@ class SQLiteStore:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise ValueError(f"the store was written by a newer gtm-emulator (schema {version}; this one "
+                                 f"reads up to {SCHEMA_VERSION})")
+            if version < 2:
+                self._migrate_from_first_schema(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _migrate_from_first_schema(conn: sqlite3.Connection) -> None:
+        """Inside the caller's transaction: the ``events`` and ``tags`` tables become ``facets``."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(requests)")}
+        if "facets" not in columns:
+            conn.execute("ALTER TABLE requests ADD COLUMN facets TEXT NOT NULL DEFAULT ''")
+        if "input" not in columns:
+            conn.execute("ALTER TABLE requests ADD COLUMN input BLOB")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        views: dict[int, list[EventView]] = {}
+        if "events" in tables:
+            for rid, _idx, name in conn.execute("SELECT request_id, idx, name FROM events ORDER BY request_id, idx"):
+                views.setdefault(rid, []).append((name, []))
+        if "tags" in tables:
+            for rid, idx, name, status, fired, rejected in conn.execute(
+                    "SELECT request_id, event_idx, name, status, fired, vendor_rejected FROM tags ORDER BY rowid"):
+                events = views.get(rid) or []
+                if 0 <= idx < len(events):
+                    events[idx][1].append((name, status, bool(fired), bool(rejected)))
+        conn.executemany("UPDATE requests SET facets = ? WHERE id = ?", [(_facets(v), rid) for rid, v in views.items()])
+        conn.execute("DROP TABLE IF EXISTS events")
+        conn.execute("DROP TABLE IF EXISTS tags")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -366,13 +450,52 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ writing
 
-    def hook(self, report: Report, elapsed_ms: float) -> None:
+    def hook(self, report: Report, elapsed_ms: float, container_key: str | None = None) -> None:
         """A report hook for ``create_app(on_report=[store.hook])``: saves the report (in the
-        background when the store was made with ``background=True``)."""
-        if self.background:
-            self._writer_here().submit(report, elapsed_ms, self.clock())
+        background when the store was made with ``background=True``).
+
+        With a ``container_key`` (the fingerprint of the container that ran it) and an
+        ``explainer``, what is stored is the outcome and what a re-run needs (see
+        :meth:`_prepare_outcome`); :meth:`get_request` explains it when it is read. Without, the
+        report is stored as it is."""
+        at = self.clock()
+        key = container_key if self._outcome_fits(report, container_key) else None
+        if key is not None:  # rows built now: the queue holds no report objects
+            prepared = self._prepare_outcome(report, key, elapsed_ms, at)
+            if self.background:
+                self._writer_here().submit(prepared)
+            else:
+                self._add_prepared(prepared)
+        elif self.background:
+            self._writer_here().submit((report, elapsed_ms, at))
         else:
-            self.add(report.to_dict(), elapsed_ms=elapsed_ms)
+            self.add(report.to_dict(), elapsed_ms=elapsed_ms, at=at)
+
+    def _outcome_fits(self, report: Report, container_key: str | None) -> bool:
+        """Whether the report is stored as an outcome explained when read: the Preview asked for it,
+        and nothing of it is long enough to be cut (a cut request could not run again)."""
+        if container_key is None or self.explainer is None or report.now is None:
+            return False
+        limit = self.body_limit
+        if len(report.request.body) > limit or len(report.response.body) > limit:
+            return False
+        return not any(len(o.raw_text) > limit for e in report.events for o in e.outgoing)
+
+    def _prepare_outcome(self, report: Report, container_key: str, elapsed_ms: float, now: float) -> _Prepared:
+        """The rows of a report stored as an outcome (server/rerun.py), built straight from the
+        report's objects: the index rows say what happened (each tag's status, every outgoing call
+        with its answer); the report column holds only what a re-run needs."""
+        views = [(_event_name_of(event.event_name),
+                  [(t.name, t.status, t.fired, t.vendor_rejected) for t in event.tags]) for event in report.events]
+        outgoing_rows = [(i, j, now, display_text(o.tag), display_text(o.method), display_text(o.url),
+                          (o.response or {}).get("status"), None if o.vendor_ok is None else int(bool(o.vendor_ok)),
+                          display_text(o.to_json()))
+                         for i, event in enumerate(report.events) for j, o in enumerate(event.outgoing)]
+        request = report.request
+        rerun = f'{{"{RERUN_KEY}": {{"now": {report.now!r}, "container": "{container_key}"}}}}'
+        return self._rows(views, report.reason, rerun, outgoing_rows, (
+            now, elapsed_ms, request.method, request.url, report.response.status, report.client,
+            request.remote_addr, False), request_record(request))
 
     def _writer_here(self) -> _Writer:
         writer = self._writer
@@ -435,12 +558,16 @@ class SQLiteStore:
                 self._slot_index = index
             self._slots[index + 1] += delta
 
-    def _commit_reports(self, items: list[tuple[Report, float, float]]) -> None:
-        """The background writer's batch: rows built here, one transaction, pruned."""
+    def _commit_reports(self, items: list[_Queued]) -> None:
+        """The background writer's batch: rows built here (unless built already), one transaction, pruned."""
         prepared = []
-        for report, elapsed_ms, at in items:
+        for item in items:
             try:
-                prepared.append(_Pending(self._prepare(report.to_dict(), elapsed_ms, at)))
+                if isinstance(item, _Prepared):
+                    prepared.append(_Pending(item))
+                else:
+                    report, elapsed_ms, at = item
+                    prepared.append(_Pending(self._prepare(report.to_dict(), elapsed_ms, at)))
             except Exception:  # a report that cannot be serialised: logged, the others are kept
                 import logging
 
@@ -453,7 +580,10 @@ class SQLiteStore:
         Concurrent writers share transactions (group commit): the first becomes the leader and
         commits everything queued meanwhile in one transaction, so the cost of a commit is shared
         under load while every call still returns only after its own row is in the database."""
-        pending = _Pending(self._prepare(report, elapsed_ms, at))
+        return self._add_prepared(self._prepare(report, elapsed_ms, at))
+
+    def _add_prepared(self, prepared: _Prepared) -> int:
+        pending = _Pending(prepared)
         with self._group_lock:
             if self._group_pid != os.getpid():  # a forked worker starts with an empty queue
                 self._group_pid, self._group_queue, self._group_leader = os.getpid(), [], False
@@ -509,27 +639,10 @@ class SQLiteStore:
         row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'requests'").fetchone()
         first = (int(row[0]) if row else 0) + 1
         rids = list(range(first, first + len(batch)))
-        conn.executemany(
-            "INSERT INTO requests(id, time, elapsed_ms, method, url, status, client, remote_addr, n_events,"
-            " n_fired, n_succeeded, n_failed, n_rejected, n_outgoing, body_truncated, summary, report)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, *prepared.row) for rid, prepared in zip(rids, batch, strict=True)])
-        conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
-                         [(rid, i, name) for rid, p in zip(rids, batch, strict=True) for i, name in p.event_rows])
-        conn.executemany(
-            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected) VALUES (?, ?, ?, ?, ?, ?)",
-            [(rid, *self._tag_row(i, t)) for rid, p in zip(rids, batch, strict=True) for i, t in p.tags])
-        conn.executemany(
-            "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, *self._outgoing_row(i, j, o, p.now)) for rid, p in zip(rids, batch, strict=True)
-             for i, j, o in p.outgoing])
+        pairs = list(zip(rids, batch, strict=True))
+        _insert_rows(conn, "requests", _REQUEST_COLUMNS, [(rid, *p.row) for rid, p in pairs])
+        _insert_rows(conn, "outgoing", _OUTGOING_COLUMNS, [(rid, *o) for rid, p in pairs for o in p.outgoing_rows])
         return rids
-
-    @staticmethod
-    def _tag_row(event_idx: int, tag: dict[str, Any]) -> tuple[Any, ...]:
-        return (event_idx, display_text(str(tag.get("name"))), str(tag.get("status")), int(bool(tag.get("fired"))),
-                int(bool(tag.get("vendor_rejected"))))
 
     @staticmethod
     def _outgoing_row(event_idx: int, idx: int, entry: dict[str, Any], now: float) -> tuple[Any, ...]:
@@ -562,7 +675,7 @@ class SQLiteStore:
         for event in events:
             event["outgoing"] = [self._cut_outgoing(o) for o in event.get("outgoing") or []]
         report["events"] = events
-        return self._rows(report, request, response, events, elapsed_ms, now, cut_request or cut_response)
+        return self._rows_of_dict(report, request, response, events, elapsed_ms, now, cut_request or cut_response)
 
     def _needs_cutting(self, report: dict[str, Any]) -> bool:
         limit = self.body_limit
@@ -589,59 +702,46 @@ class SQLiteStore:
             report["request"] = {**request, "body": request.get("body") or ""}
             report["response"] = {**response, "body": response.get("body") or ""}
             request, response = report["request"], report["response"]
-        return self._rows(report, request, response, report.get("events") or [], elapsed_ms, now, False)
+        return self._rows_of_dict(report, request, response, report.get("events") or [], elapsed_ms, now, False)
 
-    def _rows(self, report: dict[str, Any], request: dict[str, Any], response: dict[str, Any],
-              events: list[dict[str, Any]], elapsed_ms: float | None, now: float, cut: bool) -> _Prepared:
+    def _rows_of_dict(self, report: dict[str, Any], request: dict[str, Any], response: dict[str, Any],
+                      events: list[dict[str, Any]], elapsed_ms: float | None, now: float, cut: bool) -> _Prepared:
         query = request.get("query") or ""
         url = str(request.get("path") or "/") + (f"?{query}" if query else "")
-        tags = [(i, t) for i, e in enumerate(events) for t in e.get("tags") or []]
-        fired = [t for _, t in tags if t.get("fired")]
-        outgoing = [(i, j, o) for i, e in enumerate(events) for j, o in enumerate(e.get("outgoing") or [])]
-        summary = {
-            "events": [
-                {
-                    "index": i,
-                    "event_name": _event_name(e),
-                    "tags_fired": [t["name"] for t in e.get("tags") or [] if t.get("fired")],
-                    "tags_failed": [t["name"] for t in e.get("tags") or [] if t.get("status") == "failure"],
-                    "tags_rejected": [t["name"] for t in e.get("tags") or [] if t.get("vendor_rejected")],
-                    "tags_not_fired": [t["name"] for t in e.get("tags") or [] if not t.get("fired")],
-                }
-                for i, e in enumerate(events)
-            ],
-            "reason": report.get("reason"),
-        }
-        row: tuple[Any, ...] = (
+        views = [(_event_name(e), [(t.get("name"), t.get("status"), bool(t.get("fired")),
+                                    bool(t.get("vendor_rejected"))) for t in e.get("tags") or []]) for e in events]
+        outgoing_rows = [self._outgoing_row(i, j, o, now) for i, e in enumerate(events)
+                         for j, o in enumerate(e.get("outgoing") or [])]
+        return self._rows(views, report.get("reason"), _capped_json(report), outgoing_rows, (
             now, elapsed_ms, str(request.get("method") or ""), url, int(response.get("status") or 0),
-            report.get("client"), str(request.get("remote_addr") or ""), len(events), len(fired),
-            sum(1 for t in fired if t.get("status") == "success"),
-            sum(1 for _, t in tags if t.get("status") == "failure"),
-            sum(1 for _, t in tags if t.get("vendor_rejected")),
-            len(outgoing), int(cut),
-            json.dumps(summary, ensure_ascii=False), _capped_json(report),
+            report.get("client"), str(request.get("remote_addr") or ""), cut), None)
+
+    @staticmethod
+    def _rows(views: list[EventView], reason: str | None, report_json: str,
+              outgoing_rows: list[tuple[Any, ...]], head: tuple[Any, ...], request: bytes | None) -> _Prepared:
+        """The rows of one report: ``views`` is (event name, [(tag, status, fired, rejected)]) per
+        event; ``head`` the first columns (time, elapsed, method, url, status, client, remote, cut);
+        ``request`` the request for a re-run (``rerun.request_record``), if it is stored as an outcome."""
+        fired = n_ok = n_failed = n_rejected = 0
+        for _, tags in views:
+            for _, status, was_fired, rejected in tags:
+                fired += was_fired
+                n_ok += was_fired and status == "success"
+                n_failed += status == "failure"
+                n_rejected += rejected
+        summary = json.dumps([reason, views], ensure_ascii=False)
+        now, elapsed_ms, method, url, status, client, remote, cut = head
+        shown = display_text
+        row: tuple[Any, ...] = (
+            now, elapsed_ms, shown(method), shown(url), status, None if client is None else shown(client),
+            shown(remote), len(views), fired, n_ok, n_failed, n_rejected, len(outgoing_rows), int(cut),
+            shown(summary), shown(report_json), shown(_facets(views)), request,
         )
-        row = tuple(display_text(v) if isinstance(v, str) else v for v in row)
-        return _Prepared(row, [(i, display_text(_event_name(e))) for i, e in enumerate(events)], tags, outgoing, now)
+        return _Prepared(row, outgoing_rows)
 
     def _insert(self, conn: sqlite3.Connection, prepared: _Prepared) -> int:
         """Insert one prepared report inside the caller's transaction; the new request id."""
-        row, event_rows, tags, outgoing, now = prepared
-        cur = conn.execute(
-            "INSERT INTO requests(time, elapsed_ms, method, url, status, client, remote_addr, n_events,"
-            " n_fired, n_succeeded, n_failed, n_rejected, n_outgoing, body_truncated, summary, report)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-        rid = int(cur.lastrowid or 0)
-        conn.executemany("INSERT INTO events(request_id, idx, name) VALUES (?, ?, ?)",
-                         [(rid, i, name) for i, name in event_rows])
-        conn.executemany(
-            "INSERT INTO tags(request_id, event_idx, name, status, fired, vendor_rejected) VALUES (?, ?, ?, ?, ?, ?)",
-            [(rid, *self._tag_row(i, t)) for i, t in tags])
-        conn.executemany(
-            "INSERT INTO outgoing(request_id, event_idx, idx, time, tag, method, url, status, vendor_ok, entry)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, *self._outgoing_row(i, j, o, now)) for i, j, o in outgoing])
-        return rid
+        return self._insert_many(conn, [prepared])[0]
 
     def _cut_outgoing(self, entry: dict[str, Any]) -> dict[str, Any]:
         out = dict(entry)
@@ -676,8 +776,7 @@ class SQLiteStore:
                     cutoff = max(cutoff, oldest - 1 + max(1, int(rows * share)))
         if cutoff <= 0:
             return
-        for table in ("events", "tags", "outgoing"):
-            conn.execute(f"DELETE FROM {table} WHERE request_id <= ?", (cutoff,))
+        conn.execute("DELETE FROM outgoing WHERE request_id <= ?", (cutoff,))
         conn.execute("DELETE FROM requests WHERE id <= ?", (cutoff,))
 
     def reset(self) -> int:
@@ -685,7 +784,7 @@ class SQLiteStore:
         self._await_others()
         with self._write() as conn:
             count = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-            for table in ("events", "tags", "outgoing", "requests"):
+            for table in ("outgoing", "requests"):
                 conn.execute(f"DELETE FROM {table}")
         return int(count)
 
@@ -702,8 +801,8 @@ class SQLiteStore:
             "counts": {"events": n_events, "tags_fired": n_fired, "tags_succeeded": n_ok, "tags_failed": n_failed,
                        "tags_rejected_by_vendor": n_rejected, "outgoing": n_outgoing},
             "body_truncated": bool(truncated),
-            "reason": data.get("reason"),
-            "events": data["events"],
+            "reason": _summary_reason(data),
+            "events": _summary_events(data),
         }
 
     _LIST_COLUMNS = ("id, time, elapsed_ms, method, url, status, client, remote_addr, n_events, n_fired, n_succeeded,"
@@ -716,26 +815,28 @@ class SQLiteStore:
         where: list[str] = []
         args: list[Any] = []
         if flt.event is not None:
-            where.append("EXISTS (SELECT 1 FROM events e WHERE e.request_id = requests.id AND e.name = ?)")
-            args.append(flt.event)
+            where.append("instr(facets, ?) > 0")
+            args.append(_facet("e", flt.event))
         if flt.tag is not None or flt.tag_status is not None:
-            cond = ["t.request_id = requests.id"]
-            if flt.tag is not None:
-                cond.append("t.name = ?")
-                args.append(flt.tag)
-            if flt.tag_status is None:
-                cond.append("t.fired = 1")
-            elif flt.tag_status == "rejected":
-                cond.append("t.vendor_rejected = 1")
-            elif flt.tag_status == "fired":
-                cond.append("t.fired = 1")
-            elif flt.tag_status in TAG_STATUSES:
-                cond.append("t.status = ?")
-                args.append(flt.tag_status)
-            else:
+            if flt.tag_status is not None and flt.tag_status not in (*TAG_STATUSES, "fired", "rejected"):
                 raise RequestError(400, f"tag_status={flt.tag_status!r}: expected one of "
                                         f"{', '.join((*TAG_STATUSES, 'fired', 'rejected'))}")
-            where.append(f"EXISTS (SELECT 1 FROM tags t WHERE {' AND '.join(cond)})")
+            if flt.tag is None:
+                if flt.tag_status == "fired":
+                    where.append("n_fired > 0")
+                elif flt.tag_status == "rejected":
+                    where.append("n_rejected > 0")
+                else:
+                    where.append("instr(facets, ?) > 0")
+                    args.append(_facet("S", str(flt.tag_status)))
+            else:
+                where.append("instr(facets, ?) > 0")
+                if flt.tag_status in (None, "fired"):
+                    args.append(_facet("t", flt.tag))
+                elif flt.tag_status == "rejected":
+                    args.append(_facet("r", flt.tag))
+                else:
+                    args.append(_facet("s", flt.tag, str(flt.tag_status)))
         if flt.status is not None:
             text = flt.status.strip().lower()
             if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
@@ -772,21 +873,44 @@ class SQLiteStore:
 
     def get_request(self, request_id: int) -> dict[str, Any] | None:
         """One request in full: id, time, counts, then the report's own fields (docs/preview.md, "The
-        inspection API")."""
+        inspection API"). A request stored as an outcome is explained now (server/rerun.py)."""
         self._await_others()
         with self._conn() as conn:
-            row = conn.execute(f"SELECT {self._LIST_COLUMNS}, report FROM requests WHERE id = ?",
+            row = conn.execute(f"SELECT {self._LIST_COLUMNS}, input, report FROM requests WHERE id = ?",
                                (request_id,)).fetchone()
-        if row is None:
-            return None
-        out = self._listing(row[:-1])
+            if row is None:
+                return None
+            report = json.loads(row[-1])
+            summary = json.loads(row[-3])
+            summaries = _summary_events(summary)
+            if RERUN_KEY in report:
+                report[RERUN_KEY]["request"] = row[-2]
+                report = self._outcome(conn, request_id, row, report, summary)
+        out = self._listing(row[:-2])
         del out["events"]
-        report = json.loads(row[-1])
-        summaries = json.loads(row[-2])["events"]
         for event, summary in zip(report.get("events") or [], summaries, strict=True):
             event["event_name"] = summary["event_name"]
         out.update(report)
         return out
+
+    def _outcome(self, conn: sqlite3.Connection, request_id: int, row: tuple[Any, ...], stored: dict[str, Any],
+                 summary: Any) -> dict[str, Any]:
+        """The report of a request stored as an outcome: what happened from the summary and the
+        outgoing rows, explained by the Preview's explainer (a re-run) when there is one."""
+        from .rerun import unexplained
+
+        events: list[dict[str, Any]] = [
+            {"event_data": {"event_name": name}, "outgoing": [],
+             "tags": [{"name": t, "status": status, "fired": bool(fired), "vendor_rejected": bool(rejected)}
+                      for t, status, fired, rejected in tags]}
+            for name, tags in summary[1]]
+        for idx, entry in conn.execute("SELECT event_idx, entry FROM outgoing WHERE request_id = ? ORDER BY id",
+                                       (request_id,)):
+            events[idx]["outgoing"].append(json.loads(entry))
+        stored.update(client=row[6], response={"status": row[5]}, events=events)
+        if self.explainer is None:
+            return unexplained(stored, "this store was opened without the container that wrote it")
+        return self.explainer(stored)
 
     def list_outgoing(
         self, *, tag: str | None = None, vendor_ok: bool | None = None, request_id: int | None = None,
@@ -816,6 +940,7 @@ class SQLiteStore:
         for oid, rid, event_idx, idx, at, entry in rows:
             item = {"id": oid, "request_id": rid, "event_index": event_idx, "index": idx, "time": at}
             item.update(json.loads(entry))
+            item.pop(RESPONSE_TEXT, None)  # kept for a re-run only
             out.append(item)
         return out
 
@@ -854,44 +979,60 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _Flushed:
+    """A marker in the writer's queue: set once everything queued before it is committed."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
 class _Writer:
-    """The background writer of one process: a queue of reports and a thread committing them in batches."""
+    """The background writer of one process: a queue of reports and a thread committing them in batches.
+
+    A request only appends to the queue (``deque.append`` needs no lock); a flush appends a marker
+    and waits for it, so it waits for exactly what was queued before it, even under a steady load."""
 
     def __init__(self, store: SQLiteStore):
         self.store = store
         self.pid = os.getpid()
-        self.queue: deque[tuple[Report, float, float]] = deque()
+        self.queue: deque[_Queued | _Flushed] = deque()
         self.cond = threading.Condition()
-        self.submitted = 0
-        self.committed = 0
         self.stopping = False
+        self.flush_wanted = False
         self.thread = threading.Thread(target=self._run, name="preview-store-writer", daemon=True)
         self.thread.start()
         atexit.register(self.flush, 10.0)
 
-    def submit(self, report: Report, elapsed_ms: float, at: float) -> None:
-        with self.cond:
-            while len(self.queue) >= self.store.max_queue and self.thread.is_alive():
-                self.cond.wait(0.1)  # the writer is behind: wait for room rather than drop a hit
-            self.queue.append((report, elapsed_ms, at))
-            self.submitted += 1
-            self.store._count_pending(1)
-            if len(self.queue) >= self.store.max_batch:
+    def submit(self, item: _Queued) -> None:
+        queue = self.queue
+        if len(queue) >= self.store.max_queue and self.thread.is_alive():
+            with self.cond:  # the writer is behind: wait for room rather than drop a hit
+                while len(queue) >= self.store.max_queue and self.thread.is_alive():
+                    self.cond.wait(0.1)
+        self.store._count_pending(1)  # before the answer: a read in another process waits for it
+        queue.append(item)
+        if len(queue) == self.store.max_batch:  # a full batch: no need to wait for the interval
+            with self.cond:
                 self.cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.thread.is_alive():
+            self._drain_here()
+            return True
+        marker = _Flushed()
+        self.queue.append(marker)
+        self.flush_wanted = True  # after the append: the writer that sees the flag finds the marker
         with self.cond:
-            target = self.submitted
             self.cond.notify_all()
-            while self.committed < target:
-                if not self.thread.is_alive():
-                    self._drain_here()
-                    break
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self.cond.wait(0.05 if left is None else min(0.05, left))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not marker.done.wait(0.05):
+            if not self.thread.is_alive():
+                self._drain_here()
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
         return True
 
     def stop(self) -> None:
@@ -901,38 +1042,52 @@ class _Writer:
             self.cond.notify_all()
         self.thread.join(timeout=10)
 
-    def _take(self) -> list[tuple[Report, float, float]]:
-        batch: list[tuple[Report, float, float]] = []
-        while self.queue and len(batch) < self.store.max_batch:
-            batch.append(self.queue.popleft())
-        return batch
+    def _take(self) -> tuple[list[_Queued], list[_Flushed]]:
+        """Up to a batch of reports, and the markers met on the way (a marker ends the batch)."""
+        batch: list[_Queued] = []
+        markers: list[_Flushed] = []
+        queue = self.queue
+        while queue and len(batch) < self.store.max_batch:
+            item = queue.popleft()
+            if isinstance(item, _Flushed):
+                markers.append(item)
+                break
+            batch.append(item)
+        return batch, markers
+
+    def _commit(self, batch: list[_Queued], markers: list[_Flushed]) -> None:
+        try:
+            if batch:
+                self.store._commit_reports(batch)
+        except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
+            import logging
+
+            logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
+        finally:
+            if batch:
+                self.store._count_pending(-len(batch))
+            for marker in markers:
+                marker.done.set()
 
     def _drain_here(self) -> None:
         """Commit what is queued on the calling thread (the writer thread is gone)."""
         while self.queue:
-            batch = self._take()
-            self.store._commit_reports(batch)
-            self.committed += len(batch)
-            self.store._count_pending(-len(batch))
+            self._commit(*self._take())
 
     def _run(self) -> None:
+        """Commit what is queued once per flush interval (sooner for a full batch or a flush): one
+        batch per interval keeps the writer's turns on the GIL few, since each SQLite call hands the
+        GIL over and takes it back, and each turn costs the request threads a switch."""
         while True:
             with self.cond:
-                if not self.queue and not self.stopping:
+                self.cond.notify_all()  # room in the queue (a request may be waiting for it)
+                if self.stopping and not self.queue:
+                    return
+                if len(self.queue) < self.store.max_batch and not self.flush_wanted:
                     self.cond.wait(self.store.flush_interval)
-                if not self.queue:
-                    if self.stopping:
-                        return
-                    continue
-                batch = self._take()
-                self.cond.notify_all()  # room in the queue
-            try:
-                self.store._commit_reports(batch)
-            except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
-                import logging
-
-                logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
-            with self.cond:
-                self.committed += len(batch)
-                self.store._count_pending(-len(batch))
-                self.cond.notify_all()
+                self.flush_wanted = False
+            left = len(self.queue)  # what is queued now (a marker appended before the flag was set included)
+            while left > 0 and self.queue:
+                batch, markers = self._take()
+                left -= len(batch) + len(markers)
+                self._commit(batch, markers)

@@ -124,6 +124,8 @@ class TagContext:
         entry.raw_text += "\n" + resp.body.decode("utf-8", "replace") + "\n" + repr(resp.headers)
         try:
             resp_body: Any = resp.json() if resp.body else ""
+            if resp.body:
+                entry.response_text = resp.body.decode("utf-8", "replace")
         except (ValueError, UnicodeDecodeError):
             resp_body = resp.text()
         entry.response = {"status": resp.status, "headers": dict(resp.headers), "body": resp_body}

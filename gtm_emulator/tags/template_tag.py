@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..core.clock import run_storage
 from ..core.report import EventReport, TagResult
 from ..core.statuses import SUCCESS
 from ..errors import TagError
@@ -142,7 +143,7 @@ class TemplateTag:
             send=_sender(ctx),
             set_cookie=ctx.set_cookie,
             response=ctx.response,
-            storage=self._storage_for(ctx, preview),
+            storage=run_storage(self._storage_for(ctx, preview)),
             hmac_keys=self.hmac_keys,
             http_timeout=ctx.timeout,
             path_prefix=getattr(info, "path_prefix", ""),

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.outbound_url import OutboundUrl, UnsafeUrl, parse_outbound
+from ..core.report import mask_secrets, url_secrets
 from ..errors import TransportError
 
 DEFAULT_TIMEOUT_S = 15.0
@@ -214,6 +215,50 @@ class RecordingTransport:
                 self.calls.append({"method": method, "url": url, "headers": dict(headers), "body": body})
                 del self.calls[: -self.keep]
         return self.response
+
+
+class AnsweringTransport:
+    """Answers calls from a list of recorded outgoing entries (a stored request's ``outgoing``), in
+    the order they were made, and sends nothing: how Preview re-runs a stored request with the
+    vendor answers it got. A call that does not match the next recorded one (method and URL) is
+    noted in ``mismatches`` and answered as failed; so is a call beyond the record. Recorded URLs
+    have their secrets masked, so a call's URL is compared (and named) with ``secrets`` and its
+    secret query parameters masked too."""
+
+    name = "answering"
+
+    def __init__(self, entries: Iterable[dict[str, Any]], secrets: Iterable[str] = ()):
+        self.entries = list(entries)
+        self.used = 0
+        self.mismatches: list[str] = []
+        self.secrets = set(secrets)
+        self.storage_read = False  # set when a template read its templateDataStorage (core.clock.run_storage)
+
+    def send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> HttpResponse:
+        url = mask_secrets(url, self.secrets.union(url_secrets(url)))
+        if self.used >= len(self.entries):
+            self.mismatches.append(f"{method} {url}: an outgoing call the stored request did not make")
+            raise TransportError("failed", "no recorded answer (the stored request made no such call)")
+        entry = self.entries[self.used]
+        self.used += 1
+        if (entry.get("method"), entry.get("url")) != (method, url):
+            self.mismatches.append(f"{method} {url}: the stored request made {entry.get('method')} "
+                                   f"{entry.get('url')} at this point")
+        error = entry.get("error")
+        response = entry.get("response")
+        if error or not isinstance(response, dict):
+            reason, _, detail = str(error or "failed: no answer recorded").partition(": ")
+            raise TransportError("timed_out" if reason == "timed_out" else "failed", detail or reason)
+        body_value = response.get("body")
+        if isinstance(entry.get("response_text"), str):  # the bytes as they came
+            raw = entry["response_text"].encode("utf-8")
+        elif isinstance(body_value, str):
+            raw = body_value.encode("utf-8")
+        else:
+            raw = json.dumps(body_value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return HttpResponse(int(response.get("status") or 0), dict(response.get("headers") or {}), raw)
 
 
 class LiveTransport:

@@ -124,3 +124,29 @@ def test_an_unclaimed_request_is_said_once(live_server: Any, page: Any) -> None:
     assert "GA4" in text  # the client's own reason is kept
     listed = page.locator(f'li[data-request-id="{rid}"] .ev-none').inner_text()
     assert listed.lower().count("no client claimed") == 1, listed
+
+
+def test_a_rerun_that_disagrees_and_a_request_without_explanation_are_said(live_server: Any, page: Any,
+                                                                          artifacts: Path) -> None:
+    agreeing = send(live_server, PURCHASE)
+    disagreeing = send(live_server, PURCHASE + "&ep.event_id=E2")
+    with live_server.store._conn() as conn:  # the record says the tag failed: the re-run will not agree
+        summary = conn.execute("SELECT summary FROM requests WHERE id = ?", (disagreeing,)).fetchone()[0]
+        conn.execute("UPDATE requests SET summary = ? WHERE id = ?",
+                     (summary.replace('"success"', '"failure"'), disagreeing))
+    unexplained = send(live_server, PURCHASE + "&ep.event_id=E3")
+    with live_server.store._conn() as conn:  # as if it ran on a configuration no longer loaded
+        conn.execute("UPDATE requests SET report = ? WHERE id = ?",
+                     ('{"rerun": {"now": 1700000000.0, "container": "0000000000000000"}}', unexplained))
+    page.goto(live_server.base_url + "/_emulator/")
+    open_event(page, agreeing)
+    expect(page.locator("#detail-notes .callout")).to_have_count(0)
+    open_event(page, disagreeing)
+    bad = page.locator("#detail-notes .callout.bad")
+    expect(bad).to_contain_text(f"tag '{TAG}' was failure, now success")
+    expect(page.locator(f'#panel-tags details[data-tag="{TAG}"]')).to_have_attribute("data-status", "failure")
+    page.screenshot(path=str(artifacts / "rerun-disagrees.png"), full_page=True)
+    open_event(page, unexplained)
+    expect(page.locator("#detail-notes .callout.warn")).to_contain_text("another configuration")
+    page.get_by_role("tab", name="Request").click()
+    expect(page.locator("#panel-request")).to_contain_text("ep.event_id=E3")

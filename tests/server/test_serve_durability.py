@@ -88,6 +88,15 @@ def test_no_accepted_hit_is_lost_under_load_or_across_a_restart(tmp_path: Path) 
         purchases = requests.get(base + "/_emulator/api/requests", params={"event": "purchase", "limit": 500},
                                  timeout=5).json()
         assert len(purchases["requests"]) == 72
+        # a purchase answered before the restart is explained after it (stored as an outcome, re-run on read)
+        first = min(r["id"] for r in purchases["requests"])
+        record = requests.get(f"{base}/_emulator/api/requests/{first}", timeout=5).json()
+        assert record["explanation"] == {"rerun": True, "matches": True, "differences": []}
+        (tag,) = record["events"][0]["tags"]
+        assert tag["status"] == "success" and tag["triggers"][0]["conditions"]
+    with sqlite3.connect(store) as conn:
+        outcomes = conn.execute("SELECT COUNT(*) FROM requests WHERE report LIKE '{\"rerun\":%'").fetchone()[0]
+    assert outcomes == 360  # every hit was stored as what happened, none as a whole explained report
 
 
 def stored_rows(store: Path) -> int:

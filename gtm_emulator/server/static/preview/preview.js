@@ -208,6 +208,7 @@
     document.querySelectorAll("[role=tabpanel]").forEach(function (p) { p.hidden = true; });
     $("detail-heading").textContent = "Nothing selected";
     $("detail-sub").textContent = "Pick a request or one of its events on the left.";
+    clear($("detail-notes"));
   }
 
   // ------------------------------------------------------------------ selection and tabs
@@ -225,6 +226,7 @@
     }).catch(function (err) {
       $("detail-heading").textContent = "Request #" + id + " is no longer in the log";
       $("detail-sub").textContent = String(err.message);
+      clear($("detail-notes"));
     });
   }
 
@@ -264,13 +266,15 @@
     var events = rec.events || [];
     var index = sel.event === null ? (events.length ? 0 : null) : sel.event;
     var ev = index === null ? null : events[index];
-    $("detail-heading").textContent = "Request #" + rec.id + ": " + rec.request.method + " " + rec.url +
+    $("detail-heading").textContent = "Request #" + rec.id + ": " + rec.method + " " + rec.url +
       " → " + rec.status;
     var sub = [time(rec.time), rec.client ? "claimed by client " + rec.client : "no client claimed it",
       plural(events.length, "event")];
     if (ev) sub.push("showing event " + (index + 1) + ": " + eventLabel({event_name: ev.event_name}));
     if (rec.elapsed_ms !== null && rec.elapsed_ms !== undefined) sub.push(rec.elapsed_ms.toFixed(1) + " ms");
     $("detail-sub").textContent = sub.join(" · ");
+    clear($("detail-notes"));
+    append($("detail-notes"), explanationCallouts(rec));
     $("tabs").hidden = false;
     renderRequestTab(rec);
     renderTagsTab(rec, ev);
@@ -362,10 +366,26 @@
     })));
   }
 
+  /** How this request was explained: re-run when it was opened (server/rerun.py), and whether the re-run agreed. */
+  function explanationCallouts(rec) {
+    var ex = rec.explanation;
+    if (!ex) return [];
+    var out = [];
+    if (ex.rerun === false) {
+      out.push(h("p", {"class": "callout warn"}, "Shown as recorded, without the traces of the decisions: " + ex.why + "."));
+    } else if (ex.matches === false) {
+      out.push(h("p", {"class": "callout bad"}, "This request was explained by running it again, and the re-run did " +
+        "not do the same: " + (ex.differences || []).join("; ") + ". Statuses and outgoing requests are as they " +
+        "happened; triggers, variables and console lines are the re-run's."));
+    }
+    (ex.notes || []).forEach(function (n) { out.push(h("p", {"class": "callout info"}, n.charAt(0).toUpperCase() + n.slice(1) + ".")); });
+    return out;
+  }
+
   function renderRequestTab(rec) {
     var panel = $("panel-request");
     clear(panel);
-    var req = rec.request;
+    var req = rec.request || {method: rec.method, headers: {}, cookies: {}, body: ""};
     append(panel, h("h3", null, "Client"),
       h("p", null, rec.client ? ["Claimed by the client ", h("strong", null, rec.client), "."]
         : unclaimedText(rec.reason)));
@@ -382,7 +402,7 @@
     append(panel, h("h3", null, "Outgoing HTTP requests", h("span", {"class": "counts"}, String(outgoing.length))));
     if (!outgoing.length) append(panel, h("p", {"class": "note"}, "No tag sent anything for this request."));
     outgoing.forEach(function (o) { append(panel, outgoingCard(o, false)); });
-    var resp = rec.response;
+    var resp = rec.response || {status: rec.status};
     append(panel, h("h3", null, "Response sent back", statusBadge(resp.status)),
       h("h4", null, "Headers"), kvTable(resp.headers, null, "Header"),
       h("h4", null, "Cookies set"), cookieTable(resp.set_cookies),
