@@ -3,20 +3,23 @@
 Explaining every decision (each trigger condition traced, every variable resolved) costs more than
 the run itself, and almost nobody reads the explanation of a given hit. So ``serve`` runs every
 request as a published container does (``explain=False``) and the Preview store keeps what
-happened: the request as received (secrets masked), the answer, each tag's status and every
-outgoing call with the vendor's answer (:func:`recorded_outcome`). When Preview or the inspection
+happened: the request as received (secrets masked, :func:`request_record`), the HTTP status, each
+tag's state and every outgoing call with the vendor's answer (``SQLiteStore._prepare_outcome``).
+When Preview or the inspection
 API asks for one request, :func:`explain_stored` runs it again through the same container with
 ``explain=True``: at the same clock (``now``, so randomness draws the same numbers), with every
 outgoing call answered from the record (:class:`~gtm_emulator.vendors.transport.AnsweringTransport`,
 nothing is sent), and with copies of the templates' storage (the re-run changes nothing the
 container keeps).
 
-What happened always comes from the record (statuses, outgoing calls and answers, durations); the
-re-run adds why (the traces of the triggers, the event data, the variables, console lines). The
-two are compared, and the report says whether they agree (``explanation.matches``) and, if not,
-how they differ: a request that ran on a configuration no longer loaded, a template whose result
-depends on its stored data, or a request whose secret (a Measurement Protocol ``api_secret``) was
-masked before it was stored.
+What happened always comes from the record (tag states, outgoing calls with their answers and
+durations); the re-run adds why (the traces of the triggers, the event data, the variables, console
+lines, the response's headers and body). The two are compared, and the report says whether they
+agree (``explanation.matches``) and, if not, how they differ. They can differ when a template's
+result depends on what it stored (``templateDataStorage`` is read as it is now; the report notes
+it), when a client or variable template calls out (those calls are not recorded, so the re-run
+gets no answer for them), or when a request's masked secret mattered. A request that ran on a
+configuration no longer loaded is shown as recorded, without the traces.
 
 The container is found by its fingerprint (:func:`fingerprint`: its configuration, settings and
 template code), so a request stays explainable after a restart on the same files, and after an
@@ -234,7 +237,7 @@ def explain_stored(stored: dict[str, Any], container: Container | None) -> dict[
     events = []
     for index, then in enumerate(stored.get("events") or []):
         if index >= len(fresh_events):
-            events.append(then)
+            events.append(dict(then, outgoing=[_shown_entry(o) for o in then.get("outgoing") or []]))
             continue
         event = dict(fresh_events[index], outgoing=[_shown_entry(o) for o in then.get("outgoing") or []])
         recorded = {t.get("name"): t for t in then.get("tags") or []}
