@@ -298,7 +298,7 @@ class SQLiteStore:
         self.max_batch = max_batch
         self.max_queue = max_queue
         self._writer: _Writer | None = None
-        # Turns a stored outcome (``recorded_outcome``) into an explained report when it is read;
+        # Turns a stored outcome (``_prepare_outcome``) into an explained report when it is read;
         # set by the Preview (install_preview). None: reports are stored whole.
         self.explainer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._writer_lock = threading.Lock()
