@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -168,3 +169,10 @@ def rejecting_container() -> Any:
     raw = json.loads(path.read_text(encoding="utf-8"))
     raw["tags"][0]["parameters"]["pixel_code"] = "COTHER0PIXEL00000002"
     return load_container(raw, base_dir=path.parent)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -3,7 +3,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from helpers import PAGE_VIEW, PURCHASE, ROOT
+from helpers import PAGE_VIEW, PURCHASE, ROOT, free_port
 
 from gtm_emulator import load_container
 from gtm_emulator.server.app import create_app, current_container, set_container
@@ -98,12 +97,6 @@ def test_container_can_be_swapped_while_serving() -> None:
     assert current_container(app) is not first
     app.test_client().get(PURCHASE)
     assert len(first.tiktok_mock.events) == 1  # the mock survived the reload
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

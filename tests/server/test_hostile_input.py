@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from helpers import NOW, PAGE_VIEW, PURCHASE
+from helpers import NOW, PAGE_VIEW, PURCHASE, free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,12 +159,6 @@ def test_vendor_faults_end_as_reported_results(handler: Any, status: str, vendor
         assert tag.vendor_rejected and tag.warnings
     # the container keeps answering other hits
     assert container.simulate("GET", PAGE_VIEW).response.status == 204
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_connection_refused_is_a_failed_tag() -> None:

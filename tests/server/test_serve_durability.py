@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,14 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from helpers import free_port
 
 HIT = "/g/collect?v=2&tid=G-TEST&cid={n}.1&en={event}&cu=EUR&epn.value=10"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import NOW, PURCHASE, ROOT
+from helpers import NOW, PURCHASE, ROOT, free_port
 
 from gtm_emulator import load_container
 from gtm_emulator.errors import TransportError
@@ -30,12 +29,6 @@ from gtm_emulator.vendors.shared import Link, share_mock_vendors
 
 PIXEL = "CSHAREDMOCK0PIXEL001"
 CONFIGURED = "configured-token-0001"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def container_file(tmp_path: Path) -> Path:
