@@ -260,13 +260,14 @@ _Queued: TypeAlias = _Prepared | tuple[Report, float, float]
 
 
 class _Pending:
-    """A report waiting in the group-commit queue."""
+    """A report in a batch to commit; ``done`` is set when a caller waits for it (``add``), the
+    background writer's reports have nobody waiting and no event."""
 
     __slots__ = ("done", "error", "prepared", "rid")
 
-    def __init__(self, prepared: _Prepared):
+    def __init__(self, prepared: _Prepared, waited: bool = False):
         self.prepared = prepared
-        self.done = threading.Event()
+        self.done = threading.Event() if waited else None
         self.rid: int | None = None
         self.error: Exception | None = None
 
@@ -583,7 +584,7 @@ class SQLiteStore:
         return self._add_prepared(self._prepare(report, elapsed_ms, at))
 
     def _add_prepared(self, prepared: _Prepared) -> int:
-        pending = _Pending(prepared)
+        pending = _Pending(prepared, waited=True)
         with self._group_lock:
             if self._group_pid != os.getpid():  # a forked worker starts with an empty queue
                 self._group_pid, self._group_queue, self._group_leader = os.getpid(), [], False
@@ -593,6 +594,7 @@ class SQLiteStore:
         if leader:
             self._commit_queued()
         else:
+            assert pending.done is not None
             pending.done.wait()
         if pending.error is not None:
             raise pending.error
@@ -609,7 +611,8 @@ class SQLiteStore:
                     return
             self._commit_batch(batch)
             for item in batch:
-                item.done.set()
+                if item.done is not None:
+                    item.done.set()
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
         """Insert ``batch`` in one transaction (one each if that fails) and apply the retention limits."""
