@@ -66,7 +66,7 @@ from ..core.report import RESPONSE_TEXT, Report, json_safe
 from ..core.request import display_text
 from ..core.statuses import TagStatus
 from ..errors import RequestError
-from .rerun import RERUN_KEY, request_record
+from .rerun import RERUN_KEY, request_record, unexplained
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
 DEFAULT_RETENTION = 10_000
@@ -173,6 +173,13 @@ def _summary_events(summary: Any) -> list[dict[str, Any]]:
 
 def _summary_reason(summary: Any) -> Any:
     return summary.get("reason") if isinstance(summary, dict) else summary[0]
+
+
+def _outgoing_row(event_idx: int, idx: int, now: float, tag: Any, method: Any, url: Any, status: Any,
+                  vendor_ok: bool | None, entry: str) -> tuple[Any, ...]:
+    """A row of the ``outgoing`` table (``entry``: the outgoing request's JSON text)."""
+    return (event_idx, idx, now, display_text(str(tag)), display_text(str(method)), display_text(str(url)), status,
+            None if vendor_ok is None else int(bool(vendor_ok)), display_text(entry))
 
 
 def _insert_rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -488,9 +495,8 @@ class SQLiteStore:
         with its answer); the report column holds only what a re-run needs."""
         views = [(_event_name_of(event.event_name),
                   [(t.name, t.status, t.fired, t.vendor_rejected) for t in event.tags]) for event in report.events]
-        outgoing_rows = [(i, j, now, display_text(o.tag), display_text(o.method), display_text(o.url),
-                          (o.response or {}).get("status"), None if o.vendor_ok is None else int(bool(o.vendor_ok)),
-                          display_text(o.to_json()))
+        outgoing_rows = [_outgoing_row(i, j, now, o.tag, o.method, o.url, (o.response or {}).get("status"),
+                                       o.vendor_ok, o.to_json())
                          for i, event in enumerate(report.events) for j, o in enumerate(event.outgoing)]
         request = report.request
         rerun = f'{{"{RERUN_KEY}": {{"now": {report.now!r}, "container": "{container_key}"}}}}'
@@ -647,14 +653,6 @@ class SQLiteStore:
         _insert_rows(conn, "outgoing", _OUTGOING_COLUMNS, [(rid, *o) for rid, p in pairs for o in p.outgoing_rows])
         return rids
 
-    @staticmethod
-    def _outgoing_row(event_idx: int, idx: int, entry: dict[str, Any], now: float) -> tuple[Any, ...]:
-        vendor_ok = entry.get("vendor_ok")
-        return (event_idx, idx, now, display_text(str(entry.get("tag"))), display_text(str(entry.get("method"))),
-                display_text(str(entry.get("url"))), (entry.get("response") or {}).get("status"),
-                None if vendor_ok is None else int(bool(vendor_ok)),
-                display_text(json.dumps(entry, ensure_ascii=False)))
-
     def _prepare(self, report: dict[str, Any], elapsed_ms: float | None, at: float | None) -> _Prepared:
         """Everything of a row that needs no database: truncation, summary columns, JSON texts."""
         now = self.clock() if at is None else at
@@ -713,8 +711,10 @@ class SQLiteStore:
         url = str(request.get("path") or "/") + (f"?{query}" if query else "")
         views = [(_event_name(e), [(t.get("name"), t.get("status"), bool(t.get("fired")),
                                     bool(t.get("vendor_rejected"))) for t in e.get("tags") or []]) for e in events]
-        outgoing_rows = [self._outgoing_row(i, j, o, now) for i, e in enumerate(events)
-                         for j, o in enumerate(e.get("outgoing") or [])]
+        outgoing_rows = [_outgoing_row(i, j, now, o.get("tag"), o.get("method"), o.get("url"),
+                                       (o.get("response") or {}).get("status"), o.get("vendor_ok"),
+                                       json.dumps(o, ensure_ascii=False))
+                         for i, e in enumerate(events) for j, o in enumerate(e.get("outgoing") or [])]
         return self._rows(views, report.get("reason"), _capped_json(report), outgoing_rows, (
             now, elapsed_ms, str(request.get("method") or ""), url, int(response.get("status") or 0),
             report.get("client"), str(request.get("remote_addr") or ""), cut), None)
@@ -900,8 +900,6 @@ class SQLiteStore:
                  summary: Any) -> dict[str, Any]:
         """The report of a request stored as an outcome: what happened from the summary and the
         outgoing rows, explained by the Preview's explainer (a re-run) when there is one."""
-        from .rerun import unexplained
-
         events: list[dict[str, Any]] = [
             {"event_data": {"event_name": name}, "outgoing": [],
              "tags": [{"name": t, "status": status, "fired": bool(fired), "vendor_rejected": bool(rejected)}
