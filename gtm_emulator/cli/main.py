@@ -165,6 +165,12 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
         early = spawn_mock_process()  # the mock vendors' process starts while the container loads
         # stopped when serve ends, after its workers, whichever way (an error below, or gunicorn's exit)
         click.get_current_context().call_on_close(early.stop)
+    writer = None
+    if store_path not in ("none", ":memory:"):
+        from ..server.store_process import spawn_store_process
+
+        writer = spawn_store_process()  # the Preview store's process starts while the container loads
+        click.get_current_context().call_on_close(writer.stop)
     transport = make_transport("live", mock_base_url=tiktok_url)[0] if tiktok_url else None
     loaded = load(container, vendor=vendor, transport=transport, gtm_export=gtm_export, path_prefix=path_prefix,
                   keep_templates=keep_templates)
@@ -198,6 +204,14 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
             store = SQLiteStore(store_path, retention=retention, retention_bytes=retention_bytes, background=True)
         except Exception as exc:  # an unusable path or a file that is not a database
             fail(f"--store {store_path}: {exc}")
+        if writer is not None:
+            from ..server.store_process import share_store_writes
+            from ..vendors.shared import MockProcessError
+
+            try:
+                share_store_writes(store, writer)
+            except (MockProcessError, OSError) as exc:
+                fail(f"could not start the Preview store's process: {exc}")
     hooks: list[ReportHook] = []
     if record:
         from ..harness.recorder import Recorder
@@ -210,7 +224,8 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
     click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}{why})", err=True)
     if store is not None:
-        click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path})", err=True)
+        written = f", written by one process, pid {writer.pid}" if writer is not None else ""
+        click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path}{written})", err=True)
     else:
         click.echo("  Preview: off (--store none)", err=True)
     if record:

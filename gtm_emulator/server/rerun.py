@@ -4,7 +4,7 @@ Explaining every decision (each trigger condition traced, every variable resolve
 the run itself, and almost nobody reads the explanation of a given hit. So ``serve`` runs every
 request as a published container does (``explain=False``) and the Preview store keeps what
 happened: the request as received (secrets masked, :func:`request_record`), the HTTP status, each
-tag's state and every outgoing call with the vendor's answer (``SQLiteStore._prepare_outcome``).
+tag's state and every outgoing call with the vendor's answer (``SQLiteStore._outcome_of``).
 When Preview or the inspection
 API asks for one request, :func:`explain_stored` runs it again through the same container with
 ``explain=True``: at the same clock (``now``, so randomness draws the same numbers), with every

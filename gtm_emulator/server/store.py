@@ -18,16 +18,21 @@ so a store created before gunicorn forks its workers is safe to use in each of t
 path ``":memory:"`` keeps everything in one process-private connection guarded by a lock (tests).
 
 Writing in the background (``background=True``, what ``serve`` uses): :meth:`SQLiteStore.hook`
-only queues the report; a writer thread in each process turns queued reports into rows and commits
-them in batches (one transaction for up to ``DEFAULT_MAX_BATCH`` reports, at least every
-``DEFAULT_FLUSH_INTERVAL`` seconds), off the request path. Nothing answered is dropped: when the
-queue holds ``DEFAULT_MAX_QUEUE`` reports the request waits for room; :meth:`flush` waits until
-everything queued is committed, and :meth:`close` (called at a clean shutdown: gunicorn's worker
-exit and ``atexit``) flushes first. Reads (the inspection API, the Preview UI) first wait, up to
-``DEFAULT_READ_WAIT`` seconds, until every live process sharing the store (gunicorn workers forked
-from the process that created it) has committed what it had queued when the read began, so a test
-never needs to poll. A process killed with SIGKILL loses what it had queued and not yet committed:
-the hits it answered in the last flush interval (see docs/performance.md for the measured window).
+only queues what a request leaves (plain values, :class:`_Outcome`); a writer thread in each process
+stores the queue in rounds, at most one per ``DEFAULT_FLUSH_INTERVAL`` (sooner for a full batch of
+``DEFAULT_MAX_BATCH``), off the request path. In ``serve`` a round is sent to the store's own process
+(:mod:`.store_process`, :meth:`SQLiteStore.share_writes`), which builds the rows and commits each
+batch in one transaction, so SQLite runs on no worker and the workers never wait for each other's
+write lock; without it (or when it cannot be reached) the writer thread commits itself. Nothing
+answered is dropped: when the queue holds ``DEFAULT_MAX_QUEUE`` reports the request waits for room;
+:meth:`flush` waits until everything queued is committed, and :meth:`close` (called at a clean
+shutdown: gunicorn's worker exit and ``atexit``) flushes first. Reads (the inspection API, the
+Preview UI) first wait, up to ``DEFAULT_READ_WAIT`` seconds, until every live process sharing the
+store (gunicorn workers forked from the process that created it) has committed what it had queued
+when the read began, so a test never needs to poll; the processes publish their rounds in shared
+memory for that, without a lock on the request path (:class:`_Writer`). A process killed with SIGKILL
+loses what it had queued and not yet committed: the hits it answered in the last flush interval
+(see docs/performance.md for the measured window).
 
 Choices (easy to change):
 
@@ -49,6 +54,8 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
+import marshal
 import multiprocessing
 import os
 import sqlite3
@@ -79,6 +86,8 @@ DEFAULT_MAX_QUEUE = 5_000  # reports queued in a process before requests wait fo
 DEFAULT_READ_WAIT = 2.0  # seconds a read waits for the other processes' queued reports, at most
 JOURNAL_SIZE_LIMIT = 16 * 2**20  # bytes the WAL is truncated to after a checkpoint
 MAX_PROCESSES = 128  # processes that can share one background store (gunicorn workers)
+SHIP_TIMEOUT = 60.0  # seconds a batch waits for the store's process to commit it, at most
+_SLOT = 4  # a process's entries in the shared table: pid, busy, sent, committed
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 SCHEMA_VERSION = 2
@@ -261,9 +270,52 @@ class _Prepared(NamedTuple):
     outgoing_rows: list[tuple[Any, ...]]  # (event_idx, idx, time, tag, method, url, status, vendor_ok, entry)
 
 
-# What the writer queue holds: the rows of a report (built on the request's thread), or a report
-# (with its elapsed ms and when it was received) whose rows the writer builds.
-_Queued: TypeAlias = _Prepared | tuple[Report, float, float]
+class _Outcome(NamedTuple):
+    """What a request stored as an outcome leaves on the request's thread: plain values only (the
+    writer turns them into rows with :meth:`SQLiteStore._rows`, in this process or the store's)."""
+
+    views: list[EventView]
+    reason: str | None
+    rerun: str
+    outgoing_rows: list[tuple[Any, ...]]
+    head: tuple[Any, ...]
+    request: bytes | None
+
+
+# What the writer queue holds: an outcome, or a report (with its elapsed ms and when it was
+# received) whose rows the writer builds.
+_Queued: TypeAlias = _Outcome | tuple[Report, float, float]
+_WIRE_OUTCOME, _WIRE_ROWS = 0, 1  # the kinds of item a batch for the store's process holds
+
+
+def to_wire(items: list[_Outcome | _Prepared]) -> bytes:
+    """A batch for the store's process (:mod:`.store_process`): marshal of plain tuples."""
+    return marshal.dumps([(_WIRE_OUTCOME, *item) if isinstance(item, _Outcome) else (_WIRE_ROWS, *item)
+                          for item in items])
+
+
+def from_wire(data: bytes) -> list[_Prepared]:
+    """The rows of a batch made by :func:`to_wire`; ValueError naming what is wrong."""
+    try:
+        items = marshal.loads(data)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise ValueError(f"a batch that is not one: {exc}") from None
+    if not isinstance(items, list):
+        raise ValueError("a batch that is not a list")
+    out = []
+    for n, item in enumerate(items):
+        try:
+            kind = item[0]
+            if kind == _WIRE_OUTCOME and len(item) == 1 + len(_Outcome._fields):
+                out.append(SQLiteStore._rows(*item[1:]))
+            elif kind == _WIRE_ROWS and len(item) == 3 and len(item[1]) == len(_REQUEST_COLUMNS) - 1 \
+                    and all(len(o) == len(_OUTGOING_COLUMNS) - 1 for o in item[2]):
+                out.append(_Prepared(tuple(item[1]), [tuple(o) for o in item[2]]))
+            else:
+                raise ValueError("an unknown kind of item or a wrong length")
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise ValueError(f"item {n} of the batch: {exc}") from None
+    return out
 
 
 class _Pending:
@@ -310,11 +362,14 @@ class SQLiteStore:
         # set by the Preview (install_preview). None: reports are stored whole.
         self.explainer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._writer_lock = threading.Lock()
-        # Queued-but-not-committed counts of every process sharing this store (pid, count pairs), in
-        # memory shared with the processes forked from this one, so a read can wait for all of them.
-        self._slots = multiprocessing.RawArray("q", 2 * MAX_PROCESSES) if background else None
+        # The writers of every process sharing this store, in memory shared with the processes forked
+        # from this one, so that a read can wait for all of them: per process (pid, busy, sent,
+        # committed), see _Writer.
+        self._slots = multiprocessing.RawArray("q", _SLOT * MAX_PROCESSES) if background else None
         self._slots_lock = multiprocessing.Lock() if background else None
-        self._slot_index: int | None = None
+        # The store's own process, which commits every worker's batches (serve: .store_process), if any.
+        self._link: Any = None
+        self._link_failed = False
         self.path = str(path)
         self.retention = retention
         self.body_limit = body_limit
@@ -437,6 +492,8 @@ class SQLiteStore:
             writer, self._writer = self._writer, None
         if writer is not None and writer.pid == os.getpid():
             writer.stop()
+        if self._link is not None:
+            self._link.close()  # this process's connections to the store's process
         if not self.memory:
             try:
                 with self._conn() as conn:
@@ -468,12 +525,12 @@ class SQLiteStore:
         report is stored as it is."""
         at = self.clock()
         key = container_key if self._outcome_fits(report, container_key) else None
-        if key is not None:  # rows built now: the queue holds no report objects
-            prepared = self._prepare_outcome(report, key, elapsed_ms, at)
+        if key is not None:  # plain values taken now: the queue holds no report objects
+            outcome = self._outcome_of(report, key, elapsed_ms, at)
             if self.background:
-                self._writer_here().submit(prepared)
+                self._writer_here().submit(outcome)
             else:
-                self._add_prepared(prepared)
+                self._add_prepared(self._rows(*outcome))
         elif self.background:
             self._writer_here().submit((report, elapsed_ms, at))
         else:
@@ -489,10 +546,11 @@ class SQLiteStore:
             return False
         return not any(len(o.raw_text) > limit for e in report.events for o in e.outgoing)
 
-    def _prepare_outcome(self, report: Report, container_key: str, elapsed_ms: float, now: float) -> _Prepared:
-        """The rows of a report stored as an outcome (server/rerun.py), built straight from the
-        report's objects: the index rows say what happened (each tag's status, every outgoing call
-        with its answer); the report column holds only what a re-run needs."""
+    @staticmethod
+    def _outcome_of(report: Report, container_key: str, elapsed_ms: float, now: float) -> _Outcome:
+        """What a report stored as an outcome (server/rerun.py) keeps, taken straight from the
+        report's objects: what happened (each tag's status, every outgoing call with its answer)
+        for the index columns, and for the report column only what a re-run needs."""
         views = [(_event_name_of(event.event_name),
                   [(t.name, t.status, t.fired, t.vendor_rejected) for t in event.tags]) for event in report.events]
         outgoing_rows = [_outgoing_row(i, j, now, o.tag, o.method, o.url, (o.response or {}).get("status"),
@@ -500,7 +558,7 @@ class SQLiteStore:
                          for i, event in enumerate(report.events) for j, o in enumerate(event.outgoing)]
         request = report.request
         rerun = f'{{"{RERUN_KEY}": {{"now": {report.now!r}, "container": "{container_key}"}}}}'
-        return self._rows(views, report.reason, rerun, outgoing_rows, (
+        return _Outcome(views, report.reason, rerun, outgoing_rows, (
             now, elapsed_ms, request.method, request.url, report.response.status, report.client,
             request.remote_addr, False), request_record(request))
 
@@ -520,66 +578,94 @@ class SQLiteStore:
             return True
         return writer.flush(timeout)
 
+    def share_writes(self, process: Any) -> None:
+        """Send every batch to ``process`` (a :class:`~gtm_emulator.vendors.shared.ChildProcess`
+        running :mod:`.store_process`) to be committed there, instead of on a thread of each
+        worker. ``serve`` calls this before gunicorn forks its workers. If the process cannot be
+        reached, a batch is committed by the worker itself (nothing is dropped), and serve's log
+        says so once."""
+        self._link = process.link()
+
     def _await_others(self) -> None:
-        """Before a read: commit this process's queue, and wait (briefly) for the other processes'."""
+        """Before a read: commit this process's queue, and wait (briefly) for the other processes'.
+
+        For each other live process, what it queued before now is committed once its ``committed``
+        reaches ``sent`` (``sent + 1`` while it is ``busy``: something is queued that no round has
+        taken yet), see :class:`_Writer`."""
         if not self.background:
             return
         self.flush(DEFAULT_READ_WAIT)
-        targets = self._pending_elsewhere()
+        slots = self._slots
+        assert slots is not None
+        me = os.getpid()
+        waits = {}
+        for i in range(0, len(slots), _SLOT):
+            pid = slots[i]
+            if pid and pid != me:
+                busy = slots[i + 1]  # read before sent (see _Writer._round)
+                need = slots[i + 2] + (1 if busy else 0)
+                if slots[i + 3] < need and _alive(pid):
+                    waits[i] = (pid, need)
         deadline = time.monotonic() + DEFAULT_READ_WAIT
-        while targets and time.monotonic() < deadline:
-            time.sleep(0.005)
-            now_pending = self._pending_elsewhere()
-            targets = {pid: n for pid, n in targets.items() if now_pending.get(pid, 0) > 0}
+        while waits and time.monotonic() < deadline:
+            time.sleep(0.002)
+            waits = {i: (pid, need) for i, (pid, need) in waits.items()
+                     if slots[i] == pid and slots[i + 3] < need and _alive(pid)}
 
-    def _pending_elsewhere(self) -> dict[int, int]:
-        assert self._slots is not None and self._slots_lock is not None
+    def _claim_slot(self) -> int | None:
+        """This process's entry in the shared table (a free one, or one of a process that is gone)."""
+        slots, lock = self._slots, self._slots_lock
+        assert slots is not None and lock is not None
         me = os.getpid()
-        out = {}
-        with self._slots_lock:
-            for i in range(0, len(self._slots), 2):
-                pid, count = self._slots[i], self._slots[i + 1]
-                if pid and pid != me and count > 0:
-                    out[pid] = count
-        return {pid: n for pid, n in out.items() if _alive(pid)}
+        with lock:
+            free = None
+            for i in range(0, len(slots), _SLOT):
+                if slots[i] == me:
+                    return i
+                if free is None and (slots[i] == 0 or not _alive(slots[i])):
+                    free = i
+            if free is None:
+                return None  # more processes than slots: reads just do not wait for this one
+            slots[free + 1] = slots[free + 2] = slots[free + 3] = 0
+            slots[free] = me
+            return free
 
-    def _count_pending(self, delta: int) -> None:
-        """Add ``delta`` to this process's queued count in the shared table."""
-        assert self._slots is not None and self._slots_lock is not None
-        me = os.getpid()
-        with self._slots_lock:
-            index = self._slot_index
-            if index is None or self._slots[index] != me:
-                index = None
-                for i in range(0, len(self._slots), 2):
-                    pid = self._slots[i]
-                    if pid == me:
-                        index = i
-                        break
-                    if index is None and (pid == 0 or self._slots[i + 1] <= 0 or not _alive(pid)):
-                        index = i
-                if index is None:
-                    return  # more processes than slots: reads just do not wait for this one
-                if self._slots[index] != me:
-                    self._slots[index], self._slots[index + 1] = me, 0
-                self._slot_index = index
-            self._slots[index + 1] += delta
-
-    def _commit_reports(self, items: list[_Queued]) -> None:
-        """The background writer's batch: rows built here (unless built already), one transaction, pruned."""
-        prepared = []
+    def _store_batch(self, items: list[_Queued]) -> None:
+        """The background writer's batch: to the store's process if there is one (committed by this
+        process if that fails), else rows built and committed here (one transaction, pruned)."""
+        ready: list[_Outcome | _Prepared] = []
         for item in items:
             try:
-                if isinstance(item, _Prepared):
-                    prepared.append(_Pending(item))
+                if isinstance(item, _Outcome):
+                    ready.append(item)
                 else:
                     report, elapsed_ms, at = item
-                    prepared.append(_Pending(self._prepare(report.to_dict(), elapsed_ms, at)))
+                    ready.append(self._prepare(report.to_dict(), elapsed_ms, at))
             except Exception:  # a report that cannot be serialised: logged, the others are kept
-                import logging
-
                 logging.getLogger("gtm_emulator").exception("preview store: cannot store a report")
-        self._commit_batch(prepared)
+        if self._link is not None and ready and self._ship(ready):
+            return
+        self._commit_batch([_Pending(self._rows(*item) if isinstance(item, _Outcome) else item) for item in ready])
+
+    def _ship(self, ready: list[_Outcome | _Prepared]) -> bool:
+        """Have the store's process commit ``ready``; False (logged once) when it could not."""
+        from ..errors import TransportError
+
+        try:
+            data = to_wire(ready)
+        except ValueError:  # a value marshal does not take (a str subclass): committed here
+            return False
+        try:
+            self._link.call({"op": "add", "n": len(ready)}, data, SHIP_TIMEOUT)
+        except TransportError as exc:
+            if not self._link_failed:
+                self._link_failed = True
+                logging.getLogger("gtm_emulator").warning(
+                    "preview store: %s; this worker commits its Preview rows itself until it answers again",
+                    exc.detail)
+            return False
+        self._link_failed = False
+        return True
 
     def add(self, report: dict[str, Any], *, elapsed_ms: float | None = None, at: float | None = None) -> int:
         """Save one report (``Report.to_dict()``); returns the new request id once it is committed.
@@ -990,10 +1076,17 @@ class _Flushed:
 
 
 class _Writer:
-    """The background writer of one process: a queue of reports and a thread committing them in batches.
+    """The background writer of one process: a queue of reports and a thread storing them in batches
+    (committed here, or sent to the store's process).
 
-    A request only appends to the queue (``deque.append`` needs no lock); a flush appends a marker
-    and waits for it, so it waits for exactly what was queued before it, even under a steady load."""
+    A request only appends to the queue (``deque.append`` needs no lock) and marks the process
+    ``busy`` in the shared table (one store into shared memory, no lock). The thread works in
+    rounds, at most one per flush interval (sooner for a full batch or a flush): a round numbered
+    ``s`` first publishes ``sent = s``, then clears ``busy``, then stores everything queued at that
+    moment, then publishes ``committed = s``. So anything queued before another process reads
+    ``busy == 0`` is in round ``sent`` or earlier, and anything queued while it reads ``busy == 1``
+    is in round ``sent + 1`` or earlier (:meth:`SQLiteStore._await_others`). A flush in this process
+    appends a marker and waits for it, so it waits for exactly what was queued before it."""
 
     def __init__(self, store: SQLiteStore):
         self.store = store
@@ -1002,6 +1095,10 @@ class _Writer:
         self.cond = threading.Condition()
         self.stopping = False
         self.flush_wanted = False
+        self.round = 0
+        assert store._slots is not None  # a background store
+        self.slots = store._slots
+        self.slot = store._claim_slot()
         self.thread = threading.Thread(target=self._run, name="preview-store-writer", daemon=True)
         self.thread.start()
         atexit.register(self.flush, 10.0)
@@ -1012,8 +1109,9 @@ class _Writer:
             with self.cond:  # the writer is behind: wait for room rather than drop a hit
                 while len(queue) >= self.store.max_queue and self.thread.is_alive():
                     self.cond.wait(0.1)
-        self.store._count_pending(1)  # before the answer: a read in another process waits for it
         queue.append(item)
+        if self.slot is not None:
+            self.slots[self.slot + 1] = 1  # busy: after the append (a read in another process waits for it)
         if len(queue) == self.store.max_batch:  # a full batch: no need to wait for the interval
             with self.cond:
                 self.cond.notify_all()
@@ -1059,26 +1157,41 @@ class _Writer:
     def _commit(self, batch: list[_Queued], markers: list[_Flushed]) -> None:
         try:
             if batch:
-                self.store._commit_reports(batch)
+                self.store._store_batch(batch)
         except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
-            import logging
-
             logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
         finally:
-            if batch:
-                self.store._count_pending(-len(batch))
             for marker in markers:
                 marker.done.set()
 
+    def _round(self) -> None:
+        """Store everything queued now (the order of the steps matters, see the class)."""
+        slots, slot = self.slots, self.slot
+        number = self.round + 1
+        if slot is not None:
+            slots[slot + 2] = number  # sent
+            slots[slot + 1] = 0  # busy
+        left = len(self.queue)  # what is queued now (a marker appended before the flag was set included)
+        while left > 0 and self.queue:
+            batch, markers = self._take()
+            left -= len(batch) + len(markers)
+            self._commit(batch, markers)
+        self.round = number
+        if slot is not None:
+            slots[slot + 3] = number  # committed
+
     def _drain_here(self) -> None:
-        """Commit what is queued on the calling thread (the writer thread is gone)."""
+        """Store what is queued on the calling thread (the writer thread is gone)."""
         while self.queue:
-            self._commit(*self._take())
+            self._round()
+
+    def _busy(self) -> bool:
+        return self.slot is not None and bool(self.slots[self.slot + 1])
 
     def _run(self) -> None:
-        """Commit what is queued once per flush interval (sooner for a full batch or a flush): one
-        batch per interval keeps the writer's turns on the GIL few, since each SQLite call hands the
-        GIL over and takes it back, and each turn costs the request threads a switch."""
+        """A round once per flush interval (sooner for a full batch or a flush): one batch per
+        interval keeps the writer's turns on the GIL few, since each call into SQLite or the socket
+        hands the GIL over and takes it back, and each turn costs the request threads a switch."""
         while True:
             with self.cond:
                 self.cond.notify_all()  # room in the queue (a request may be waiting for it)
@@ -1087,8 +1200,5 @@ class _Writer:
                 if len(self.queue) < self.store.max_batch and not self.flush_wanted:
                     self.cond.wait(self.store.flush_interval)
                 self.flush_wanted = False
-            left = len(self.queue)  # what is queued now (a marker appended before the flag was set included)
-            while left > 0 and self.queue:
-                batch, markers = self._take()
-                left -= len(batch) + len(markers)
-                self._commit(batch, markers)
+            if self.queue or self._busy():
+                self._round()

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -61,7 +61,7 @@ MARGIN_S = 0.5  # a vendor call waits this much longer than its timeout for the 
 
 
 class MockProcessError(RuntimeError):
-    """The mock vendors' process could not be started."""
+    """A process `serve` starts beside its workers (the mock vendors', the Preview store's) could not start."""
 
 
 def frame(head: Mapping[str, Any], body: bytes = b"") -> bytes:
@@ -92,6 +92,8 @@ def read_frame(stream: BinaryIO | io.BufferedIOBase) -> tuple[dict[str, Any], by
 
 class _Vendors:
     """What the mock process holds: the mock vendors, and the answer to each operation."""
+
+    name = "mock vendors"
 
     def __init__(self, tiktok_config: Mapping[str, Any]):
         from ..loading.vendors import make_transport
@@ -150,9 +152,10 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.wfile.write(frame({"error": str(exc)}))
                 return
             try:
-                reply = self.server.vendors.dispatch(head, body)
+                reply = self.server.dispatcher.dispatch(head, body)
             except Exception as exc:  # a bug in a mock: the caller's tag fails with it, the process serves on
-                print(f"gtm-emulator mock vendors: error answering {head.get('op')!r}:\n{traceback.format_exc()}",
+                print(f"gtm-emulator {self.server.dispatcher.name}: error answering {head.get('op')!r}:\n"
+                      f"{traceback.format_exc()}",
                       file=sys.stderr, flush=True)
                 reply = {"error": f"{type(exc).__name__}: {exc}"}, b""
             try:
@@ -164,15 +167,18 @@ class _Handler(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: str, token: str, vendors: _Vendors):
+    def __init__(self, path: str, token: str, dispatcher: Any):
         self.token = token
-        self.vendors = vendors
+        self.dispatcher = dispatcher  # answers each operation: dispatch(head, body) -> (head, body)
         super().__init__(path, _Handler)
 
 
-def main() -> None:
-    """The mock process: one line of JSON on standard input (``token``, ``tiktok``: the mock's
-    configuration), then it serves until its standard input ends or it receives SIGTERM."""
+def serve_child(prefix: str, make: Callable[[dict[str, Any]], Any]) -> None:
+    """The body of a process ``serve`` starts beside its workers (the mock vendors, the Preview
+    store's writer): one line of JSON on standard input (``token`` and the rest of the
+    configuration, given to ``make``, which returns the object whose ``dispatch(head, body)``
+    answers each operation), then it serves on a Unix socket in a private directory until its
+    standard input ends or it receives SIGTERM; then the object's ``close()``, if it has one, runs."""
     import tempfile
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops serve, which stops this after its workers
@@ -181,35 +187,47 @@ def main() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    from ..clients import ga4  # noqa: F401  (imported while serve loads the container: the mocks need them)
-    from ..loading import vendors  # noqa: F401
-
     config = json.loads(sys.stdin.buffer.readline() or b"null")
     if not isinstance(config, dict):
         return  # serve went away before sending the configuration
-    directory = tempfile.mkdtemp(prefix="gtm-emulator-mocks-")  # mode 0700: this user only
-    path = os.path.join(directory, "vendors.sock")
+    directory = tempfile.mkdtemp(prefix=prefix)  # mode 0700: this user only
+    path = os.path.join(directory, "child.sock")
+    dispatcher = None
     try:
-        server = _Server(path, str(config["token"]), _Vendors(config.get("tiktok") or {}))
-        threading.Thread(target=server.serve_forever, name="mock-vendors", daemon=True).start()
+        dispatcher = make(config)
+        server = _Server(path, str(config["token"]), dispatcher)
+        threading.Thread(target=server.serve_forever, name=prefix.strip("-"), daemon=True).start()
         sys.stdout.write(json.dumps({"socket": path, "pid": os.getpid()}) + "\n")
         sys.stdout.flush()
         while sys.stdin.buffer.read(65536):  # until serve and every worker are gone
             pass
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+        close = getattr(dispatcher, "close", None)
+        if close is not None:
+            close()
+
+
+def main() -> None:
+    """The mock process (``tiktok`` in its configuration: the mock's settings)."""
+    from ..clients import ga4  # noqa: F401  (imported while serve loads the container: the mocks need them)
+    from ..loading import vendors  # noqa: F401
+
+    serve_child("gtm-emulator-mocks-", lambda config: _Vendors(config.get("tiktok") or {}))
 
 
 # ---------------------------------------------------------------------------- the workers' side
 
 
 class Link:
-    """A connection per thread (and per process: a forked worker opens its own) to the mock process."""
+    """A connection per thread (and per process: a forked worker opens its own) to a child process
+    (the mock vendors' process unless ``what`` says otherwise)."""
 
-    def __init__(self, path: str, token: str, pid: int):
+    def __init__(self, path: str, token: str, pid: int, what: str = "the mock vendors' process"):
         self.path = path
         self.token = token
         self.pid = pid
+        self.what = what
         self._local = threading.local()
         self._reported = False
         self._opened: list[tuple[int, socket.socket, BinaryIO]] = []  # to close them all (close())
@@ -218,8 +236,10 @@ class Link:
     def _gone(self, exc: BaseException) -> str:
         why = "refused" if isinstance(exc, (ConnectionRefusedError, FileNotFoundError)) else \
             "closed" if isinstance(exc, (EOFError, ConnectionResetError, BrokenPipeError)) else type(exc).__name__
-        return (f"the mock vendors' process (pid {self.pid}) is not answering (connection {why}): it has "
-                "stopped, see serve's log; restart serve to get the mock TikTok and GA4 endpoints back")
+        text = f"{self.what} (pid {self.pid}) is not answering (connection {why}): it has stopped, see serve's log"
+        if self.what == "the mock vendors' process":
+            text += "; restart serve to get the mock TikTok and GA4 endpoints back"
+        return text
 
     def _connect(self) -> tuple[socket.socket, BinaryIO]:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -260,8 +280,7 @@ class Link:
             answer, data = read_frame(reader)
         except TimeoutError:
             self._drop()  # its answer may still come: the connection cannot be reused
-            raise TransportError("timed_out", f"no answer from the mock vendors' process within {timeout:g} s") \
-                from None
+            raise TransportError("timed_out", f"no answer from {self.what} within {timeout:g} s") from None
         except (OSError, EOFError, ValueError) as exc:
             self._drop()
             reason = self._gone(exc)
@@ -271,7 +290,7 @@ class Link:
             raise TransportError("failed", reason) from None
         self._reported = False
         if "error" in answer:
-            raise TransportError("failed", f"the mock vendors' process could not answer: {answer['error']}")
+            raise TransportError("failed", f"{self.what} could not answer: {answer['error']}")
         return answer, data
 
     def _drop(self) -> None:
@@ -367,32 +386,33 @@ def tiktok_config(mock: Any) -> dict[str, Any]:
 
 
 @dataclass
-class MockProcess:
-    """The running mock process, as ``serve`` (its parent) sees it."""
+class ChildProcess:
+    """A process ``serve`` started beside its workers (:func:`serve_child`), as ``serve`` sees it."""
 
     proc: subprocess.Popen[bytes]
     socket_path: str
     token: str
     stopping: threading.Event = field(default_factory=threading.Event)
     links: list[Link] = field(default_factory=list)
+    what: str = "a helper process"  # how serve's log names it
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def link(self) -> Link:
-        link = Link(self.socket_path, self.token, self.pid)
+        link = Link(self.socket_path, self.token, self.pid, self.what)
         self.links.append(link)
         return link
 
-    def configure(self, config: Mapping[str, Any]) -> None:
-        """Send the TikTok mock's ``config`` and the token, and wait until the process listens."""
+    def start(self, config: Mapping[str, Any]) -> None:
+        """Send the token and ``config``, and wait until the process listens."""
         import select
 
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            proc.stdin.write(json.dumps({"token": self.token, "tiktok": dict(config)}).encode("utf-8") + b"\n")
+            proc.stdin.write(json.dumps({**config, "token": self.token}).encode("utf-8") + b"\n")
             line = b""
             deadline = time.monotonic() + START_TIMEOUT_S
             while not line.endswith(b"\n"):
@@ -412,18 +432,17 @@ class MockProcess:
             raise
         self.socket_path = str(started["socket"])
 
-    def watch(self) -> None:
-        """Log, in serve's log, when the process stops before serve does."""
+    def watch(self, consequence: str) -> None:
+        """Log, in serve's log, when the process stops before serve does (and ``consequence``)."""
         def run() -> None:
             # os.read on the raw pipe: this thread holds no lock that a forked worker would inherit held
             assert self.proc.stdout is not None
             while os.read(self.proc.stdout.fileno(), 4096):
                 pass
             if not self.stopping.is_set():
-                log.error("the mock vendors' process (pid %s) has stopped: tags' calls to the mock TikTok and "
-                          "GA4 endpoints fail from now on (each with the reason); restart serve", self.pid)
+                log.error("%s (pid %s) has stopped: %s", self.what, self.pid, consequence)
 
-        threading.Thread(target=run, name="mock-vendors-watch", daemon=True).start()
+        threading.Thread(target=run, name="child-process-watch", daemon=True).start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the process (after serve's workers have stopped) and remove its socket."""
@@ -449,19 +468,27 @@ class MockProcess:
             shutil.rmtree(os.path.dirname(self.socket_path), ignore_errors=True)
 
 
-def spawn_mock_process() -> MockProcess:
-    """Start the mock process; it imports what it needs meanwhile, then waits for :meth:`MockProcess.configure`
-    (``serve`` spawns it before loading the container, so that both start-ups overlap)."""
+def spawn_child(module: str, what: str) -> ChildProcess:
+    """Start ``python -m module`` (a :func:`serve_child`); it imports what it needs meanwhile, then
+    waits for :meth:`ChildProcess.start`."""
     # unbuffered pipes: no buffer lock for a forked worker to inherit (and wait for as it exits)
-    proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator.vendors.shared"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, bufsize=0)
-    return MockProcess(proc, "", secrets.token_hex(20))
+    proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    return ChildProcess(proc, "", secrets.token_hex(20), what=what)
+
+
+MockProcess = ChildProcess  # the mock vendors' process
+
+
+def spawn_mock_process() -> MockProcess:
+    """Start the mock process (``serve`` spawns it before loading the container, so that both
+    start-ups overlap); :func:`share_mock_vendors` configures it."""
+    return spawn_child("gtm_emulator.vendors.shared", "the mock vendors' process")
 
 
 def start_mock_process(config: Mapping[str, Any]) -> MockProcess:
     """Start the mock process with the TikTok mock's ``config`` and wait until it listens."""
     process = spawn_mock_process()
-    process.configure(config)
+    process.start({"tiktok": dict(config)})
     return process
 
 
@@ -476,7 +503,7 @@ def share_mock_vendors(container: Any, process: MockProcess | None = None) -> Mo
     if process is None:
         process = spawn_mock_process()
     if not process.socket_path:
-        process.configure(tiktok_config(container.vendors["tiktok"]))
+        process.start({"tiktok": tiktok_config(container.vendors["tiktok"])})
     link = process.link()
     remote: dict[str, _RemoteVendor] = {"tiktok": RemoteTikTokMock(link), "ga4": RemoteGA4Mock(link)}
     for name, handler in list(transport.handlers.items()):
@@ -486,7 +513,8 @@ def share_mock_vendors(container: Any, process: MockProcess | None = None) -> Mo
             transport.mount(name, remote[owner].handle, timed=True)
     container.vendors.update(remote)
     if watch:
-        process.watch()
+        process.watch("tags' calls to the mock TikTok and GA4 endpoints fail from now on (each with the reason); "
+                      "restart serve")
     return process
 
 

@@ -136,13 +136,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
         kids = children(proc.pid)
-        while len(kids) < 3:  # the mock process and two workers
+        while len(kids) < 4:  # the mock process, the Preview store's process and two workers
             assert time.monotonic() < deadline, kids
             time.sleep(0.1)
             kids = children(proc.pid)
         mock = [k for k in kids if "gtm_emulator.vendors.shared" in command_line(k)]
-        assert len(mock) == 1
-        yield Served(base, proc, sorted(set(kids) - set(mock)), mock[0], log)
+        store = [k for k in kids if "gtm_emulator.server.store_process" in command_line(k)]
+        assert len(mock) == 1 and len(store) == 1
+        yield Served(base, proc, sorted(set(kids) - set(mock) - set(store)), mock[0], log)
     finally:
         if proc.poll() is None:
             for pid in children(proc.pid):  # never leave a worker stopped
