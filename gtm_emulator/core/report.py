@@ -188,14 +188,18 @@ class Outgoing:
     def to_dict(self) -> dict[str, Any]:
         return self._fields(json_safe(self.body), json_safe(self.response))
 
+    def stored_fields(self) -> dict[str, Any]:
+        """What :meth:`to_json` writes, before it is written (the body and answer not copied)."""
+        fields = self._fields(self.body, self.response)
+        if self.response_text is not None:
+            fields[RESPONSE_TEXT] = self.response_text
+        return fields
+
     def to_json(self) -> str:
         """``to_dict()`` as JSON text. Bodies that are plain JSON data (what tags send) are written as
         they are, without the copy ``json_safe`` makes; anything else goes through it."""
         try:
-            fields = self._fields(self.body, self.response)
-            if self.response_text is not None:
-                fields[RESPONSE_TEXT] = self.response_text
-            return json.dumps(fields, ensure_ascii=False, allow_nan=False, check_circular=False)
+            return json.dumps(self.stored_fields(), ensure_ascii=False, allow_nan=False, check_circular=False)
         except (TypeError, ValueError, RecursionError):  # undefined members, NaN, bytes: as json_safe shows them
             fields = self.to_dict()
             if self.response_text is not None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.container import Container
@@ -38,8 +38,8 @@ from ..core.report import RESPONSE_TEXT
 from ..core.request import Request, display_text
 from ..vendors.transport import AnsweringTransport
 
-__all__ = ["KEEP_CONTAINERS", "RERUN_KEY", "Containers", "explain_stored", "fingerprint", "request_from_record",
-           "request_record", "unexplained"]
+__all__ = ["KEEP_CONTAINERS", "RERUN_KEY", "Containers", "explain_stored", "fingerprint", "record_of_fields",
+           "request_from_record", "request_record", "unexplained"]
 
 KEEP_CONTAINERS = 16  # configurations a process remembers for explaining its earlier requests
 RERUN_KEY = "rerun"  # the key of a stored report that holds what a re-run needs
@@ -50,17 +50,22 @@ STORAGE_NOTE = ("a template read its templateDataStorage: the re-run read it as 
 def request_record(request: Request) -> bytes:
     """A request as bytes, exactly (what the store keeps for a re-run): its text fields joined by NUL
     then its body, or, when a field holds a NUL or a character that is not an escaped byte, JSON."""
-    fields = (request.method, request.path, request.query, request.remote_addr, request.scheme,
-              str(len(request.headers)), *[part for pair in request.headers for part in pair])
+    return record_of_fields(request.method, request.path, request.query, request.remote_addr, request.scheme,
+                            request.headers, request.body)
+
+
+def record_of_fields(method: str, path: str, query: str, remote_addr: str, scheme: str,
+                     headers: Sequence[Sequence[str]], body: bytes) -> bytes:
+    """:func:`request_record` of a request given by its fields (as the store's process gets them)."""
+    fields = (method, path, query, remote_addr, scheme, str(len(headers)), *[part for pair in headers for part in pair])
     text = "\x00".join(fields)
     if text.count("\x00") == len(fields) - 1:
         try:
-            return b"1" + text.encode("utf-8", "surrogateescape") + b"\x00" + request.body
+            return b"1" + text.encode("utf-8", "surrogateescape") + b"\x00" + body
         except UnicodeEncodeError:
             pass
-    record = {"method": request.method, "path": request.path, "query": request.query, "headers": request.headers,
-              "body": request.body.decode("utf-8", "surrogateescape"), "remote_addr": request.remote_addr,
-              "scheme": request.scheme}
+    record = {"method": method, "path": path, "query": query, "headers": [list(pair) for pair in headers],
+              "body": body.decode("utf-8", "surrogateescape"), "remote_addr": remote_addr, "scheme": scheme}
     return b"J" + json.dumps(record, ensure_ascii=True).encode("ascii")  # lone surrogates kept as escapes
 
 

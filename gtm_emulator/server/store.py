@@ -69,11 +69,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple, TypeAlias, get_args
 
-from ..core.report import RESPONSE_TEXT, Report, json_safe
-from ..core.request import display_text
+from ..core.report import RESPONSE_TEXT, Outgoing, Report, json_safe
+from ..core.request import Request, display_text
 from ..core.statuses import TagStatus
 from ..errors import RequestError
-from .rerun import RERUN_KEY, request_record, unexplained
+from .rerun import RERUN_KEY, record_of_fields, unexplained
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
 DEFAULT_RETENTION = 10_000
@@ -271,27 +271,68 @@ class _Prepared(NamedTuple):
 
 
 class _Outcome(NamedTuple):
-    """What a request stored as an outcome leaves on the request's thread: plain values only (the
-    writer turns them into rows with :meth:`SQLiteStore._rows`, in this process or the store's)."""
+    """What a request stored as an outcome leaves on the request's thread: references to the parts
+    of its report, nothing copied or encoded (the writer does that: :func:`_wire`)."""
 
     views: list[EventView]
     reason: str | None
     rerun: str
-    outgoing_rows: list[tuple[Any, ...]]
-    head: tuple[Any, ...]
-    request: bytes | None
+    head: tuple[Any, ...]  # time, elapsed, method, url, status, client, remote address, cut
+    request: Request
+    outgoing: list[tuple[int, int, Outgoing]]  # (event index, index, the call)
 
 
 # What the writer queue holds: an outcome, or a report (with its elapsed ms and when it was
 # received) whose rows the writer builds.
 _Queued: TypeAlias = _Outcome | tuple[Report, float, float]
-_WIRE_OUTCOME, _WIRE_ROWS = 0, 1  # the kinds of item a batch for the store's process holds
+_WIRE_OUTCOME, _WIRE_ROWS = 0, 1  # the kinds of item a batch holds
+_WIRE_OUTCOME_LEN, _WIRE_CALL_LEN = 7, 8
 
 
-def to_wire(items: list[_Outcome | _Prepared]) -> bytes:
-    """A batch for the store's process (:mod:`.store_process`): marshal of plain tuples."""
-    return marshal.dumps([(_WIRE_OUTCOME, *item) if isinstance(item, _Outcome) else (_WIRE_ROWS, *item)
-                          for item in items])
+def _wire(item: _Outcome | _Prepared, entries_as_text: bool = False) -> tuple[Any, ...]:
+    """An item of a batch as plain values (on the writer's thread): an outcome keeps the request's
+    fields and each call's fields as they are (the JSON texts are written by whoever builds the
+    rows, :func:`_rows_of_wire`), or, with ``entries_as_text``, each call as its JSON text."""
+    if isinstance(item, _Prepared):
+        return (_WIRE_ROWS, *item)
+    request = item.request
+    calls = [(i, j, o.tag, o.method, o.url, (o.response or {}).get("status"), o.vendor_ok,
+              o.to_json() if entries_as_text else o.stored_fields()) for i, j, o in item.outgoing]
+    return (_WIRE_OUTCOME, item.views, item.reason, item.rerun, item.head,
+            (request.method, request.path, request.query, request.remote_addr, request.scheme,
+             request.headers, request.body), calls)
+
+
+def _entry_text(entry: Any) -> str:
+    """A call's JSON text from its fields (as ``Outgoing.to_json`` writes it)."""
+    if type(entry) is str:
+        return entry
+    try:
+        return json.dumps(entry, ensure_ascii=False, allow_nan=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps(json_safe(entry), ensure_ascii=False)
+
+
+def _rows_of_wire(item: Any) -> _Prepared:
+    """The rows of an item made by :func:`_wire` (or read back from a batch); ValueError, TypeError
+    or IndexError when it is not one."""
+    kind = item[0]
+    if kind == _WIRE_OUTCOME and len(item) == _WIRE_OUTCOME_LEN:
+        _, views, reason, rerun, head, request, calls = item
+        now = head[0]
+        outgoing_rows = [_outgoing_row(i, j, now, tag, method, url, status, vendor_ok, _entry_text(entry))
+                         for i, j, tag, method, url, status, vendor_ok, entry in calls]
+        return SQLiteStore._rows(views, reason, rerun, outgoing_rows, head, record_of_fields(*request))
+    if kind == _WIRE_ROWS and len(item) == 3 and len(item[1]) == len(_REQUEST_COLUMNS) - 1 \
+            and all(len(o) == len(_OUTGOING_COLUMNS) - 1 for o in item[2]):
+        return _Prepared(tuple(item[1]), [tuple(o) for o in item[2]])
+    raise ValueError("an unknown kind of item or a wrong length")
+
+
+def to_wire(items: list[tuple[Any, ...]]) -> bytes:
+    """A batch of :func:`_wire` items for the store's process (:mod:`.store_process`): marshal of
+    plain values. ValueError when one holds a value marshal does not take."""
+    return marshal.dumps(items)
 
 
 def from_wire(data: bytes) -> list[_Prepared]:
@@ -305,15 +346,8 @@ def from_wire(data: bytes) -> list[_Prepared]:
     out = []
     for n, item in enumerate(items):
         try:
-            kind = item[0]
-            if kind == _WIRE_OUTCOME and len(item) == 1 + len(_Outcome._fields):
-                out.append(SQLiteStore._rows(*item[1:]))
-            elif kind == _WIRE_ROWS and len(item) == 3 and len(item[1]) == len(_REQUEST_COLUMNS) - 1 \
-                    and all(len(o) == len(_OUTGOING_COLUMNS) - 1 for o in item[2]):
-                out.append(_Prepared(tuple(item[1]), [tuple(o) for o in item[2]]))
-            else:
-                raise ValueError("an unknown kind of item or a wrong length")
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            out.append(_rows_of_wire(item))
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
             raise ValueError(f"item {n} of the batch: {exc}") from None
     return out
 
@@ -530,7 +564,7 @@ class SQLiteStore:
             if self.background:
                 self._writer_here().submit(outcome)
             else:
-                self._add_prepared(self._rows(*outcome))
+                self._add_prepared(_rows_of_wire(_wire(outcome)))
         elif self.background:
             self._writer_here().submit((report, elapsed_ms, at))
         else:
@@ -553,14 +587,12 @@ class SQLiteStore:
         for the index columns, and for the report column only what a re-run needs."""
         views = [(_event_name_of(event.event_name),
                   [(t.name, t.status, t.fired, t.vendor_rejected) for t in event.tags]) for event in report.events]
-        outgoing_rows = [_outgoing_row(i, j, now, o.tag, o.method, o.url, (o.response or {}).get("status"),
-                                       o.vendor_ok, o.to_json())
-                         for i, event in enumerate(report.events) for j, o in enumerate(event.outgoing)]
+        calls = [(i, j, o) for i, event in enumerate(report.events) for j, o in enumerate(event.outgoing)]
         request = report.request
         rerun = f'{{"{RERUN_KEY}": {{"now": {report.now!r}, "container": "{container_key}"}}}}'
-        return _Outcome(views, report.reason, rerun, outgoing_rows, (
+        return _Outcome(views, report.reason, rerun, (
             now, elapsed_ms, request.method, request.url, report.response.status, report.client,
-            request.remote_addr, False), request_record(request))
+            request.remote_addr, False), request, calls)
 
     def _writer_here(self) -> _Writer:
         writer = self._writer
@@ -643,20 +675,27 @@ class SQLiteStore:
                     ready.append(self._prepare(report.to_dict(), elapsed_ms, at))
             except Exception:  # a report that cannot be serialised: logged, the others are kept
                 logging.getLogger("gtm_emulator").exception("preview store: cannot store a report")
-        if self._link is not None and ready and self._ship(ready):
+        wire = [_wire(item) for item in ready]
+        if self._link is not None and wire and self._ship(wire, ready):
             return
-        self._commit_batch([_Pending(self._rows(*item) if isinstance(item, _Outcome) else item) for item in ready])
+        self._commit_batch([_Pending(_rows_of_wire(w)) for w in wire])
 
-    def _ship(self, ready: list[_Outcome | _Prepared]) -> bool:
-        """Have the store's process commit ``ready``; False (logged once) when it could not."""
+    def _ship(self, wire: list[tuple[Any, ...]], ready: list[_Outcome | _Prepared]) -> bool:
+        """Have the store's process commit ``wire`` (made from ``ready``); False (logged once) when
+        it could not."""
         from ..errors import TransportError
 
         try:
-            data = to_wire(ready)
-        except ValueError:  # a value marshal does not take (a str subclass): committed here
-            return False
+            data = to_wire(wire)
+        except ValueError:  # a value marshal does not take (a str subclass, undefined): those calls as text
+            wire[:] = [w if _marshals(w) else _wire(item, entries_as_text=True)
+                       for w, item in zip(wire, ready, strict=True)]
+            try:
+                data = to_wire(wire)
+            except ValueError:
+                return False  # committed here
         try:
-            self._link.call({"op": "add", "n": len(ready)}, data, SHIP_TIMEOUT)
+            self._link.call({"op": "add", "n": len(wire)}, data, SHIP_TIMEOUT)
         except TransportError as exc:
             if not self._link_failed:
                 self._link_failed = True
@@ -1054,6 +1093,14 @@ class SQLiteStore:
         self._await_others()
         with self._conn() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+
+def _marshals(item: Any) -> bool:
+    try:
+        marshal.dumps(item)
+    except ValueError:
+        return False
+    return True
 
 
 def _alive(pid: int) -> bool:

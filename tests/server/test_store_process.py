@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import marshal
 import os
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from gtm_emulator import load_container
+from gtm_emulator.core.js import UNDEFINED
 from gtm_emulator.errors import TransportError
 from gtm_emulator.server.app import create_app
 from gtm_emulator.server.store import SQLiteStore, to_wire
@@ -118,6 +120,7 @@ def test_a_malformed_batch_is_refused_by_name(shared: tuple[SQLiteStore, ChildPr
 FORKED_WORKERS = """
 import os, sys, time
 from gtm_emulator import load_container
+from gtm_emulator.core.js import UNDEFINED
 from gtm_emulator.server.store import SQLiteStore
 from gtm_emulator.server.store_process import share_store_writes
 store = SQLiteStore(sys.argv[1], background=True, flush_interval=0.3)
@@ -149,3 +152,30 @@ def test_a_read_waits_for_what_workers_sent_to_the_process(tmp_path: Path) -> No
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "40"
     assert time.monotonic() - started < 30
+
+
+def test_a_call_marshal_cannot_carry_is_sent_as_its_json_text(
+        shared: tuple[SQLiteStore, ChildProcess], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body with an undefined member (or a str subclass) cannot go through marshal: that call goes
+    as the JSON text the worker writes, and the batch still reaches the store's process."""
+    store, _process = shared
+    container = load_container()
+    store.explainer = lambda stored: stored  # outcomes are kept (what install_preview sets)
+    report = container.simulate("GET", PURCHASE.format(n=1), now=1_700_000_000)
+    outgoing = report.events[0].outgoing[0]
+    outgoing.body = {**outgoing.body, "note": UNDEFINED, "label": Label("gift")}
+    expected = json.loads(outgoing.to_json())
+    assert "note" not in expected["body"] and expected["body"]["label"] == "gift"
+
+    def not_here(batch: Any) -> None:
+        raise AssertionError("a batch was committed in the worker, not by the store's process")
+
+    monkeypatch.setattr(store, "_commit_batch", not_here)
+    store.hook(report, 1.0, container_key="k")
+    stored = store.list_outgoing()
+    assert len(stored) == 1
+    assert stored[0]["body"] == expected["body"]
+
+
+class Label(str):
+    """A str subclass (marshal takes exact types only)."""
