@@ -17,22 +17,22 @@ every connection waits up to ``busy_timeout_ms`` for a lock, and each write is o
 so a store created before gunicorn forks its workers is safe to use in each of them. The special
 path ``":memory:"`` keeps everything in one process-private connection guarded by a lock (tests).
 
-Writing in the background (``background=True``, what ``serve`` uses): :meth:`SQLiteStore.hook`
-only queues what a request leaves (plain values, :class:`_Outcome`); a writer thread in each process
-stores the queue in rounds, at most one per ``DEFAULT_FLUSH_INTERVAL`` (sooner for a full batch of
-``DEFAULT_MAX_BATCH``), off the request path. In ``serve`` a round is sent to the store's own process
-(:mod:`.store_process`, :meth:`SQLiteStore.share_writes`), which builds the rows and commits each
-batch in one transaction, so SQLite runs on no worker and the workers never wait for each other's
-write lock; without it (or when it cannot be reached) the writer thread commits itself. Nothing
-answered is dropped: when the queue holds ``DEFAULT_MAX_QUEUE`` reports the request waits for room;
-:meth:`flush` waits until everything queued is committed, and :meth:`close` (called at a clean
-shutdown: gunicorn's worker exit and ``atexit``) flushes first. Reads (the inspection API, the
-Preview UI) first wait, up to ``DEFAULT_READ_WAIT`` seconds, until every live process sharing the
-store (gunicorn workers forked from the process that created it) has committed what it had queued
-when the read began, so a test never needs to poll; the processes publish their rounds in shared
-memory for that, without a lock on the request path (:class:`_Writer`). A process killed with SIGKILL
-loses what it had queued and not yet committed: the hits it answered in the last flush interval
-(see docs/performance.md for the measured window).
+Writing in the background (``background=True``, what ``serve`` uses): :meth:`SQLiteStore.hook` only
+queues what a request leaves (references to its report's parts, :class:`_Outcome`); a writer thread
+in each process stores the queue in rounds, at most one per ``DEFAULT_FLUSH_INTERVAL`` (sooner for a
+full batch of ``DEFAULT_MAX_BATCH``), off the request path. In ``serve`` a round is sent to the
+store's own process (:mod:`.store_process`, :meth:`SQLiteStore.share_writes`), which builds the rows
+and commits each batch in one transaction, so SQLite runs on no worker and the workers never wait
+for each other's write lock; without it (or when it cannot be reached) the writer thread commits
+itself. Nothing answered is dropped: when the queue holds ``DEFAULT_MAX_QUEUE`` reports the request
+waits for room; :meth:`flush` waits until everything queued is committed, and :meth:`close` (called
+at a clean shutdown: gunicorn's worker exit and ``atexit``) flushes first. Reads (the inspection
+API, the Preview UI) first wait, up to ``DEFAULT_READ_WAIT`` seconds, until every live process
+sharing the store (gunicorn workers forked from the process that created it) has committed what it
+had queued when the read began, so a test never needs to poll; the processes publish their rounds in
+shared memory for that, without a lock on the request path (:class:`_Writer`). A process killed with
+SIGKILL loses what it had queued and not yet committed: the hits it answered in the last flush
+interval (see docs/performance.md for the measured window).
 
 Choices (easy to change):
 
@@ -86,7 +86,9 @@ DEFAULT_MAX_QUEUE = 5_000  # reports queued in a process before requests wait fo
 DEFAULT_READ_WAIT = 2.0  # seconds a read waits for the other processes' queued reports, at most
 JOURNAL_SIZE_LIMIT = 16 * 2**20  # bytes the WAL is truncated to after a checkpoint
 MAX_PROCESSES = 128  # processes that can share one background store (gunicorn workers)
-SHIP_TIMEOUT = 60.0  # seconds a batch waits for the store's process to commit it, at most
+# Seconds a batch waits for the store's process to confirm it; past that the worker commits it
+# itself (a batch the process commits late is then stored twice, never lost).
+SHIP_TIMEOUT = 15.0
 _SLOT = 4  # a process's entries in the shared table: pid, busy, sent, committed
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -286,7 +288,7 @@ class _Outcome(NamedTuple):
 # received) whose rows the writer builds.
 _Queued: TypeAlias = _Outcome | tuple[Report, float, float]
 _WIRE_OUTCOME, _WIRE_ROWS = 0, 1  # the kinds of item a batch holds
-_WIRE_OUTCOME_LEN, _WIRE_CALL_LEN = 7, 8
+_WIRE_OUTCOME_LEN = 7
 
 
 def _wire(item: _Outcome | _Prepared, entries_as_text: bool = False) -> tuple[Any, ...]:
@@ -559,7 +561,7 @@ class SQLiteStore:
         report is stored as it is."""
         at = self.clock()
         key = container_key if self._outcome_fits(report, container_key) else None
-        if key is not None:  # plain values taken now: the queue holds no report objects
+        if key is not None:  # the queue holds the request and its calls, not the whole report
             outcome = self._outcome_of(report, key, elapsed_ms, at)
             if self.background:
                 self._writer_here().submit(outcome)
