@@ -1,6 +1,7 @@
 """Through `gtm-emulator serve` itself (gunicorn, two worker processes, the Preview store written in
-the background): concurrent hits, then a restart, and every accepted hit is in the Preview store; a
-SIGKILL loses at most the hits answered in the writer's last flush interval."""
+the background by one process of its own): concurrent hits, then a restart, and every accepted hit
+is in the Preview store; a SIGKILL loses at most the hits answered in the writer's last flush
+interval; killing the store's process under load loses nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 from helpers import free_port
 
@@ -22,11 +24,13 @@ HIT = "/g/collect?v=2&tid=G-TEST&cid={n}.1&en={event}&cu=EUR&epn.value=10"
 
 
 @contextmanager
-def serving(store: Path, killed: list[bool] | None = None) -> Iterator[str]:
+def serving(store: Path, killed: list[bool] | None = None, pid_out: list[int] | None = None) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gtm_emulator", "serve", "--port", str(port), "--workers", "2",
                              "--threads", "4", "--quiet", "--store", str(store)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    if pid_out is not None:
+        pid_out.append(proc.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -154,3 +158,28 @@ def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> No
                "workers share, pid " in text
     assert f"  workers: 1 x 8 threads ({cores} core{'s' if cores != 1 else ''}; the mock vendors run in the " \
            "worker)" in start_up_lines(tmp_path, "--workers", "1")
+
+
+def store_process_of(server: int) -> int:
+    """The pid of the Preview store's process among ``server``'s children."""
+    for kid in Path(f"/proc/{server}/task/{server}/children").read_text().split():
+        if b"gtm_emulator.server.store_process" in Path(f"/proc/{kid}/cmdline").read_bytes():
+            return int(kid)
+    raise AssertionError("serve started no Preview store process")
+
+
+def test_killing_the_store_process_under_load_loses_no_answered_hit(tmp_path: Path) -> None:
+    store = tmp_path / "preview.sqlite3"
+    server: list[int] = []
+    with serving(store, pid_out=server) as base:
+        writer = store_process_of(server[0])
+        sent = send_concurrently(base, 0, 120)
+        timer = threading.Timer(0.3, os.kill, (writer, signal.SIGKILL))  # while the next hits are answered
+        timer.start()
+        sent += send_concurrently(base, 120, 360)
+        timer.join()
+        with pytest.raises(ProcessLookupError):
+            os.kill(writer, 0)
+        summary = requests.get(base + "/_emulator/api/summary", timeout=5).json()
+        assert summary["requests"] == sent == 480  # the workers committed what the process did not confirm
+    assert stored_rows(store) == 480
