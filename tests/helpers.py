@@ -176,3 +176,41 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------------------- processes (Linux /proc)
+
+
+def stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, …; [] when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def processes(field: int, value: int) -> list[int]:
+    """The live processes whose stat ``field`` (1: parent, 2: process group) is ``value``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        fields = stat_fields(entry) if entry.isdigit() else []
+        if fields and fields[0] != "Z" and int(fields[field]) == value:
+            found.append(int(entry))
+    return found
+
+
+def children(pid: int) -> list[int]:
+    return processes(1, pid)
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie left for an init that does not reap is not)."""
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] != "Z"
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

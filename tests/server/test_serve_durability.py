@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import free_port
+from helpers import children, command_line, free_port
 
 HIT = "/g/collect?v=2&tid=G-TEST&cid={n}.1&en={event}&cu=EUR&epn.value=10"
 
@@ -162,10 +162,9 @@ def test_serve_defaults_to_one_worker_per_core_and_says_so(tmp_path: Path) -> No
 
 def store_process_of(server: int) -> int:
     """The pid of the Preview store's process among ``server``'s children."""
-    for kid in Path(f"/proc/{server}/task/{server}/children").read_text().split():
-        if b"gtm_emulator.server.store_process" in Path(f"/proc/{kid}/cmdline").read_bytes():
-            return int(kid)
-    raise AssertionError("serve started no Preview store process")
+    found = [kid for kid in children(server) if "gtm_emulator.server.store_process" in command_line(kid)]
+    assert len(found) == 1, "serve started no Preview store process"
+    return found[0]
 
 
 def test_killing_the_store_process_under_load_loses_no_answered_hit(tmp_path: Path) -> None:
