@@ -10,6 +10,8 @@ import os
 import random
 import socket
 import tempfile
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -214,3 +216,18 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def wait_healthy(base: str, timeout: float, why: Callable[[], str] = lambda: "") -> None:
+    """Wait until the server at ``base`` answers ``/healthz`` (AssertionError with ``why()`` when
+    ``timeout`` seconds pass first)."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, why()
+            time.sleep(0.1)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import children, command_line, free_port
+from helpers import children, command_line, free_port, wait_healthy
 
 HIT = "/g/collect?v=2&tid=G-TEST&cid={n}.1&en={event}&cu=EUR&epn.value=10"
 
@@ -33,15 +33,7 @@ def serving(store: Path, killed: list[bool] | None = None, pid_out: list[int] | 
         pid_out.append(proc.pid)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_healthy(base, 20)
         yield base
     finally:
         if killed:  # SIGKILL to the master and every worker: nothing runs after it

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import NOW, PURCHASE, ROOT, children, command_line, free_port, processes, running
+from helpers import NOW, PURCHASE, ROOT, children, command_line, free_port, processes, running, wait_healthy
 
 from gtm_emulator import load_container
 from gtm_emulator.errors import TransportError
@@ -92,14 +92,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_healthy(base, 30, log.read_text)
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
         kids = children(proc.pid)
         while len(kids) < 4:  # the mock process, the Preview store's process and two workers
             assert time.monotonic() < deadline, kids
