@@ -170,6 +170,36 @@ def _facets(views: list[EventView]) -> str:
     return "\x1f" + "\x1f".join(sorted(words)) + "\x1f"
 
 
+_SHAPES: dict[Any, tuple[str, str, tuple[int, int, int, int, int]]] = {}
+MAX_SHAPES = 4096  # outcomes remembered by shape (hits mostly repeat a few: which events, which tags fired)
+
+
+def _outcome_columns(reason: str | None, views: list[EventView]) -> tuple[str, str, tuple[int, int, int, int, int]]:
+    """The ``summary`` and ``facets`` columns and the counts (events, fired, succeeded, failed,
+    rejected) of a request's outcome, remembered by shape: most hits repeat a few outcomes."""
+    try:
+        key: Any = (reason, tuple((name, tuple(tags)) for name, tags in views))
+        known = _SHAPES.get(key)
+    except TypeError:  # a part that is not hashable: computed each time
+        key, known = None, None
+    if known is not None:
+        return known
+    fired = n_ok = n_failed = n_rejected = 0
+    for _, tags in views:
+        for _, status, was_fired, rejected in tags:
+            fired += was_fired
+            n_ok += was_fired and status == "success"
+            n_failed += status == "failure"
+            n_rejected += rejected
+    columns = (display_text(json.dumps([reason, views], ensure_ascii=False)), display_text(_facets(views)),
+               (len(views), fired, n_ok, n_failed, n_rejected))
+    if key is not None:
+        if len(_SHAPES) >= MAX_SHAPES:
+            _SHAPES.clear()
+        _SHAPES[key] = columns
+    return columns
+
+
 def _summary_events(summary: Any) -> list[dict[str, Any]]:
     """The listing's ``events`` from a stored summary (either schema)."""
     if isinstance(summary, dict):
@@ -852,20 +882,12 @@ class SQLiteStore:
         """The rows of one report: ``views`` is (event name, [(tag, status, fired, rejected)]) per
         event; ``head`` the first columns (time, elapsed, method, url, status, client, remote, cut);
         ``request`` the request for a re-run (``rerun.request_record``), if it is stored as an outcome."""
-        fired = n_ok = n_failed = n_rejected = 0
-        for _, tags in views:
-            for _, status, was_fired, rejected in tags:
-                fired += was_fired
-                n_ok += was_fired and status == "success"
-                n_failed += status == "failure"
-                n_rejected += rejected
-        summary = json.dumps([reason, views], ensure_ascii=False)
+        summary, facets, counts = _outcome_columns(reason, views)
         now, elapsed_ms, method, url, status, client, remote, cut = head
         shown = display_text
         row: tuple[Any, ...] = (
             now, elapsed_ms, shown(method), shown(url), status, None if client is None else shown(client),
-            shown(remote), len(views), fired, n_ok, n_failed, n_rejected, len(outgoing_rows), int(cut),
-            shown(summary), shown(report_json), shown(_facets(views)), request,
+            shown(remote), *counts, len(outgoing_rows), int(cut), summary, shown(report_json), facets, request,
         )
         return _Prepared(row, outgoing_rows)
 

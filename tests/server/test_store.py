@@ -407,3 +407,20 @@ def test_retention_size_option_parses_sizes() -> None:
     for bad in ("lots", "10 parsecs", "1KB"):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+def test_outcome_columns_remembered_by_shape_are_the_ones_computed() -> None:
+    from gtm_emulator.server import store as store_module
+
+    views = [("purchase", [("TikTok", "success", True, False), ("Ads", "not_emulated", True, False)]),
+             ("page_view", [("TikTok", "not_fired", False, False)])]
+    store_module._SHAPES.clear()
+    fresh = store_module._outcome_columns(None, views)
+    again = store_module._outcome_columns(None, [(name, list(tags)) for name, tags in views])  # a copy, from the cache
+    assert again is fresh and len(store_module._SHAPES) == 1
+    assert fresh[2] == (2, 2, 1, 0, 0)
+    assert json.loads(fresh[0]) == [None, [[n, [list(t) for t in tags]] for n, tags in views]]
+    other = store_module._outcome_columns("no client claimed the request", views)  # another reason: its own entry
+    assert json.loads(other[0])[0] == "no client claimed the request" and len(store_module._SHAPES) == 2
+    odd = [("e", [(["not", "hashable"], "success", True, False)])]  # computed without the cache
+    assert store_module._outcome_columns(None, odd)[2] == (1, 1, 1, 0, 0) and len(store_module._SHAPES) == 2
