@@ -54,18 +54,32 @@ def _too_large(limit: int) -> tuple[int, list[tuple[str, str]], bytes]:
         f"request body too large; the limit is {limit} bytes\n".encode()
 
 
+_HEADER_NAMES: dict[str, str] = {}  # environ key -> header name ("HTTP_USER_AGENT" -> "User-Agent")
+MAX_HEADER_NAMES = 1024  # names remembered; past that (odd names from clients) each is worked out again
+
+
+def _header_name(key: str) -> str:
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        name = (key[5:] if key.startswith("HTTP_") else key).replace("_", "-").title()
+        if len(_HEADER_NAMES) < MAX_HEADER_NAMES:
+            _HEADER_NAMES[key] = name
+    return name
+
+
+def wsgi_text(value: str) -> str:
+    """A WSGI (latin-1) string as the UTF-8 text it carries; bytes that are not UTF-8 kept as escapes."""
+    return value if value.isascii() else value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
 def request_from_environ(environ: dict[str, Any], body: bytes) -> Request:
     """A container Request from a WSGI environ (raw query kept; bytes that are not UTF-8 kept as escapes)."""
-    def wsgi_text(value: str) -> str:
-        return value.encode("latin-1").decode("utf-8", "surrogateescape")
-
     headers = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").title()
-            headers.append((name, wsgi_text(value)))
+            headers.append((_header_name(key), wsgi_text(value)))
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers.append((key.replace("_", "-").title(), value))
+            headers.append((_header_name(key), value))
     return Request(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
         path=wsgi_text(environ.get("PATH_INFO") or "/"),

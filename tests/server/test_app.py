@@ -235,3 +235,25 @@ def test_flask_routes_answer_an_oversized_body_like_the_container_paths(client) 
     assert through_flask.status_code == to_container.status_code == 413
     assert through_flask.data == to_container.data == b"request body too large; the limit is 1048576 bytes\n"
     assert through_flask.headers["Content-Type"] == to_container.headers["Content-Type"]
+
+
+def test_header_names_and_values_from_the_environ() -> None:
+    from gtm_emulator.server import app as app_module
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/g/collect", "QUERY_STRING": "v=2",
+               "HTTP_USER_AGENT": "Mozilla/5.0", "HTTP_X_CAF\u00c3\u00a9": "caf\u00c3\u00a9",
+               "HTTP_X_BAD": "a\xffb", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "0"}
+    headers = dict(app_module.request_from_environ(environ, b"").headers)
+    assert headers["User-Agent"] == "Mozilla/5.0"
+    assert headers["X-Caf\u00e3\u00a9"] == "caf\u00e9"  # a name title-cased as it was, a value decoded as UTF-8
+    assert headers["X-Bad"] == "a\udcffb"  # a byte that is not UTF-8 kept as an escape
+    assert headers["Content-Type"] == "text/plain" and headers["Content-Length"] == "0"
+
+
+def test_the_header_name_memory_is_bounded() -> None:
+    from gtm_emulator.server import app as app_module
+
+    for n in range(app_module.MAX_HEADER_NAMES + 500):  # a client inventing header names
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", f"HTTP_X_ODD_{n}": "1"}
+        assert dict(app_module.request_from_environ(environ, b"").headers) == {f"X-Odd-{n}": "1"}
+    assert len(app_module._HEADER_NAMES) <= app_module.MAX_HEADER_NAMES
