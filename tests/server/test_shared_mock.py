@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -25,7 +26,7 @@ from helpers import NOW, PURCHASE, ROOT, children, command_line, free_port, proc
 from gtm_emulator import load_container
 from gtm_emulator.errors import TransportError
 from gtm_emulator.server.app import create_app
-from gtm_emulator.vendors.shared import Link, share_mock_vendors
+from gtm_emulator.vendors.shared import ChildProcess, Link, share_mock_vendors
 
 PIXEL = "CSHAREDMOCK0PIXEL001"
 CONFIGURED = "configured-token-0001"
@@ -229,44 +230,49 @@ def test_the_mock_process_stops_when_serve_is_killed(served: Served) -> None:
 # ------------------------------------------------------------------ without gunicorn
 
 
-def test_a_run_answers_the_same_through_the_mock_process_at_the_runs_clock() -> None:
-    """The mock process answers each call at the calling run's ``now``: the same request id, time
-    stamps and warnings as the mock inside the worker."""
+@pytest.fixture
+def pair() -> Iterator[tuple[Any, Any, ChildProcess]]:
+    """Two default containers: one with the mock vendors inside it, one sharing them through a mock
+    process (stopped at the end; stopping it twice is harmless)."""
     alone, shared = load_container(), load_container()
     process = share_mock_vendors(shared)
     try:
-        for when in (NOW, NOW + 10 * 24 * 3600):
-            for container in (alone, shared):
-                report = container.simulate("GET", PURCHASE + "&ep.event_id=E1", now=when)
-                assert next(report.iter_tags()).status == "success"
-            local, remote = alone.tiktok_mock.events[-1].to_dict(), shared.tiktok_mock.events[-1].to_dict()
-            assert remote == local and remote["received_at"] == when
-        assert any("deduplicate" in w for w in remote["warnings"]) is False  # 10 days apart: past the window
-        again = shared.simulate("GET", PURCHASE + "&ep.event_id=E1", now=NOW + 10 * 24 * 3600 + 5)
-        assert next(again.iter_tags()).status == "success"
-        assert any("deduplicate" in w for w in shared.tiktok_mock.events[-1].to_dict()["warnings"])
-        assert shared.tiktok_mock.requests[:2] == alone.tiktok_mock.requests  # bodies, answers, time stamps
+        yield alone, shared, process
     finally:
         process.stop()
+
+
+def test_a_run_answers_the_same_through_the_mock_process_at_the_runs_clock(pair: tuple[Any, Any, ChildProcess]) -> None:
+    """The mock process answers each call at the calling run's ``now``: the same request id, time
+    stamps and warnings as the mock inside the worker."""
+    alone, shared, process = pair
+    for when in (NOW, NOW + 10 * 24 * 3600):
+        for container in (alone, shared):
+            report = container.simulate("GET", PURCHASE + "&ep.event_id=E1", now=when)
+            assert next(report.iter_tags()).status == "success"
+        local, remote = alone.tiktok_mock.events[-1].to_dict(), shared.tiktok_mock.events[-1].to_dict()
+        assert remote == local and remote["received_at"] == when
+    assert any("deduplicate" in w for w in remote["warnings"]) is False  # 10 days apart: past the window
+    again = shared.simulate("GET", PURCHASE + "&ep.event_id=E1", now=NOW + 10 * 24 * 3600 + 5)
+    assert next(again.iter_tags()).status == "success"
+    assert any("deduplicate" in w for w in shared.tiktok_mock.events[-1].to_dict()["warnings"])
+    assert shared.tiktok_mock.requests[:2] == alone.tiktok_mock.requests  # bodies, answers, time stamps
+    process.stop()
     assert not running(process.pid)
     assert not Path(process.socket_path).parent.exists()
 
 
-def test_a_call_answered_after_the_tags_timeout_fails_as_in_one_process() -> None:
-    alone, shared = load_container(), load_container()
-    process = share_mock_vendors(shared)
-    try:
-        errors = []
-        for container in (alone, shared):
-            container.settings.http_timeout_seconds = 0.3
-            container.tiktok_mock.inject(delay=0.8)
-            report = container.simulate("GET", PURCHASE, now=NOW)
-            errors.append([(t.status, [o.error for o in report.outgoing]) for t in report.iter_tags()])
-        expected = "timed_out: no answer from business-api.tiktok.com within 0.3 s"
-        assert errors[0] == errors[1] == [("failure", [expected])]
-        assert next(shared.simulate("GET", PURCHASE, now=NOW + 1).iter_tags()).status == "success"  # serves on
-    finally:
-        process.stop()
+def test_a_call_answered_after_the_tags_timeout_fails_as_in_one_process(pair: tuple[Any, Any, ChildProcess]) -> None:
+    alone, shared, _process = pair
+    errors = []
+    for container in (alone, shared):
+        container.settings.http_timeout_seconds = 0.3
+        container.tiktok_mock.inject(delay=0.8)
+        report = container.simulate("GET", PURCHASE, now=NOW)
+        errors.append([(t.status, [o.error for o in report.outgoing]) for t in report.iter_tags()])
+    expected = "timed_out: no answer from business-api.tiktok.com within 0.3 s"
+    assert errors[0] == errors[1] == [("failure", [expected])]
+    assert next(shared.simulate("GET", PURCHASE, now=NOW + 1).iter_tags()).status == "success"  # serves on
 
 
 def test_the_socket_is_private_and_needs_the_runs_token() -> None:
@@ -309,22 +315,18 @@ def test_inject_over_http_queues_the_answers_of_the_next_calls() -> None:
     assert [(r["status"], r["code"]) for r in container.tiktok_mock.requests] == [(502, None), (200, 40100), (200, 0)]
 
 
-def test_the_ga4_mock_and_unmocked_hosts_answer_as_in_one_process() -> None:
-    alone, shared = load_container(), load_container()
-    process = share_mock_vendors(shared)
-    try:
-        answers = []
-        for container in (alone, shared):
-            send = container.transport.send
-            ok = send("GET", "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2&en=page_view", {}, b"")
-            bad = send("GET", "https://www.google-analytics.com/g/collect?v=2&cid=1.2&en=x", {}, b"")  # no tid
-            with pytest.raises(TransportError) as offline:
-                send("GET", "https://example.com/collect", {}, b"")
-            mock = container.ga4_mock
-            answers.append((ok.status, bad.status, bad.body, str(offline.value), list(mock.hits), list(mock.rejected)))
-            mock.reset()
-            assert mock.hits == mock.rejected == []
-        assert answers[0] == answers[1]
-        assert answers[1][:2] == (204, 400) and len(answers[1][4]) == len(answers[1][5]) == 1
-    finally:
-        process.stop()
+def test_the_ga4_mock_and_unmocked_hosts_answer_as_in_one_process(pair: tuple[Any, Any, ChildProcess]) -> None:
+    alone, shared, _process = pair
+    answers = []
+    for container in (alone, shared):
+        send = container.transport.send
+        ok = send("GET", "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2&en=page_view", {}, b"")
+        bad = send("GET", "https://www.google-analytics.com/g/collect?v=2&cid=1.2&en=x", {}, b"")  # no tid
+        with pytest.raises(TransportError) as offline:
+            send("GET", "https://example.com/collect", {}, b"")
+        mock = container.ga4_mock
+        answers.append((ok.status, bad.status, bad.body, str(offline.value), list(mock.hits), list(mock.rejected)))
+        mock.reset()
+        assert mock.hits == mock.rejected == []
+    assert answers[0] == answers[1]
+    assert answers[1][:2] == (204, 400) and len(answers[1][4]) == len(answers[1][5]) == 1
