@@ -129,8 +129,11 @@ def kill_under_load(tmp: str, seconds: float) -> tuple[int, int, float]:
             t.join(timeout=10)
     finally:
         proc.wait(timeout=10)
-    with sqlite3.connect(store) as conn:
-        stored = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    opened = SQLiteStore(store)  # counts what is in the database and what the killed workers spooled
+    try:
+        stored = opened.count()
+    finally:
+        opened.close()
     return counted, stored, counted / elapsed
 
 

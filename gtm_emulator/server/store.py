@@ -20,19 +20,21 @@ path ``":memory:"`` keeps everything in one process-private connection guarded b
 Writing in the background (``background=True``, what ``serve`` uses): :meth:`SQLiteStore.hook` only
 queues what a request leaves (references to its report's parts, :class:`_Outcome`); a writer thread
 in each process stores the queue in rounds, at most one per ``DEFAULT_FLUSH_INTERVAL`` (sooner for a
-full batch of ``DEFAULT_MAX_BATCH``), off the request path. In ``serve`` a round is sent to the
-store's own process (:mod:`.store_process`, :meth:`SQLiteStore.share_writes`), which builds the rows
-and commits each batch in one transaction, so SQLite runs on no worker and the workers never wait
-for each other's write lock; without it (or when it cannot be reached) the writer thread commits
-itself. Nothing answered is dropped: when the queue holds ``DEFAULT_MAX_QUEUE`` reports the request
-waits for room; :meth:`flush` waits until everything queued is committed, and :meth:`close` (called
-at a clean shutdown: gunicorn's worker exit and ``atexit``) flushes first. Reads (the inspection
-API, the Preview UI) first wait, up to ``DEFAULT_READ_WAIT`` seconds, until every live process
-sharing the store (gunicorn workers forked from the process that created it) has committed what it
-had queued when the read began, so a test never needs to poll; the processes publish their rounds in
-shared memory for that, without a lock on the request path (:class:`_Writer`). A process killed with
-SIGKILL loses what it had queued and not yet committed: the hits it answered in the last flush
-interval (see docs/performance.md for the measured window).
+full batch of ``DEFAULT_MAX_BATCH``), off the request path. In ``serve`` a round is appended to
+the worker's file in the store's spool (:mod:`.spool`, :meth:`SQLiteStore.spool_writes`), and the
+rows are built and committed later, by the store's own process at the lowest CPU priority
+(:mod:`.store_process`) or by the next read, whichever comes first (:meth:`SQLiteStore._index_spool`):
+a hit costs the serving processes its encoding and an append, and SQLite runs on no worker. Without
+a spool (or when a batch cannot be appended) the writer thread commits itself. Nothing answered is
+dropped: when the queue holds ``DEFAULT_MAX_QUEUE`` reports the request waits for room; :meth:`flush`
+waits until everything queued is committed (or appended), and :meth:`close` (called at a clean
+shutdown: gunicorn's worker exit and ``atexit``) flushes first. Reads (the inspection API, the Preview
+UI) first wait, up to ``DEFAULT_READ_WAIT`` seconds, until every live process sharing the store
+(gunicorn workers forked from the process that created it) has committed or appended what it had
+queued when the read began, then index the spool, so a test never needs to poll; the processes
+publish their rounds in shared memory for that, without a lock on the request path (:class:`_Writer`).
+A process killed with SIGKILL loses what it had queued and not yet written: the hits it answered in
+the last flush interval (see docs/performance.md for the measured window).
 
 Choices (easy to change):
 
@@ -73,6 +75,7 @@ from ..core.report import RESPONSE_TEXT, Outgoing, Report, json_safe
 from ..core.request import Request, display_text
 from ..core.statuses import TagStatus
 from ..errors import RequestError
+from . import spool
 from .rerun import RERUN_KEY, record_of_fields, unexplained
 
 DEFAULT_PATH = "gtm-emulator.sqlite3"
@@ -88,7 +91,8 @@ JOURNAL_SIZE_LIMIT = 16 * 2**20  # bytes the WAL is truncated to after a checkpo
 MAX_PROCESSES = 128  # processes that can share one background store (gunicorn workers)
 # Seconds a batch waits for the store's process to confirm it; past that the worker commits it
 # itself (a batch the process commits late is then stored twice, never lost).
-SHIP_TIMEOUT = 15.0
+TRIM_WAIT_MS = 50  # a writer's wait for the lock to trim the spool (it tries again at its next file)
+SPOOL_CHUNK = 500  # spooled hits indexed in one transaction, at most (a read waits for fewer)
 _SLOT = 4  # a process's entries in the shared table: pid, busy, sent, committed
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -132,6 +136,7 @@ CREATE TABLE IF NOT EXISTS outgoing (
     entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outgoing_request ON outgoing(request_id);
+CREATE TABLE IF NOT EXISTS spool (file TEXT PRIMARY KEY, offset INTEGER NOT NULL);
 """
 
 TAG_STATUSES: tuple[str, ...] = get_args(TagStatus)
@@ -335,6 +340,11 @@ def _wire(item: _Outcome | _Prepared, entries_as_text: bool = False) -> tuple[An
              request.headers, request.body), calls)
 
 
+def _wire_time(item: tuple[Any, ...]) -> float:
+    """When the hit of a :func:`_wire` item was received."""
+    return float(item[4][0] if item[0] == _WIRE_OUTCOME else item[1][0])
+
+
 def _entry_text(entry: Any) -> str:
     """A call's JSON text from its fields (as ``Outgoing.to_json`` writes it)."""
     if type(entry) is str:
@@ -433,15 +443,16 @@ class SQLiteStore:
         # committed), see _Writer.
         self._slots = multiprocessing.RawArray("q", _SLOT * MAX_PROCESSES) if background else None
         self._slots_lock = multiprocessing.Lock() if background else None
-        # The store's own process, which commits every worker's batches (serve: .store_process), if any.
-        self._link: Any = None
-        self._link_failed = False
+        # Whether this store's batches go to the spool (serve's workers, see spool_writes).
+        self._spooling = False
+        self._spool_failed = False
         self.path = str(path)
         self.retention = retention
         self.body_limit = body_limit
         self.busy_timeout_ms = busy_timeout_ms
         self.clock = clock
         self.memory = self.path == ":memory:"
+        self._spool_dir = None if self.memory else spool.spool_dir(self.path)
         self._local = threading.local()
         self._lock = threading.RLock()
         self._group_lock = threading.Lock()
@@ -558,8 +569,8 @@ class SQLiteStore:
             writer, self._writer = self._writer, None
         if writer is not None and writer.pid == os.getpid():
             writer.stop()
-        if self._link is not None:
-            self._link.close()  # this process's connections to the store's process
+        if not self._spooling:  # the spool's owner (serve's store process) or a reader: index what is left
+            self._index_pending()
         if not self.memory:
             try:
                 with self._conn() as conn:
@@ -642,22 +653,27 @@ class SQLiteStore:
             return True
         return writer.flush(timeout)
 
-    def share_writes(self, process: Any) -> None:
-        """Send every batch to ``process`` (a :class:`~gtm_emulator.vendors.shared.ChildProcess`
-        running :mod:`.store_process`) to be committed there, instead of on a thread of each
-        worker. ``serve`` calls this before gunicorn forks its workers. If the process cannot be
-        reached, a batch is committed by the worker itself (nothing is dropped), and serve's log
-        says so once."""
-        self._link = process.link()
+    def spool_writes(self) -> None:
+        """Append every batch to the spool (:mod:`.spool`) instead of committing it: rows are built
+        when the spool is indexed (by serve's store process, or the next read). ``serve`` calls this
+        before gunicorn forks its workers. A batch that cannot be appended is committed by the
+        worker itself (nothing is dropped), and serve's log says so once."""
+        if self.memory or not self.background:
+            raise ValueError("only a background store on a file writes to a spool")
+        self._spooling = True
 
     def _await_others(self) -> None:
-        """Before a read: commit this process's queue, and wait (briefly) for the other processes'.
+        """Before a read: commit (or append) this process's queue, wait (briefly) for the other
+        processes', then index the spool.
 
-        For each other live process, what it queued before now is committed once its ``committed``
+        For each other live process, what it queued before now is written once its ``committed``
         reaches ``sent`` (``sent + 1`` while it is ``busy``: something is queued that no round has
         taken yet), see :class:`_Writer`."""
-        if not self.background:
-            return
+        if self.background:
+            self._await_writers()
+        self._index_pending()
+
+    def _await_writers(self) -> None:
         self.flush(DEFAULT_READ_WAIT)
         slots = self._slots
         assert slots is not None
@@ -694,9 +710,9 @@ class SQLiteStore:
             slots[free] = me
             return free
 
-    def _store_batch(self, items: list[_Queued]) -> None:
-        """The background writer's batch: to the store's process if there is one (committed by this
-        process if that fails), else rows built and committed here (one transaction, pruned)."""
+    def _store_batch(self, items: list[_Queued], writer: spool.SpoolWriter | None = None) -> None:
+        """The background writer's batch: appended to the spool with a ``writer`` (committed here if
+        that fails), else rows built and committed here (one transaction, pruned)."""
         ready: list[_Outcome | _Prepared] = []
         for item in items:
             try:
@@ -708,15 +724,13 @@ class SQLiteStore:
             except Exception:  # a report that cannot be serialised: logged, the others are kept
                 logging.getLogger("gtm_emulator").exception("preview store: cannot store a report")
         wire = [_wire(item) for item in ready]
-        if self._link is not None and wire and self._ship(wire, ready):
+        if writer is not None and wire and self._append(wire, ready, writer):
             return
         self._commit_batch([_Pending(_rows_of_wire(w)) for w in wire])
 
-    def _ship(self, wire: list[tuple[Any, ...]], ready: list[_Outcome | _Prepared]) -> bool:
-        """Have the store's process commit ``wire`` (made from ``ready``); False (logged once) when
-        it could not."""
-        from ..errors import TransportError
-
+    def _append(self, wire: list[tuple[Any, ...]], ready: list[_Outcome | _Prepared],
+                writer: spool.SpoolWriter) -> bool:
+        """Append ``wire`` (made from ``ready``) to the spool; False (logged once) when it could not."""
         try:
             data = to_wire(wire)
         except ValueError:  # a value marshal does not take (a str subclass, undefined): those calls as text
@@ -727,16 +741,144 @@ class SQLiteStore:
             except ValueError:
                 return False  # committed here
         try:
-            self._link.call({"op": "add", "n": len(wire)}, data, SHIP_TIMEOUT)
-        except TransportError as exc:
-            if not self._link_failed:
-                self._link_failed = True
+            started = writer.append(data, len(wire), _wire_time(wire[0]))
+        except OSError as exc:
+            if not self._spool_failed:
+                self._spool_failed = True
                 logging.getLogger("gtm_emulator").warning(
-                    "preview store: %s; this worker commits its Preview rows itself until it answers again",
-                    exc.detail)
+                    "preview store: cannot append to the spool (%s); this worker commits its Preview rows itself",
+                    exc)
             return False
-        self._link_failed = False
+        self._spool_failed = False
+        if started:  # each new file: pass over what retention would delete, so the spool stays bounded
+            try:
+                with self._impatient():  # the lock busy (a read indexing): the next new file trims
+                    self._index_spool(build=False)
+            except sqlite3.Error as exc:
+                logging.getLogger("gtm_emulator").debug("preview store: spool not trimmed this time: %s", exc)
         return True
+
+    @contextmanager
+    def _impatient(self, wait_ms: int = TRIM_WAIT_MS) -> Iterator[None]:
+        """This thread's connection waits at most ``wait_ms`` for a lock meanwhile."""
+        with self._conn() as conn:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                yield
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+
+    def _index_pending(self) -> None:
+        """Index everything spooled so far (a read sees it then); a database error is logged and the
+        read goes on with what is indexed."""
+        if self._spool_dir is None or not os.path.isdir(self._spool_dir):
+            return
+        try:
+            while self._index_spool(chunk=SPOOL_CHUNK)[1]:
+                pass
+        except sqlite3.Error as exc:
+            logging.getLogger("gtm_emulator").warning("preview store: cannot index the spool: %s", exc)
+
+    def _index_spool(self, chunk: int | None = None, build: bool = True) -> tuple[int, bool]:
+        """Build and commit the rows of spooled hits, oldest first, at most about ``chunk`` of them
+        in this transaction; (hits stored, whether more are waiting). Hits that retention would
+        delete at once are passed over, not built (the ids move on as if they had been). Without
+        ``build`` only that is done (a writer trimming the spool). Finished files indexed to their
+        end are deleted after the commit."""
+        directory = self._spool_dir
+        if directory is None or not os.path.isdir(directory):
+            return 0, False
+        finished: list[str] = []
+        stored, more = 0, False
+        with self._write() as conn:
+            offsets = {str(f): int(o) for f, o in conn.execute("SELECT file, offset FROM spool")}
+            files = spool.scan(directory, offsets)
+            present = {f.name for f in files}
+            gone = [(name,) for name in offsets if name not in present]
+            if gone:
+                conn.executemany("DELETE FROM spool WHERE file = ?", gone)
+            frames = sorted((fr for f in files for fr in f.frames), key=lambda fr: (fr.time, fr.file, fr.start))
+            waiting = sum(fr.items for fr in frames)
+            passed = skip = 0
+            while skip < len(frames) and waiting - passed - frames[skip].items >= self.retention:
+                passed += frames[skip].items
+                skip += 1
+            moved = {fr.file: fr.end for fr in frames[:skip]}
+            todo: list[spool.Frame] = []
+            if build:
+                taken = 0
+                for fr in frames[skip:]:
+                    if chunk is not None and todo and taken + fr.items > chunk:
+                        more = True
+                        break
+                    todo.append(fr)
+                    taken += fr.items
+            if passed:
+                self._bump_sequence(conn, passed)
+            stored = self._insert_frames(conn, directory, todo)
+            moved.update({fr.file: fr.end for fr in todo})
+            conn.executemany("INSERT INTO spool(file, offset) VALUES (?, ?)"
+                             " ON CONFLICT(file) DO UPDATE SET offset = excluded.offset", list(moved.items()))
+            for f in files:
+                end = f.frames[-1].end if f.frames else offsets.get(f.name, 0)
+                if f.finished and moved.get(f.name, offsets.get(f.name, 0)) >= end:
+                    finished.append(f.name)
+                    if f.tail:
+                        logging.getLogger("gtm_emulator").warning(
+                            "preview store: spool file %s ends with %s (its process stopped while writing): "
+                            "dropped", f.name, f.tail)
+        spool.remove(directory, finished)
+        return stored, more
+
+    def _insert_frames(self, conn: sqlite3.Connection, directory: str, frames: list[spool.Frame]) -> int:
+        """Insert the rows of ``frames`` (inside the caller's transaction), pruned; how many. A frame
+        or an item that cannot be read, or a row the database refuses, is logged by name and left out."""
+        prepared: list[_Prepared] = []
+        for fr in frames:
+            try:
+                items = marshal.loads(spool.payload(directory, fr))
+                if not isinstance(items, list):
+                    raise ValueError("a batch that is not a list")
+            except (OSError, EOFError, ValueError, TypeError) as exc:
+                logging.getLogger("gtm_emulator").warning(
+                    "preview store: spool file %s, frame at offset %d: %s; its %d hits are not stored",
+                    fr.file, fr.start - spool.HEADER.size, exc, fr.items)
+                continue
+            for n, item in enumerate(items):
+                try:
+                    prepared.append(_rows_of_wire(item))
+                except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+                    logging.getLogger("gtm_emulator").warning(
+                        "preview store: spool file %s, frame at offset %d, item %d: %s; not stored",
+                        fr.file, fr.start - spool.HEADER.size, n, exc)
+        if not prepared:
+            return 0
+        try:
+            conn.execute("SAVEPOINT batch")
+            rids = self._insert_many(conn, prepared)
+            conn.execute("RELEASE batch")
+        except sqlite3.Error:  # one bad row must not fail the others: each on its own
+            conn.execute("ROLLBACK TO batch")
+            conn.execute("RELEASE batch")
+            rids = []
+            for one in prepared:
+                try:
+                    conn.execute("SAVEPOINT one")
+                    rids.append(self._insert(conn, one))
+                    conn.execute("RELEASE one")
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO one")
+                    conn.execute("RELEASE one")
+                    logging.getLogger("gtm_emulator").warning("preview store: a spooled row not stored: %s", exc)
+        if rids:
+            self._prune(conn, rids[-1])
+        return len(rids)
+
+    @staticmethod
+    def _bump_sequence(conn: sqlite3.Connection, count: int) -> None:
+        """Move the request ids on by ``count`` (hits passed over, as if stored and pruned)."""
+        if conn.execute("UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'requests'", (count,)).rowcount == 0:
+            conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('requests', ?)", (count,))
 
     def add(self, report: dict[str, Any], *, elapsed_ms: float | None = None, at: float | None = None) -> int:
         """Save one report (``Report.to_dict()``); returns the new request id once it is committed.
@@ -933,7 +1075,7 @@ class SQLiteStore:
 
     def reset(self) -> int:
         """Delete every record; returns how many requests were deleted."""
-        self._await_others()
+        self._await_others()  # indexes the spool: what was answered before the reset is deleted too
         with self._write() as conn:
             count = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
             for table in ("outgoing", "requests"):
@@ -1148,7 +1290,7 @@ class _Flushed:
 
 class _Writer:
     """The background writer of one process: a queue of reports and a thread storing them in batches
-    (committed here, or sent to the store's process).
+    (committed here, or appended to the spool).
 
     A request only appends to the queue (``deque.append`` needs no lock) and marks the process
     ``busy`` in the shared table (one store into shared memory, no lock). The thread works in
@@ -1170,6 +1312,7 @@ class _Writer:
         assert store._slots is not None  # a background store
         self.slots = store._slots
         self.slot = store._claim_slot()
+        self.spool = spool.SpoolWriter(store._spool_dir) if store._spooling and store._spool_dir else None
         self.thread = threading.Thread(target=self._run, name="preview-store-writer", daemon=True)
         self.thread.start()
         atexit.register(self.flush, 10.0)
@@ -1211,6 +1354,8 @@ class _Writer:
             self.stopping = True
             self.cond.notify_all()
         self.thread.join(timeout=10)
+        if self.spool is not None and not self.thread.is_alive():
+            self.spool.close()
 
     def _take(self) -> tuple[list[_Queued], list[_Flushed]]:
         """Up to a batch of reports, and the markers met on the way (a marker ends the batch)."""
@@ -1228,7 +1373,7 @@ class _Writer:
     def _commit(self, batch: list[_Queued], markers: list[_Flushed]) -> None:
         try:
             if batch:
-                self.store._store_batch(batch)
+                self.store._store_batch(batch, self.spool)
         except Exception:  # the database is gone (closed, disk full): logged, the writer goes on
             logging.getLogger("gtm_emulator").exception("preview store: cannot write a batch")
         finally:
