@@ -224,7 +224,7 @@ def serve(container: str | None, host: str, port: int, vendor: str, tiktok_url: 
     click.echo(f"gtm-emulator {__version__}: serving {loaded.name!r} ({where}) on http://{host}:{port}", err=True)
     click.echo(f"  workers: {workers} x {threads} threads ({cores} core{'s' if cores != 1 else ''}{why})", err=True)
     if store is not None:
-        written = f", written by one process, pid {writer.pid}" if writer is not None else ""
+        written = f", indexed when a core is idle by pid {writer.pid}" if writer is not None else ""
         click.echo(f"  Preview: {preview_url(host, port, token)}  (log: {store_path}{written})", err=True)
     else:
         click.echo("  Preview: off (--store none)", err=True)
