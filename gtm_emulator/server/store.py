@@ -786,7 +786,7 @@ class SQLiteStore:
         ``build`` only that is done (a writer trimming the spool). Finished files indexed to their
         end are deleted after the commit."""
         directory = self._spool_dir
-        if directory is None or not os.path.isdir(directory):
+        if directory is None or not os.path.isdir(directory) or not self._spool_has_work(directory):
             return 0, False
         finished: list[str] = []
         stored, more = 0, False
@@ -829,6 +829,14 @@ class SQLiteStore:
                             "dropped", f.name, f.tail)
         spool.remove(directory, finished)
         return stored, more
+
+    def _spool_has_work(self, directory: str) -> bool:
+        """Whether the spool holds anything to index or delete (looked at without the write lock, so
+        that a read with nothing waiting does not queue behind the writers)."""
+        with self._conn() as conn:
+            offsets = {str(f): int(o) for f, o in conn.execute("SELECT file, offset FROM spool")}
+        files = spool.scan(directory, offsets)
+        return bool(set(offsets) - {f.name for f in files}) or any(f.frames or f.finished for f in files)
 
     def _insert_frames(self, conn: sqlite3.Connection, directory: str, frames: list[spool.Frame]) -> int:
         """Insert the rows of ``frames`` (inside the caller's transaction), pruned; how many. A frame
