@@ -159,7 +159,7 @@ def run(quick: bool = False) -> list[Row]:
         Row("SIGKILL: answered hits not stored", "hits", float(max(lost, 0)), float(answered), None,
             higher_is_better=False,
             note=f"{answered} answered, {stored} stored at {rate:.0f} hits/s: {1000 * max(lost, 0) / rate:.0f} ms of "
-                 f"traffic lost (flush interval {DEFAULT_FLUSH_INTERVAL * 1000:.0f} ms + one commit)"),
+                 f"traffic lost (flush interval {DEFAULT_FLUSH_INTERVAL * 1000:.0f} ms + the batch being written)"),
     ]
 
 

@@ -56,7 +56,7 @@ def request_record(request: Request) -> bytes:
 
 def record_of_fields(method: str, path: str, query: str, remote_addr: str, scheme: str,
                      headers: Sequence[Sequence[str]], body: bytes) -> bytes:
-    """:func:`request_record` of a request given by its fields (as the store's process gets them)."""
+    """:func:`request_record` of a request given by its fields (as a spooled batch holds them)."""
     fields = (method, path, query, remote_addr, scheme, str(len(headers)), *[part for pair in headers for part in pair])
     text = "\x00".join(fields)
     if text.count("\x00") == len(fields) - 1:

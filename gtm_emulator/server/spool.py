@@ -3,10 +3,11 @@
 With ``serve``, a worker does not write SQLite rows. Its writer thread appends each batch (the
 plain values :func:`~gtm_emulator.server.store.to_wire` makes, once per flush interval) to a file
 of its own in ``<store>-spool/``, one ``write`` per batch. The rows are built and committed later by
-whoever *indexes* the spool (:meth:`SQLiteStore._index_spool`): the store's own process in the
-background at the lowest CPU priority, any read of the store first (so a read still sees every hit
-answered before it), and the store's close. So a hit costs the serving processes only its encoding
-and an append; building rows and SQLite's work wait until a core is idle or someone looks.
+whoever *indexes* the spool (:meth:`SQLiteStore._index_spool`): the store's own process, while
+the machine has idle CPU and at the lowest priority (:mod:`.store_process`), any read of the store
+first (so a read still sees every hit answered before it), and the store's close. So a hit costs
+the serving processes only its encoding and an append; building rows and SQLite's work wait until a
+core is idle or someone looks.
 
 Hits that retention would delete are never indexed: when more hits are waiting than the store
 keeps (``retention``), the oldest are passed over, and the ids move on as if they had been stored

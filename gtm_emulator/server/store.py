@@ -89,8 +89,6 @@ DEFAULT_MAX_QUEUE = 5_000  # reports queued in a process before requests wait fo
 DEFAULT_READ_WAIT = 2.0  # seconds a read waits for the other processes' queued reports, at most
 JOURNAL_SIZE_LIMIT = 16 * 2**20  # bytes the WAL is truncated to after a checkpoint
 MAX_PROCESSES = 128  # processes that can share one background store (gunicorn workers)
-# Seconds a batch waits for the store's process to confirm it; past that the worker commits it
-# itself (a batch the process commits late is then stored twice, never lost).
 TRIM_WAIT_MS = 50  # a writer's wait for the lock to trim the spool (it tries again at its next file)
 SPOOL_CHUNK = 500  # spooled hits indexed in one transaction, at most (a read waits for fewer)
 _SLOT = 4  # a process's entries in the shared table: pid, busy, sent, committed
@@ -372,26 +370,9 @@ def _rows_of_wire(item: Any) -> _Prepared:
 
 
 def to_wire(items: list[tuple[Any, ...]]) -> bytes:
-    """A batch of :func:`_wire` items for the store's process (:mod:`.store_process`): marshal of
+    """A batch of :func:`_wire` items as the payload of a spool frame (:mod:`.spool`): marshal of
     plain values. ValueError when one holds a value marshal does not take."""
     return marshal.dumps(items)
-
-
-def from_wire(data: bytes) -> list[_Prepared]:
-    """The rows of a batch made by :func:`to_wire`; ValueError naming what is wrong."""
-    try:
-        items = marshal.loads(data)
-    except (EOFError, ValueError, TypeError) as exc:
-        raise ValueError(f"a batch that is not one: {exc}") from None
-    if not isinstance(items, list):
-        raise ValueError("a batch that is not a list")
-    out = []
-    for n, item in enumerate(items):
-        try:
-            out.append(_rows_of_wire(item))
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
-            raise ValueError(f"item {n} of the batch: {exc}") from None
-    return out
 
 
 class _Pending:

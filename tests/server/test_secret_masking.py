@@ -61,6 +61,25 @@ def test_the_access_token_leaks_nowhere(tmp_path: Path, caplog) -> None:
     assert "****" in haystacks["report"]
 
 
+def test_the_spool_holds_no_access_token(tmp_path: Path) -> None:
+    """serve's workers append what the Preview keeps to the store's spool before any row is built:
+    those files are searched too, before anything indexes them."""
+    token = secrets.token_hex(20)
+    container = load_container(env={"TIKTOK_ACCESS_TOKEN": token, "TIKTOK_PIXEL_CODE": "CSECRETTEST000000001"})
+    store = SQLiteStore(str(tmp_path / "store.sqlite3"), background=True)
+    store.spool_writes()
+    client = create_app(container, store=store).test_client()
+    for method, url, body in HITS * 2:
+        client.open(url, method=method, data=body)
+    assert store.flush(10)
+    assert container.tiktok_mock.events, "the purchases reached the mock, so the token was really used"
+    spooled = b"".join(path.read_bytes() for path in (tmp_path / "store.sqlite3-spool").iterdir())
+    assert b"purchase" in spooled and b"CSECRETTEST000000001" in spooled  # the hits and their calls are there
+    assert token.encode() not in spooled
+    assert store.count() > 0
+    store.close()
+
+
 def test_a_secret_in_an_outgoing_url_is_masked_everywhere(tmp_path: Path, caplog) -> None:
     from helpers import tpl
 
