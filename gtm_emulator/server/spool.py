@@ -187,7 +187,7 @@ def payload(directory: str, frame: Frame) -> bytes:
 
 
 def remove(directory: str, names: list[str]) -> None:
-    """Delete finished files that were indexed to their end (and the directory once it is empty)."""
+    """Delete finished files that were indexed to their end (the folder stays)."""
     for name in names:
         try:
             os.unlink(os.path.join(directory, name))

@@ -22,7 +22,7 @@ queues what a request leaves (references to its report's parts, :class:`_Outcome
 in each process stores the queue in rounds, at most one per ``DEFAULT_FLUSH_INTERVAL`` (sooner for a
 full batch of ``DEFAULT_MAX_BATCH``), off the request path. In ``serve`` a round is appended to
 the worker's file in the store's spool (:mod:`.spool`, :meth:`SQLiteStore.spool_writes`), and the
-rows are built and committed later, by the store's own process at the lowest CPU priority
+rows are built and committed later, by the store's own process while the machine has idle CPU
 (:mod:`.store_process`) or by the next read, whichever comes first (:meth:`SQLiteStore._index_spool`):
 a hit costs the serving processes its encoding and an append, and SQLite runs on no worker. Without
 a spool (or when a batch cannot be appended) the writer thread commits itself. Nothing answered is
@@ -735,7 +735,7 @@ class SQLiteStore:
             try:
                 with self._impatient():  # the lock busy (a read indexing): the next new file trims
                     self._index_spool(build=False)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 logging.getLogger("gtm_emulator").debug("preview store: spool not trimmed this time: %s", exc)
         return True
 
@@ -757,7 +757,7 @@ class SQLiteStore:
         try:
             while self._index_spool(chunk=SPOOL_CHUNK)[1]:
                 pass
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # the lock held too long, an unreadable spool folder
             logging.getLogger("gtm_emulator").warning("preview store: cannot index the spool: %s", exc)
 
     def _index_spool(self, chunk: int | None = None, build: bool = True) -> tuple[int, bool]:

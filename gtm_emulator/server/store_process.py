@@ -75,7 +75,7 @@ class _Indexer:
                         if self.stopping.is_set():
                             return
                         _stored, more = self.store._index_spool(chunk=BACKGROUND_CHUNK)
-                except sqlite3.Error as exc:  # a reader holds the lock too long, the disk is full: later
+                except (sqlite3.Error, OSError) as exc:  # a reader holds the lock too long, a full disk: later
                     logging.getLogger("gtm_emulator").warning("preview store: cannot index the spool: %s", exc)
                     more = False
 

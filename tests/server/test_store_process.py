@@ -354,3 +354,26 @@ def test_the_idle_meter_reads_a_share_of_the_machine() -> None:
     meter = IdleMeter()
     time.sleep(0.05)
     assert 0.0 <= meter.share() <= 1.0
+
+
+def test_a_writer_does_not_wait_on_a_held_lock_to_trim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new spool file trims the spool under the write lock; when someone holds the lock (an
+    indexer starved of CPU), the writer tries again at its next file instead of waiting 10 s."""
+    monkeypatch.setattr(spool, "FILE_BYTES", 2048)
+    store = SQLiteStore(tmp_path / "p.sqlite3", background=True, retention=5)
+    store.spool_writes()
+    report = load_container().simulate("GET", PAGE_VIEW.format(n=1))
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        for _ in range(6):
+            for _ in range(5):
+                store.hook(report, 1.0)
+            assert store.flush(5)
+        assert time.monotonic() - started < 3  # six new files, each trim gave up after 50 ms
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.count() == 5
+    store.close()
